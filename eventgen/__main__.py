@@ -1,0 +1,7 @@
+"""Entry point for `python -m eventgen`."""
+
+import sys
+
+from eventgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The resolved, frozen, sorted intermediate representation that emitters read."""

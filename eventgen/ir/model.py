@@ -1,0 +1,443 @@
+"""Frozen dataclasses of the resolved spec. Emitters read only these.
+
+Conventions: every collection is a tuple sorted by name (fields keep declaration order,
+because Avro field order is part of the schema). References are resolved to qualified names
+`context.Name` (topics: `context.local-name`). Durations are milliseconds, sizes bytes.
+JSON-like literal values (defaults, payload literals) are frozen: dicts become
+`MappingProxyType` and lists tuples; `thaw()` turns them back. `loc` never takes part in
+equality, so moving a spec line does not change the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from eventgen.diagnostics import Loc
+
+NO_LOC = Loc("<none>")
+
+ScalarName = Literal[
+    "string", "int", "long", "float", "double", "boolean", "bytes",
+    "uuid", "date", "time", "timestamp", "decimal",
+]  # fmt: skip
+SCALARS: tuple[str, ...] = (
+    "string", "int", "long", "float", "double", "boolean", "bytes",
+    "uuid", "date", "time", "timestamp", "decimal",
+)  # fmt: skip
+
+
+def freeze(value: Any) -> Any:
+    """Make a JSON-like value immutable (dict -> MappingProxyType, list -> tuple)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of `freeze`: plain dicts and lists, ready for json.dumps."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A field type. kind: scalar | list | map | named; `item` for list/map values."""
+
+    kind: Literal["scalar", "list", "map", "named"]
+    name: str = ""  # scalar name, or qualified named type `context.Name`
+    item: TypeRef | None = None
+    nullable: bool = False
+    precision: int | None = None  # decimal only
+    scale: int | None = None  # decimal only
+
+    def __str__(self) -> str:
+        if self.kind == "list":
+            text = f"list[{self.item}]"
+        elif self.kind == "map":
+            text = f"map[{self.item}]"
+        elif self.name == "decimal" and self.precision is not None:
+            text = f"decimal({self.precision},{self.scale})"
+        else:
+            text = self.name
+        return text + ("?" if self.nullable else "")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    min_length: int | None = None  # strings, bytes, lists (items) and maps (entries)
+    max_length: int | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # as written in the spec (snake_case); see naming.py for Python/Avro names
+    type: TypeRef
+    doc: str | None = None
+    has_default: bool = False
+    default: Any = None  # frozen JSON-like value; meaningful only when has_default
+    constraints: Constraints = Constraints()
+    deprecated: bool = False
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class RecordType:
+    qualified: str
+    context: str
+    name: str
+    fields: tuple[Field, ...]
+    doc: str | None = None
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class EnumType:
+    qualified: str
+    context: str
+    name: str
+    symbols: tuple[str, ...]
+    default: str | None = None  # reader fallback symbol (Avro enum default)
+    doc: str | None = None
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A value in declarative payloads: a path ($, $data, $state, $meta) or a literal."""
+
+    root: Literal["$", "$data", "$state", "$meta"] | None
+    path: tuple[str, ...] = ()
+    literal: Any = None  # frozen; used when root is None
+
+    def __str__(self) -> str:
+        if self.root is None:
+            return repr(thaw(self.literal))
+        return ".".join((self.root, *self.path))
+
+
+Assignments = tuple[tuple[str, Expr], ...]  # (target field, value), in spec order
+
+
+@dataclass(frozen=True)
+class UpcastOp:
+    """One upcaster op; `args` is the op's frozen spec mapping (see the spec reference)."""
+
+    op: Literal["rename", "add", "remove", "split", "merge", "convert", "handler"]
+    args: Any
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Upcast:
+    from_version: int  # transforms a payload of this version into from_version + 1
+    ops: tuple[UpcastOp, ...]
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """The field list of one schema version, reconstructed from the upcaster chain.
+
+    `complete` is False when an op hides an older field's type (e.g. `remove: [x]`,
+    `handler`); emitters then skip that version's schema.
+    """
+
+    version: int
+    fields: tuple[Field, ...]
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Example:
+    version: int
+    payload: Any  # frozen mapping
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Message:
+    """An event, command or query. `fields` is the current version (== versions[-1])."""
+
+    kind: Literal["event", "command", "query"]
+    qualified: str
+    context: str
+    name: str
+    fields: tuple[Field, ...]
+    version: int = 1
+    versions: tuple[MessageVersion, ...] = ()
+    doc: str | None = None
+    topic: str | None = None  # qualified topic id
+    key: tuple[str, ...] | None = None  # partition key field path
+    event_kind: Literal["domain", "integration"] | None = None
+    pattern: Literal["notification", "state-transfer"] | None = None
+    aggregate: str | None = None  # qualified aggregate name
+    upcasts: tuple[Upcast, ...] = ()
+    examples: tuple[Example, ...] = ()
+    replies_success: tuple[str, ...] = ()  # commands
+    replies_failure: tuple[str, ...] = ()
+    returns: str | None = None  # queries: qualified projection or type
+    suppress: tuple[str, ...] = ()  # warning codes silenced for this item
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Retry:
+    max_attempts: int
+    initial_ms: int
+    multiplier: float
+    max_interval_ms: int
+    jitter: Literal["none", "full", "equal"] = "full"
+    retry_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dlq:
+    topic: str  # full Kafka name
+    retention_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Topic:
+    qualified: str  # `context.local-name`
+    context: str
+    local_name: str
+    kafka_name: str
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int | None
+    retention_ms: int | None  # -1 = infinite; None = broker default
+    retention_bytes: int | None
+    cleanup: tuple[str, ...]  # sorted subset of ("compact", "delete")
+    compression: str | None
+    key_type: TypeRef | None
+    dlq: Dlq | None
+    compatibility: str
+    config: tuple[tuple[str, str], ...]  # passthrough, Kafka names, values as Kafka strings
+    doc: str | None = None
+    loc: Loc = field(default=NO_LOC, compare=False)
+    config_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    qualified: str
+    context: str
+    name: str
+    group: str
+    subscribe: tuple[str, ...]  # qualified topic ids
+    handles: tuple[str, ...]  # qualified message names
+    delivery: Literal["at-most-once", "at-least-once", "exactly-once"]
+    processing: Literal["stream", "batch"]
+    batch_max_records: int | None
+    batch_max_wait_ms: int | None
+    retry: Retry
+    dlq: bool
+    idempotency_store: Literal["sqlite", "postgres", "none"]
+    idempotency_retention_ms: int | None
+    timeout_ms: int
+    handler: str | None = None
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Outbox:
+    context: str
+    table: str
+    relay: Literal["polling", "debezium"]
+    batch: int
+    poll_interval_ms: int
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class ApplyRule:
+    """How an aggregate or projection reacts to one message."""
+
+    message: str  # qualified
+    op: Literal["set", "inc", "append", "handler", "upsert", "delete"]
+    assignments: Assignments = ()
+    handler: str | None = None
+    key: Expr | None = None  # projections: row key when not the projection key field
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class AggregateCommand:
+    command: str  # qualified
+    requires: str | None  # guard source text; parsed by the guard module
+    emits: tuple[tuple[str, Assignments], ...]
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    qualified: str
+    context: str
+    name: str
+    id_field: str
+    state: tuple[Field, ...]
+    snapshot_every: int | None
+    applies: tuple[ApplyRule, ...]
+    commands: tuple[AggregateCommand, ...]
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Projection:
+    qualified: str
+    context: str
+    name: str
+    key: str
+    fields: tuple[Field, ...]
+    on: tuple[ApplyRule, ...]
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A saga step's expected reply, or a reaction's trigger, with what to save."""
+
+    message: str  # qualified
+    saves: Assignments = ()
+
+
+@dataclass(frozen=True)
+class Compensation:
+    command: str
+    payload: Assignments
+    expect_success: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SagaStep:
+    name: str
+    kind: Literal["send", "local"]
+    command: str  # qualified
+    payload: Assignments = ()
+    success: tuple[Reaction, ...] = ()
+    failure: tuple[Reaction, ...] = ()
+    timeout_ms: int | None = None
+    retry: Retry | None = None
+    compensate: Compensation | None = None
+    pivot: bool = False
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Saga:
+    qualified: str
+    context: str
+    name: str
+    started_by: str
+    correlation: str
+    data: tuple[Field, ...]
+    init: Assignments
+    deadline_ms: int | None
+    steps: tuple[SagaStep, ...]
+    compensation_retry: Retry | None
+    compensation_then: Literal["park", "fail"] | None
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class ChoreographyReaction:
+    service: str  # context name
+    on: str  # qualified message
+    do: str  # qualified command
+    emits_success: str | None
+    emits_failure: str | None
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Choreography:
+    qualified: str
+    context: str
+    name: str
+    correlation: str
+    started_by: str
+    reactions: tuple[ChoreographyReaction, ...]
+    outcomes_success: tuple[str, ...]
+    outcomes_failure: tuple[str, ...]
+    loc: Loc = field(default=NO_LOC, compare=False)
+
+
+@dataclass(frozen=True)
+class Context:
+    name: str
+    doc: str | None
+    files: tuple[str, ...]
+    types: tuple[RecordType | EnumType, ...]
+    messages: tuple[Message, ...]
+    topics: tuple[Topic, ...]
+    consumers: tuple[Consumer, ...]
+    outbox: Outbox | None
+    aggregates: tuple[Aggregate, ...]
+    projections: tuple[Projection, ...]
+    sagas: tuple[Saga, ...]
+    choreographies: tuple[Choreography, ...]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    serialization: Literal["avro", "json"]
+    compatibility: str
+    json_content_model: Literal["closed", "open"]
+    delivery: Literal["at-most-once", "at-least-once", "exactly-once"]
+    timeout_ms: int
+    retry: Retry
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    package: str  # Python import name of the generated package
+    output: str  # output dir, relative to the specs dir as written
+    environment: str | None
+    defaults: Defaults
+    contexts: tuple[Context, ...]
+    spec_files: tuple[str, ...]  # every spec file, relative to the specs dir, sorted
+
+    def context(self, name: str) -> Context:
+        for ctx in self.contexts:
+            if ctx.name == name:
+                return ctx
+        raise KeyError(name)
+
+    def all_messages(self) -> tuple[Message, ...]:
+        return tuple(m for c in self.contexts for m in c.messages)
+
+    def all_types(self) -> tuple[RecordType | EnumType, ...]:
+        return tuple(t for c in self.contexts for t in c.types)
+
+    def all_topics(self) -> tuple[Topic, ...]:
+        return tuple(t for c in self.contexts for t in c.topics)
+
+    def message(self, qualified: str) -> Message:
+        for m in self.all_messages():
+            if m.qualified == qualified:
+                return m
+        raise KeyError(qualified)
+
+    def named_type(self, qualified: str) -> RecordType | EnumType:
+        for t in self.all_types():
+            if t.qualified == qualified:
+                return t
+        raise KeyError(qualified)
+
+    def topic(self, qualified: str) -> Topic:
+        for t in self.all_topics():
+            if t.qualified == qualified:
+                return t
+        raise KeyError(qualified)
