@@ -1,0 +1,1 @@
+from tests.services import kafka_bootstrap_servers, postgres_dsn  # noqa: F401

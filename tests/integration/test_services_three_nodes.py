@@ -1,0 +1,47 @@
+"""A three-node KRaft cluster from scripts/services: replication factor 3 works.
+
+Starts its own cluster in its own state dir (next to any single-node services) and always
+stops it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from tests.services import started_services
+
+TIMEOUT_S = 30
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(400)
+def test_three_node_cluster_replicates() -> None:
+    with started_services("kafka3", "--kafka-nodes", "3", "--no-postgres") as exports:
+        bootstrap = exports["KAFKA_BOOTSTRAP_SERVERS"]
+        assert len(bootstrap.split(",")) == 3
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        assert len(admin.list_topics(timeout=TIMEOUT_S).brokers) == 3
+
+        topic = f"rf3-{uuid.uuid4().hex[:12]}"
+        new_topic = NewTopic(
+            topic, num_partitions=3, replication_factor=3, config={"min.insync.replicas": "2"}
+        )
+        admin.create_topics([new_topic])[topic].result(timeout=TIMEOUT_S)
+
+        partitions = admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic].partitions
+        assert len(partitions) == 3
+        for partition in partitions.values():
+            assert sorted(partition.replicas) == [1, 2, 3]
+            assert sorted(partition.isrs) == [1, 2, 3]
+
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        configs = admin.describe_configs([resource])[resource].result(timeout=TIMEOUT_S)
+        assert configs["min.insync.replicas"].value == "2"
+
+        # acks=all must reach min.insync.replicas on this topic.
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        producer.produce(topic, value=b"replicated")
+        assert producer.flush(TIMEOUT_S) == 0
