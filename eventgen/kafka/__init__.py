@@ -1,0 +1,1 @@
+"""Topic definitions, validation, and plan/apply against a live Kafka cluster."""
