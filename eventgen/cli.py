@@ -1,0 +1,107 @@
+"""Command line: click only, thin. Exit 0 ok, 1 findings (or drift), 2 usage/internal error."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from eventgen import __version__
+from eventgen.diagnostics import has_errors, render
+
+FORMATS = click.Choice(["text", "json", "github"])
+SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="eventgen")
+def cli() -> None:
+    """Validate YAML specs of an event-driven platform and generate code, schemas and topics."""
+
+
+@cli.command()
+@click.argument("specs", type=SPECS)
+@click.option("--env", "env", default=None, help="Environment to overlay (see `environments:`).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def validate(specs: Path, env: str | None, fmt: str) -> None:
+    """Check SPECS and report every finding, sorted, with file:line:col."""
+    from eventgen.pipeline import load_project
+
+    _, found = load_project(specs, env)
+    _report(found, fmt)
+    sys.exit(1 if has_errors(found) else 0)
+
+
+@cli.command()
+@click.argument("specs", type=SPECS)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output directory (default: `output:` of the project file).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when generated files drift.")
+@click.option("--env", "env", default=None, help="Environment to overlay (see `environments:`).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def build(specs: Path, output: Path | None, check: bool, env: str | None, fmt: str) -> None:
+    """Validate SPECS and generate every output into the output directory."""
+    from eventgen.build import run_build
+
+    sys.exit(run_build(specs, output, check=check, env=env, fmt=fmt))
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of spec files, for editors."""
+    from eventgen.spec.schema import spec_schema
+
+    click.echo(json.dumps(spec_schema(), indent=2, sort_keys=True))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules(fmt: str) -> None:
+    """List every diagnostic code and compatibility rule with its purpose."""
+    from eventgen.rules.listing import list_rules
+
+    click.echo(list_rules(fmt), nl=False)
+
+
+def _report(found: list, fmt: str) -> None:  # type: ignore[type-arg]
+    text = render(found, fmt)
+    if text:
+        click.echo(text, nl=False, err=fmt == "text")
+
+
+def _register_optional() -> None:
+    """Commands whose modules come from later issues register when present."""
+    for module, name in (("eventgen.kafka.cli", "topics"), ("eventgen.compat.cli", "diff"),
+                         ("eventgen.compat.registry_cli", "registry")):
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        command = getattr(mod, name, None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; internal errors are exit 2 with a short report."""
+    _register_optional()
+    try:
+        cli.main(args=argv, prog_name="eventgen", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except Exception:  # noqa: BLE001 - an internal bug must never look like a spec finding
+        click.echo("eventgen: internal error (this is a bug in eventgen, not in your specs):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        return 2
+    return 0

@@ -1,0 +1,81 @@
+"""Type expressions (`list[OrderLine]?`, `decimal(12,2)`, `payments.Money`) and the type table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from eventgen.ir.model import SCALARS, EnumType, RecordType, TypeRef
+
+_TOKEN = re.compile(r"\s*(list\[|map\[|\]|\?|decimal\(\s*\d+\s*,\s*\d+\s*\)|[A-Za-z_][\w.-]*)")
+_DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+KEYABLE_SCALARS = frozenset({"string", "uuid", "int", "long", "bytes"})
+
+
+class TypeSyntaxError(ValueError):
+    """A type expression that does not parse."""
+
+
+def parse_type(text: str) -> TypeRef:
+    """Parse a type expression; named types keep their raw name (`Money`, `ctx.Money`)."""
+    tokens: list[str] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise TypeSyntaxError(f"cannot read type `{text}` at character {pos + 1}")
+        tokens.append(match.group(1))
+        pos = match.end()
+    ref, rest = _parse(tokens, text)
+    if rest:
+        raise TypeSyntaxError(f"unexpected `{''.join(rest)}` in type `{text}`")
+    return ref
+
+
+def _parse(tokens: list[str], text: str) -> tuple[TypeRef, list[str]]:
+    if not tokens:
+        raise TypeSyntaxError(f"incomplete type `{text}`")
+    head, rest = tokens[0], tokens[1:]
+    if head in ("list[", "map["):
+        item, rest = _parse(rest, text)
+        if not rest or rest[0] != "]":
+            raise TypeSyntaxError(f"missing `]` in type `{text}`")
+        ref = TypeRef("list" if head == "list[" else "map", item=item)
+        rest = rest[1:]
+    elif decimal := _DECIMAL.fullmatch(head):
+        ref = TypeRef("scalar", "decimal", precision=int(decimal[1]), scale=int(decimal[2]))
+    elif head in SCALARS:
+        ref = TypeRef("scalar", head)
+    elif head in ("]", "?"):
+        raise TypeSyntaxError(f"unexpected `{head}` in type `{text}`")
+    else:
+        ref = TypeRef("named", head)
+    if rest and rest[0] == "?":
+        ref = replace(ref, nullable=True)
+        rest = rest[1:]
+    return ref, rest
+
+
+@dataclass
+class TypeTable:
+    """Named types by qualified name, with lookup from inside a context."""
+
+    types: dict[str, RecordType | EnumType]
+
+    def resolve(self, raw: str, context: str) -> str | None:
+        """Qualified name for `Name` (this context) or `context.Name`, or None."""
+        qualified = raw if "." in raw else f"{context}.{raw}"
+        return qualified if qualified in self.types else None
+
+    def get(self, qualified: str) -> RecordType | EnumType | None:
+        return self.types.get(qualified)
+
+
+def walk(ref: TypeRef) -> list[TypeRef]:
+    """The type and every type nested in it (list items, map values)."""
+    out = [ref]
+    while ref.item is not None:
+        ref = ref.item
+        out.append(ref)
+    return out

@@ -1,0 +1,133 @@
+"""Checks on names, fields, enums, constraints and type recursion."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from eventgen.diagnostics import Diagnostic, Loc, error, warning
+from eventgen.ir import naming
+from eventgen.ir.model import EnumType, Field, Project, RecordType
+from eventgen.ir.types import walk
+from eventgen.rules.registry import check
+
+NUMERIC = {"int", "long", "float", "double", "decimal"}
+SIZED = {"string", "bytes"}
+PAST_IRREGULAR = {
+    "Sent", "Paid", "Made", "Built", "Held", "Sold", "Lost", "Found", "Taken", "Given", "Done",
+    "Won", "Began", "Set", "Put", "Kept", "Left", "Met", "Read", "Run", "Shut", "Split", "Cut",
+    "Bought", "Brought", "Caught", "Taught", "Thought", "Told", "Became", "Came", "Went",
+    "Withdrawn", "Drawn", "Written", "Chosen", "Frozen", "Broken", "Spent", "Lent", "Rebuilt",
+}  # fmt: skip
+
+
+def _words(name: str) -> list[str]:
+    return re.findall(r"[A-Z][a-z0-9]*", name)
+
+
+def field_lists(project: Project) -> Iterator[tuple[str, tuple[Field, ...], tuple[str, ...]]]:
+    """(owner, fields, suppressed warnings) for every list of fields in the project."""
+    for ctx in project.contexts:
+        for t in ctx.types:
+            if isinstance(t, RecordType):
+                yield t.qualified, t.fields, ()
+        for m in ctx.messages:
+            yield m.qualified, m.fields, m.suppress
+        for p in ctx.projections:
+            yield p.qualified, p.fields, ()
+        for a in ctx.aggregates:
+            yield a.qualified, a.state, ()
+        for s in ctx.sagas:
+            yield s.qualified, s.data, ()
+
+
+@check("names")
+def check_names(project: Project) -> Iterator[Diagnostic]:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", project.package) or naming.is_python_reserved(project.package):
+        yield error("E0408", Loc("eventgen.yaml"), f"package `{project.package}` is not a usable Python module name")
+    for ctx in project.contexts:
+        pascal = [*ctx.types, *ctx.messages, *ctx.aggregates, *ctx.projections, *ctx.sagas, *ctx.choreographies]
+        for item in pascal:
+            if not naming.MESSAGE_NAME.fullmatch(item.name):
+                yield error("E0404", item.loc, f"`{item.name}` must be PascalCase (like OrderPlaced)")
+        for item in [*ctx.topics, *ctx.consumers]:
+            name = item.local_name if hasattr(item, "local_name") else item.name
+            if not naming.ITEM_NAME.fullmatch(name):
+                yield error("E0404", item.loc, f"`{name}` must be lower_snake or kebab-case")
+        for m in ctx.messages:
+            if m.kind == "event" and "W0901" not in m.suppress and not _past_tense(m.name):
+                yield warning("W0901", m.loc, f"event `{m.name}` does not read as a past-tense fact",
+                              "name events like OrderPlaced; silence with `suppress: [W0901]`")
+            if m.kind == "command" and "W0902" not in m.suppress and _past_tense(m.name):
+                yield warning("W0902", m.loc, f"command `{m.name}` reads as a past fact, not an imperative",
+                              "name commands like PlaceOrder; silence with `suppress: [W0902]`")
+
+
+def _past_tense(name: str) -> bool:
+    words = _words(name)
+    return any(w.endswith("ed") or w in PAST_IRREGULAR for w in words[1:] or words)
+
+
+@check("fields")
+def check_fields(project: Project) -> Iterator[Diagnostic]:
+    for owner, fields, suppressed in field_lists(project):
+        attrs: dict[str, Field] = {}
+        for fld in fields:
+            if not naming.FIELD_NAME.fullmatch(fld.name):
+                yield error("E0405", fld.loc, f"field `{fld.name}` must be snake_case (like order_id)")
+                continue
+            attr = naming.py_attr(fld.name)
+            if attr in attrs:
+                yield error("E0406", fld.loc, f"fields `{attrs[attr].name}` and `{fld.name}` of {owner} both become the attribute `{attr}`")
+            attrs[attr] = fld
+            if attr != fld.name and "W0407" not in suppressed:
+                yield warning("W0407", fld.loc, f"field `{fld.name}` is reserved in Python; its attribute is `{attr}`",
+                              "the wire name stays unchanged (pydantic alias)")
+            yield from _constraint_checks(fld)
+
+
+def _constraint_checks(fld: Field) -> Iterator[Diagnostic]:
+    base = walk(fld.type)[0]
+    c = fld.constraints
+    name = base.name if base.kind == "scalar" else base.kind
+    if (c.minimum is not None or c.maximum is not None) and name not in NUMERIC:
+        yield error("E0509", fld.loc, f"minimum/maximum do not apply to `{fld.type}`")
+    if (c.min_length is not None or c.max_length is not None) and name not in SIZED | {"list", "map"}:
+        yield error("E0509", fld.loc, f"min_length/max_length do not apply to `{fld.type}`")
+    if c.pattern is not None and name != "string":
+        yield error("E0509", fld.loc, f"pattern applies to strings, not `{fld.type}`")
+    for low, high in ((c.minimum, c.maximum), (c.min_length, c.max_length)):
+        if low is not None and high is not None and low > high:
+            yield error("E0509", fld.loc, f"lower bound {low} is above upper bound {high}")
+
+
+@check("types")
+def check_types(project: Project) -> Iterator[Diagnostic]:
+    records = {t.qualified: t for t in project.all_types() if isinstance(t, RecordType)}
+    for t in project.all_types():
+        if isinstance(t, EnumType):
+            seen: set[str] = set()
+            for symbol in t.symbols:
+                if not naming.ENUM_SYMBOL.fullmatch(symbol) or symbol in seen:
+                    yield error("E0505", t.loc, f"enum {t.name}: symbol `{symbol}` is repeated or not a valid Avro name")
+                seen.add(symbol)
+            if t.default is not None and t.default not in t.symbols:
+                yield error("E0506", t.loc, f"enum {t.name}: default `{t.default}` is not one of its symbols")
+    reported: set[str] = set()
+    for name in sorted(records):
+        cycle = _cycle(name, records, [])
+        if cycle and cycle[0] not in reported:
+            reported.update(cycle)
+            yield error("E0507", records[cycle[0]].loc, "recursive type: " + " -> ".join([*cycle, cycle[0]]),
+                        "break the cycle with an id reference; recursion is not portable across Avro, JSON Schema and pydantic here")
+
+
+def _cycle(name: str, records: dict[str, RecordType], path: list[str]) -> list[str] | None:
+    if name in path:
+        return path[path.index(name):]
+    for fld in records[name].fields:
+        for ref in walk(fld.type):
+            if ref.kind == "named" and ref.name in records:
+                if found := _cycle(ref.name, records, [*path, name]):
+                    return found
+    return None

@@ -1,0 +1,106 @@
+"""Checks on topics: Kafka names, replication settings, partition keys, config passthrough."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from eventgen.diagnostics import Diagnostic, error, warning
+from eventgen.ir import naming
+from eventgen.ir.model import Message, Project, Topic, TypeRef
+from eventgen.ir.paths import field_path_type
+from eventgen.ir.types import KEYABLE_SCALARS
+from eventgen.rules.registry import check
+
+
+def _topic_names(topic: Topic) -> list[str]:
+    return [topic.kafka_name] + ([topic.dlq.topic] if topic.dlq else [])
+
+
+@check("topic-names")
+def check_topic_names(project: Project) -> Iterator[Diagnostic]:
+    seen: dict[str, tuple[str, Topic]] = {}
+    for topic in project.all_topics():
+        for name in _topic_names(topic):
+            if name.startswith("__"):
+                yield error("E0605", topic.loc, f"`{name}`: names starting with `__` are Kafka's internal topics")
+            elif name in (".", "..") or not naming.KAFKA_TOPIC.fullmatch(name):
+                yield error("E0604", topic.loc, f"`{name}` is not a legal Kafka topic name",
+                            "use only letters, digits, `.`, `_` and `-`; not `.` or `..`")
+            elif len(name) > naming.KAFKA_TOPIC_MAX:
+                yield error("E0604", topic.loc, f"topic name is {len(name)} characters; Kafka allows {naming.KAFKA_TOPIC_MAX}")
+            key = naming.topic_collision_key(name)
+            if key in seen and seen[key][0] != name:
+                yield error("E0606", topic.loc, f"`{name}` collides with `{seen[key][0]}`: Kafka treats `.` and `_` alike",
+                            f"the other is defined at {seen[key][1].loc}")
+            elif key in seen:
+                yield error("E0606", topic.loc, f"two topics are both named `{name}`", f"the other is at {seen[key][1].loc}")
+            seen.setdefault(key, (name, topic))
+
+
+@check("replication")
+def check_replication(project: Project) -> Iterator[Diagnostic]:
+    for topic in project.all_topics():
+        mir, rf = topic.min_insync_replicas, topic.replication_factor
+        if mir is None:
+            continue
+        if mir > rf:
+            yield error("E0607", topic.loc, f"min_insync_replicas {mir} exceeds replication_factor {rf}: producers with acks=all could never write")
+        elif mir == rf and rf > 1:
+            yield warning("W0608", topic.loc, f"min_insync_replicas equals replication_factor ({rf}): one broker down blocks acks=all writes",
+                          f"use min_insync_replicas {rf - 1}")
+
+
+def _key_type(project: Project, message: Message) -> TypeRef | None:
+    assert message.key is not None
+    return field_path_type(message.fields, message.key, _lookup(project))
+
+
+def _lookup(project: Project):  # type: ignore[no-untyped-def]
+    types = {t.qualified: t for t in project.all_types()}
+    return types.get
+
+
+def _keyable(ref: TypeRef) -> bool:
+    return ref.kind == "scalar" and ref.name in KEYABLE_SCALARS
+
+
+@check("partition-keys")
+def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
+    by_topic: dict[str, list[tuple[Message, TypeRef]]] = {}
+    for message in project.all_messages():
+        if message.topic is None:
+            continue
+        if message.key is None:
+            yield error("E0603", message.loc, f"{message.name} is on topic `{message.topic}` but states no `key`",
+                        "every message on a topic names its partition key field, e.g. `key: order_id`")
+            continue
+        ref = _key_type(project, message)
+        if ref is None:
+            yield error("E0601", message.loc, f"key `{'.'.join(message.key)}` is not a field path of {message.name}")
+            continue
+        if not _keyable(ref):
+            yield error("E0602", message.loc, f"key `{'.'.join(message.key)}` has type `{ref}`, which cannot be a partition key",
+                        "use a non-null string, uuid, int, long or bytes field")
+            continue
+        by_topic.setdefault(message.topic, []).append((message, ref))
+    for topic_name, entries in sorted(by_topic.items()):
+        topic = project.topic(topic_name)
+        kinds = {str(ref) for _, ref in entries}
+        if topic.key_type is not None:
+            for message, ref in entries:
+                if str(ref) != str(topic.key_type):
+                    yield error("E0609", message.loc, f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`")
+        elif len(kinds) > 1:
+            first = entries[0]
+            for message, ref in entries[1:]:
+                if str(ref) != str(first[1]):
+                    yield error("E0610", message.loc, f"{message.name}'s key is `{ref}` but {first[0].name} on the same topic uses `{first[1]}`")
+
+
+@check("kafka-configs")
+def check_kafka_configs(project: Project) -> Iterator[Diagnostic]:
+    try:
+        from eventgen.kafka.validate import check_topic_configs
+    except ImportError:  # the Kafka package is optional in partial checkouts
+        return
+    yield from check_topic_configs(project)
