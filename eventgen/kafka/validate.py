@@ -6,7 +6,6 @@ from functools import partial
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir.model import Project, Topic
-from eventgen.ir.naming import KAFKA_TOPIC, KAFKA_TOPIC_MAX, topic_collision_key
 from eventgen.kafka.configdefs import (
     BROKER_SYNONYMS,
     CONFIG_DEFS,
@@ -15,7 +14,7 @@ from eventgen.kafka.configdefs import (
     TYPED_KEYS,
     normalize,
 )
-from eventgen.kafka.desired import desired_dlq, topic_configs, typed_configs
+from eventgen.kafka.desired import topic_configs, typed_configs
 from eventgen.kafka.values import check_value, did_you_mean, parse_number
 
 CONFIG_RULES: tuple[tuple[str, str, str], ...] = (
@@ -27,14 +26,11 @@ CONFIG_RULES: tuple[tuple[str, str, str], ...] = (
     ("E0625", "error", "config passthrough contradicts a typed topic attribute"),
     ("W0625", "warning", "config passthrough repeats a typed topic attribute"),
     ("E0626", "error", "min.compaction.lag.ms is greater than max.compaction.lag.ms"),
-    ("E0627", "error", "min.insync.replicas is greater than the replication factor"),
-    ("W0627", "warning", "min.insync.replicas equals the replication factor (no broker may fail)"),
-    ("E0628", "error", "a message on a compacted topic has no key"),
+    ("E0627", "error", "config min.insync.replicas is greater than the replication factor"),
+    ("W0627", "warning", "config min.insync.replicas equals the replication factor"),
     ("W0628", "warning", "segment.ms is longer than retention.ms, so data outlives retention"),
-    ("E0629", "error", "topic name is reserved for Kafka-internal topics (starts with `__`)"),
-    ("E0630", "error", "tiered-storage configs contradict each other"),
-    ("E0631", "error", "DLQ topic name is invalid or collides with another topic"),
-    ("E0632", "error", "a typed topic attribute maps to a value Kafka rejects"),
+    ("E0628", "error", "tiered-storage configs contradict each other"),
+    ("E0629", "error", "a typed topic attribute maps to a value Kafka rejects"),
 )
 
 
@@ -83,7 +79,7 @@ def _check_passthrough(topic: Topic) -> list[Diagnostic]:
     for key, value in typed.items():
         if problem := check_value(key, value):
             msg = f"topic attribute `{TYPED_KEYS[key]}:` gives Kafka an invalid value: {problem[1]}"
-            out.append(error("E0632", topic.loc, msg))
+            out.append(error("E0629", topic.loc, msg))
     return out
 
 
@@ -100,7 +96,11 @@ def _check_cross(topic: Topic) -> list[Diagnostic]:
     if lo is not None and hi is not None and lo > hi:
         msg = f"min.compaction.lag.ms ({lo}) is greater than max.compaction.lag.ms ({hi})"
         out.append(error("E0626", at("min.compaction.lag.ms", "max.compaction.lag.ms"), msg))
-    isr, rf = _number(configs, "min.insync.replicas"), topic.replication_factor
+    # The typed `min_insync_replicas:` is checked by the rules package (E0607/W0608); this
+    # covers a value that only the passthrough sets, so no finding is reported twice.
+    isr, rf = _number(dict(topic.config), "min.insync.replicas"), topic.replication_factor
+    if topic.min_insync_replicas is not None:
+        isr = None
     if isr is not None and isr > rf:
         msg = f"min.insync.replicas ({isr}) is greater than the replication factor ({rf})"
         hint = "Kafka accepts it, but every acks=all write then fails with NOT_ENOUGH_REPLICAS"
@@ -132,58 +132,13 @@ def _check_tiered(topic: Topic, configs: dict[str, str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if "compact" in configs.get("cleanup.policy", ""):
         msg = "remote.storage.enable=true needs cleanup.policy delete (compaction is local only)"
-        out.append(error("E0630", at("remote.storage.enable"), msg))
+        out.append(error("E0628", at("remote.storage.enable"), msg))
     for kind in ("ms", "bytes"):
         local, total = f"local.retention.{kind}", f"retention.{kind}"
         lv, tv = _number(configs, local), _number(configs, total)
         if lv is not None and tv is not None and tv > -1 and lv != -2 and (lv == -1 or lv > tv):
             msg = f"{local} ({lv}) must be -2 or at most {total} ({tv})"
-            out.append(error("E0630", at(local), msg))
-    return out
-
-
-def _check_compact_keys(project: Project) -> list[Diagnostic]:
-    """Kafka rejects key-less records on compacted topics at produce time; catch it here."""
-    compacted = {
-        t.qualified: t.kafka_name
-        for t in project.all_topics()
-        if "compact" in topic_configs(t).get("cleanup.policy", "").split(",")
-    }
-    out = []
-    for message in project.all_messages():
-        if message.topic in compacted and not message.key:
-            msg = f"{message.qualified} goes to compacted topic {compacted[message.topic]} but has no key"
-            hint = "give the message a `key:`; Kafka rejects key-less records on compacted topics"
-            out.append(error("E0628", message.loc, msg, hint))
-    return out
-
-
-def _check_names(project: Project) -> list[Diagnostic]:
-    """No `__` internal names; DLQ names valid and distinct from every other topic."""
-    out: list[Diagnostic] = []
-    owners: dict[str, tuple[str, str]] = {}  # collision key -> (name, kind)
-    for topic in project.all_topics():
-        if topic.kafka_name.startswith("__"):
-            msg = f"topic name `{topic.kafka_name}` starts with `__`, reserved for Kafka internals"
-            hint = "internal topics include __consumer_offsets and __transaction_state"
-            out.append(error("E0629", topic.loc, msg, hint))
-        owners.setdefault(topic_collision_key(topic.kafka_name), (topic.kafka_name, "topic"))
-    for topic in project.all_topics():
-        dlq = desired_dlq(topic)
-        if dlq is None:
-            continue
-        if len(dlq.name) > KAFKA_TOPIC_MAX or not KAFKA_TOPIC.fullmatch(dlq.name):
-            msg = f"DLQ topic name `{dlq.name}` is not a valid Kafka topic name"
-            out.append(
-                error("E0631", topic.loc, msg, f"at most {KAFKA_TOPIC_MAX} of [a-zA-Z0-9._-]")
-            )
-        key = topic_collision_key(dlq.name)
-        if key in owners:
-            name, kind = owners[key]
-            msg = f"DLQ topic `{dlq.name}` of {topic.qualified} collides with {kind} `{name}`"
-            hint = "Kafka treats `.` and `_` alike in topic names"
-            out.append(error("E0631", topic.loc, msg, hint))
-        owners[key] = (dlq.name, f"the DLQ of {topic.qualified}")
+            out.append(error("E0628", at(local), msg))
     return out
 
 
@@ -193,6 +148,4 @@ def check_topic_configs(project: Project) -> list[Diagnostic]:
     for topic in project.all_topics():
         out.extend(_check_passthrough(topic))
         out.extend(_check_cross(topic))
-    out.extend(_check_compact_keys(project))
-    out.extend(_check_names(project))
     return out
