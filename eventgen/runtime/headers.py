@@ -1,0 +1,59 @@
+"""Envelope metadata as Kafka record headers, for Avro values that carry only the payload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro
+from eventgen.runtime.errors import DecodeError
+from eventgen.runtime.model import Envelope, EnvelopeHead, Message
+from eventgen.runtime.registry import MessageRegistry
+
+HEADER_FIELDS = (
+    "event_id", "type", "schema_version", "occurred_at", "correlation_id", "causation_id",
+)  # fmt: skip
+Headers = Sequence[tuple[str, bytes | None]]
+
+
+def envelope_headers(envelope: EnvelopeHead) -> list[tuple[str, bytes]]:
+    """The envelope fields (without the payload) as UTF-8 header values; None is omitted."""
+    wire = envelope.model_dump(mode="json", include=set(HEADER_FIELDS))
+    return [(name, str(wire[name]).encode()) for name in HEADER_FIELDS if wire[name] is not None]
+
+
+def read_head(headers: Headers) -> EnvelopeHead:
+    """The envelope metadata from record headers (type and schema_version pick the schema)."""
+    wire: dict[str, Any] = {}
+    for name, value in headers:
+        if name in HEADER_FIELDS and value is not None:
+            wire[name] = value.decode(errors="replace")
+    version = wire.get("schema_version", "")
+    if version.isdigit():
+        wire["schema_version"] = int(version)
+    try:
+        return EnvelopeHead.model_validate_json(json.dumps(wire), strict=True)
+    except ValidationError as exc:
+        raise DecodeError("bad_envelope", str(exc), wire.get("type")) from exc
+
+
+def with_payload(head: EnvelopeHead, payload: Message) -> Envelope[Message]:
+    """Join decoded metadata and payload into one envelope."""
+    return Envelope(**dict(head), payload=payload)
+
+
+def encode_record(envelope: Envelope[Message]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A Kafka record value (Avro payload) and headers (the envelope metadata)."""
+    return encode_avro(envelope.payload), envelope_headers(envelope)
+
+
+def decode_record(
+    value: bytes, headers: Headers, registry: MessageRegistry, upcast: Upcaster | None = None
+) -> Envelope[Message]:
+    """Inverse of `encode_record`: the class comes from the `type` header."""
+    head = read_head(headers)
+    cls = registry.get(head.type)
+    return with_payload(head, decode_avro(cls, value, head.schema_version, upcast))
