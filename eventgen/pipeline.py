@@ -8,24 +8,64 @@ from eventgen.diagnostics import Diagnostic, has_errors, normalize
 from eventgen.ir.build.builder import build_project
 from eventgen.ir.model import Project
 from eventgen.rules.registry import run_checks
-from eventgen.spec.project import SpecSet, load_specs
+from eventgen.spec.project import SpecSet, check_specs, read_specs, with_environment
 
 
 def load_project(specs_dir: Path, env: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
     """Load and validate a specs directory; the Project is None when any error was found."""
-    specset, found = load_specs(specs_dir, env)
-    if specset.project is None or any(d.code in ("E0114",) for d in found):
+    base, found = read_specs(specs_dir)
+    if base.project is None:
         return None, normalize(found)
+    project, more = _resolve(base, env)
+    found = normalize(found + more)
+    return (None if has_errors(found) else project), found
+
+
+def load_project_envs(
+    specs_dir: Path, env: str | None = None
+) -> tuple[Project | None, dict[str, Project], list[Diagnostic]]:
+    """The selected Project plus one per declared environment (`default` = no overlay).
+
+    YAML is parsed once; each environment is an overlay on the same documents.
+    """
+    base, found = read_specs(specs_dir)
+    if base.project is None:
+        return None, {}, normalize(found)
+    project, more = _resolve(base, env)
+    found = normalize(found + more)
+    if project is None or has_errors(found):
+        return None, {}, found
+    by_env: dict[str, Project] = {}
+    for name in (None, *base.environments):
+        key = name or DEFAULT_ENV
+        if name == env:
+            by_env[key] = project
+            continue
+        other, other_found = _resolve(base, name)
+        if other is None or has_errors(other_found):
+            found = normalize(found + [d for d in other_found if d.severity.value == "error"])
+            return None, {}, found
+        by_env[key] = other
+    return project, by_env, found
+
+
+DEFAULT_ENV = "default"
+
+
+def _resolve(base: SpecSet, env: str | None) -> tuple[Project | None, list[Diagnostic]]:
+    specset, found = (base, []) if env is None else with_environment(base, env)
+    if any(d.code == "E0114" for d in found):
+        return None, found
+    found = found + check_specs(specset)
     project, resolved = build_project(specset, env)
     found.extend(_without_cascades(resolved, found))
     found.extend(run_checks(project))
-    found = normalize(found)
-    return (None if has_errors(found) else project), found
+    return project, found
 
 
 def environments(specs_dir: Path) -> tuple[str, ...]:
     """Environment names the project file declares (for per-environment outputs)."""
-    specset, _ = load_specs(specs_dir, None)
+    specset, _ = read_specs(specs_dir)
     return specset.environments
 
 
@@ -35,4 +75,4 @@ def _without_cascades(resolved: list[Diagnostic], earlier: list[Diagnostic]) -> 
     return [d for d in resolved if (d.loc.file, d.loc.line, d.loc.col) not in taken]
 
 
-__all__ = ["SpecSet", "environments", "load_project"]
+__all__ = ["DEFAULT_ENV", "SpecSet", "environments", "load_project", "load_project_envs"]

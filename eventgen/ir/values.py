@@ -86,7 +86,7 @@ def _scalar_problem(value: Any, ref: TypeRef, where: str) -> str | None:
     if name == "decimal":
         return _decimal_problem(value, ref, where)
     if not isinstance(value, str):
-        return f"expected a {name} string{where}, got `{value}`"
+        return f"expected {'a string' if name == 'string' else 'a ' + name + ' string'}{where}, got `{value}`"
     parsers: dict[str, Callable[[str], object]] = {
         "uuid": uuid.UUID,
         "date": dt.date.fromisoformat,

@@ -58,14 +58,19 @@ def check_names(project: Project) -> Iterator[Diagnostic]:
             if m.kind == "event" and "W0901" not in m.suppress and not _past_tense(m.name):
                 yield warning("W0901", m.loc, f"event `{m.name}` does not read as a past-tense fact",
                               "name events like OrderPlaced; silence with `suppress: [W0901]`")
-            if m.kind == "command" and "W0902" not in m.suppress and _past_tense(m.name):
+            if m.kind == "command" and "W0902" not in m.suppress and _past_word(_words(m.name)[:1]):
                 yield warning("W0902", m.loc, f"command `{m.name}` reads as a past fact, not an imperative",
                               "name commands like PlaceOrder; silence with `suppress: [W0902]`")
 
 
+def _past_word(words: list[str]) -> bool:
+    return any(w.endswith("ed") or w in PAST_IRREGULAR for w in words)
+
+
 def _past_tense(name: str) -> bool:
+    """Events read as facts: some word after the subject is a past participle."""
     words = _words(name)
-    return any(w.endswith("ed") or w in PAST_IRREGULAR for w in words[1:] or words)
+    return _past_word(words[1:] or words)
 
 
 @check("fields")

@@ -25,6 +25,19 @@ class PMap(dict[str, Any]):
     def key_loc(self, key: str) -> Loc:
         return self.key_locs.get(key, self.loc)
 
+    def copy_shallow(self) -> PMap:
+        copy = PMap(self.loc)
+        for key, value in self.items():
+            copy.put(key, value, self.key_loc(key), self.value_loc(key))
+        return copy
+
+    @staticmethod
+    def single(key: str, value: Any, source: PMap) -> PMap:
+        """A one-key mapping carrying `source`'s positions for that key."""
+        result = PMap(source.loc)
+        result.put(key, value, source.key_loc(key), source.value_loc(key))
+        return result
+
     def value_loc(self, key: str) -> Loc:
         return self.value_locs.get(key, self.loc)
 

@@ -32,7 +32,7 @@ class Differ:
     def __init__(self, compatible: frozenset[str]) -> None:
         self.compatible = compatible
         self._memo: dict[tuple[int, int], list[Diff]] = {}
-        self._active: dict[tuple[int, int], int] = {}
+        self._active: dict[int, int] = {}
         self._low = 1 << 30
         self._keep: list[tuple[JSchema, JSchema]] = []
 
@@ -53,18 +53,19 @@ class Differ:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        if key in self._active:
-            # Recursive pair: assume compatible; results relying on it are not memoised
-            # until the pair itself finishes, so the assumption cannot hide a break.
-            self._low = min(self._low, self._active[key])
+        if id(o) in self._active:
+            # Recursion (Java guards on the original schema alone): assume compatible;
+            # results relying on the assumption are not memoised until the schema that
+            # introduced it finishes, so memoisation cannot hide a real break.
+            self._low = min(self._low, self._active[id(o)])
             return []
         depth = len(self._active)
-        self._active[key] = depth
+        self._active[id(o)] = depth
         saved_low, self._low = self._low, 1 << 30
         try:
             result = self._compare(o, u)
         finally:
-            del self._active[key]
+            del self._active[id(o)]
         if self._low >= depth or not self.ok(result):
             self._memo[key] = result
             self._keep.append((o, u))

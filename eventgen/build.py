@@ -1,0 +1,97 @@
+"""`eventgen build`: validate, emit every output in memory, then write or check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from eventgen import __version__
+from eventgen.diagnostics import has_errors, render
+from eventgen.emit.registry import emit_all, sources_of
+from eventgen.emit.resolved import dumps
+from eventgen.ir.model import Project
+from eventgen.pipeline import load_project_envs
+from eventgen.writer import MANIFEST, plan, sha256, write
+
+
+def manifest(project: Project, files: dict[str, bytes], kinds: dict[str, str]) -> bytes:
+    """The manifest: every file with kind, sources and sha256, and the message index."""
+    entries = [
+        {"path": p, "kind": kinds[p], "sources": sources_of(p, project), "sha256": sha256(files[p])}
+        for p in sorted(files)
+    ]
+    return dumps(
+        {
+            "generated_by": "eventgen; do not edit",
+            "generator": {"name": "eventgen", "version": __version__},
+            "project": project.name,
+            "package": project.package,
+            "environment": project.environment,
+            "files": entries,
+            "messages": message_index(project),
+        }
+    )
+
+
+def message_index(project: Project) -> list[dict[str, object]]:
+    try:
+        from eventgen.emit import layout
+    except ImportError:  # pragma: no cover - before the models emitter exists
+        layout = None  # type: ignore[assignment]
+    index = []
+    for m in project.all_messages():
+        topic = project.topic(m.topic) if m.topic else None
+        index.append(
+            {
+                "qualified": m.qualified,
+                "kind": m.kind,
+                "version": m.version,
+                "versions": [v.version for v in m.versions],
+                "python": layout.python_import(project, m) if layout else None,
+                "schemas": layout.schema_files(project, m) if layout else {},
+                "topic": topic.kafka_name if topic else None,
+                "key": ".".join(m.key) if m.key else None,
+            }
+        )
+    return sorted(index, key=lambda e: str(e["qualified"]))
+
+
+def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None, fmt: str) -> int:
+    project, by_env, found = load_project_envs(specs, env)
+    text = render(found, fmt)
+    if text:
+        click.echo(text, nl=False, err=fmt == "text")
+    if project is None or has_errors(found):
+        click.echo("build stopped: nothing was written", err=True)
+        return 1
+    out = output if output is not None else (specs / project.output)
+    files, kinds = emit_all(project, by_env)
+    files[MANIFEST] = manifest(project, files, kinds)
+    kinds[MANIFEST] = "manifest"
+    changes = plan(out, files)
+    if changes.foreign:
+        for rel in changes.foreign:
+            click.echo(f"{out / rel}: error E0120: exists and was not made by eventgen; refusing to overwrite", err=True)
+        return 1
+    if check:
+        for rel in changes.drift:
+            state = "missing" if rel in changes.create else "stale" if rel in changes.delete else "changed"
+            click.echo(f"{out / rel}: {state}")
+        if changes.drift:
+            click.echo(f"{len(changes.drift)} generated file(s) drifted; run `eventgen build {specs}`", err=True)
+            return 1
+        click.echo(f"up to date: {len(files)} file(s) in {out}", err=True)
+        return 0
+    write(out, files, changes)
+    click.echo(
+        f"wrote {out}: {len(changes.create)} created, {len(changes.update)} updated, "
+        f"{len(changes.delete)} removed, {changes.unchanged} unchanged",
+        err=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_build(Path(sys.argv[1]), None, check=False, env=None, fmt="text"))

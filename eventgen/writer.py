@@ -1,0 +1,107 @@
+"""Compare generated files with disk, write them atomically, remove stale files we made.
+
+The writer only trusts its own manifest for ownership: a file is ours when the previous
+manifest lists it. It never deletes or overwrites anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST = "eventgen-manifest.json"
+
+
+@dataclass
+class Plan:
+    """What a build would change on disk."""
+
+    create: list[str] = field(default_factory=list)
+    update: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    foreign: list[str] = field(default_factory=list)  # files we would overwrite but did not make
+
+    @property
+    def drift(self) -> list[str]:
+        return sorted(self.create + self.update + self.delete)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def previous_files(out: Path) -> set[str]:
+    """Paths our last manifest claims (empty when none or unreadable)."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        return {f["path"] for f in manifest.get("files", []) if isinstance(f.get("path"), str)} | {MANIFEST}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()
+
+
+def _inside(out: Path, rel: str) -> Path:
+    target = (out / rel).resolve()
+    if not target.is_relative_to(out.resolve()):
+        raise RuntimeError(f"refusing to touch {rel}: outside the output directory")
+    return target
+
+
+def plan(out: Path, files: dict[str, bytes]) -> Plan:
+    result = Plan()
+    ours = previous_files(out)
+    for rel in sorted(files):
+        target = _inside(out, rel)
+        try:
+            current = target.read_bytes()
+        except FileNotFoundError:
+            result.create.append(rel)
+            continue
+        if current == files[rel]:
+            result.unchanged += 1
+        elif rel in ours:
+            result.update.append(rel)
+        else:
+            result.foreign.append(rel)
+    for rel in sorted(ours - set(files)):
+        if _inside(out, rel).exists():
+            result.delete.append(rel)
+    return result
+
+
+def write(out: Path, files: dict[str, bytes], changes: Plan) -> None:
+    """Stage every new content beside its target, then rename into place, then delete stale.
+
+    All content exists in memory before this runs, so only I/O can fail; a failure while
+    staging removes the staged files and leaves the output directory exactly as it was.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for rel in changes.create + changes.update:
+            target = _inside(out, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.eventgen-tmp")
+            with open(temp, "wb") as handle:
+                handle.write(files[rel])
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append((temp, target))
+    except BaseException:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    for temp, target in staged:
+        os.replace(temp, target)
+    for rel in changes.delete:
+        target = _inside(out, rel)
+        target.unlink(missing_ok=True)
+        _prune_empty(target.parent, out)
+
+
+def _prune_empty(directory: Path, out: Path) -> None:
+    while directory.resolve() != out.resolve() and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
