@@ -62,7 +62,7 @@ class Admin:
     def _opts(self) -> dict[str, Any]:
         return {"request_timeout": self.timeout_s}
 
-    def _wait(self, futures: Mapping[Any, Future[Any]], key: Any = str) -> Outcome:
+    def _wait(self, futures: Mapping[Any, Future[Any]]) -> Outcome:
         deadline = time.monotonic() + self.timeout_s + 1
         out: Outcome = {}
         for item, fut in futures.items():

@@ -168,8 +168,11 @@ def compute_plan(
     wanted = sorted(desired, key=lambda t: t.name)
     for want in wanted:
         have = actual.get(want.name)
-        if have is None:
+        if want.name.startswith("__"):  # the rules reject these too; never touch internals
+            refusals.append(Refusal(want.name, "names starting with `__` are Kafka-internal"))
+        elif have is None:
             creates.append(want)
+        if have is None or want.name.startswith("__"):
             continue
         update, refused, warned = _compare(want, have, allow_destructive)
         refusals += refused

@@ -1,0 +1,75 @@
+"""Execute a plan: refuse or validate everything first, then change the cluster in batches."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from eventgen.kafka.admin import Admin, AdminError, Outcome
+from eventgen.kafka.plan import Plan
+
+VISIBLE_POLL_S = 0.2
+
+
+@dataclass
+class ApplyReport:
+    """Per-topic results: (topic, action, error or None); `stage` says how far apply got."""
+
+    stage: str = "applied"  # refused | validation | applied
+    results: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.stage == "applied" and all(err is None for _, _, err in self.results)
+
+
+def _record(report: ApplyReport, action: str, outcome: Outcome) -> None:
+    report.results.extend((name, action, err) for name, err in sorted(outcome.items()))
+
+
+def _validate(admin: Admin, plan: Plan) -> ApplyReport:
+    """Ask the brokers to validate every request; nothing changes on the cluster."""
+    report = ApplyReport(stage="validation")
+    _record(report, "create", admin.create(plan.creates, validate_only=True))
+    _record(report, "alter-configs", admin.alter(plan.updates, validate_only=True))
+    _record(report, "add-partitions", admin.add_partitions(plan.updates, validate_only=True))
+    return report
+
+
+def _wait_visible(admin: Admin, plan: Plan) -> None:
+    """Wait (bounded) until created topics and new partitions show in metadata.
+
+    Creation is asynchronous on the brokers; without this, a plan run right after apply
+    could see a topic half-made and report phantom changes.
+    """
+    want = {t.name: t.partitions for t in plan.creates}
+    want.update({u.name: u.partitions[1] for u in plan.updates if u.partitions})
+    deadline = time.monotonic() + admin.timeout_s
+    while want and time.monotonic() < deadline:
+        layout = admin.topic_partitions()
+        if all(layout.get(n, (0, 0))[0] >= p for n, p in want.items()):
+            return
+        time.sleep(VISIBLE_POLL_S)
+    raise AdminError(f"topics not visible in cluster metadata after {admin.timeout_s:g} s")
+
+
+def apply_plan(admin: Admin, plan: Plan) -> ApplyReport:
+    """Apply `plan`; with refusals or any failed validation, change nothing at all."""
+    if plan.refusals:
+        report = ApplyReport(stage="refused")
+        report.results.extend((r.name, "refused", r.reason) for r in plan.refusals)
+        return report
+    if not plan.has_changes:
+        return ApplyReport()
+    checked = _validate(admin, plan)
+    if any(err for _, _, err in checked.results):
+        return checked
+    report = ApplyReport()
+    # Order: topics first, then configs, then partitions. A partition increase last means a
+    # failed config change never leaves keys remapped on a topic we could not finish.
+    _record(report, "create", admin.create(plan.creates, validate_only=False))
+    _record(report, "alter-configs", admin.alter(plan.updates, validate_only=False))
+    _record(report, "add-partitions", admin.add_partitions(plan.updates, validate_only=False))
+    if report.ok:
+        _wait_visible(admin, plan)
+    return report
