@@ -1,0 +1,181 @@
+"""Avro schemas (.avsc) of messages, named types and topic keys, built as dicts.
+
+.avsc files carry no provenance header: an extra top-level attribute would travel into the
+Schema Registry with every registration, and the manifest already names each file's sources.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from eventgen.emit import layout
+from eventgen.emit.layout import NamedType, TypeIndex
+from eventgen.ir import naming
+from eventgen.ir.model import EnumType, Field, Project, RecordType, TypeRef
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PRIMITIVES = {
+    "string": "string", "int": "int", "long": "long", "float": "float",
+    "double": "double", "boolean": "boolean", "bytes": "bytes",
+}  # fmt: skip
+_LOGICAL = {
+    "uuid": ("string", "uuid"),
+    "date": ("int", "date"),
+    "time": ("long", "time-micros"),
+    "timestamp": ("long", "timestamp-micros"),
+}
+
+
+def emit(project: Project) -> dict[str, bytes]:
+    """Every .avsc file of the project."""
+    index = TypeIndex(project)
+    files: dict[str, bytes] = {}
+    for ctx in project.contexts:
+        for named in ctx.types:
+            files[layout.avro_path(ctx.name, named.name)] = dumps(type_schema(index, named))
+        for message in ctx.messages:
+            for version, fields in layout.versions(message):
+                suffix = None if version == message.version else version
+                path = layout.avro_path(ctx.name, message.name, suffix)
+                schema = record_schema(index, message.qualified, fields, message.doc)
+                files[path] = dumps(schema)
+    for topic in project.all_topics():
+        if topic.key_type is not None:
+            key = AvroBuilder(index).type(topic.key_type)
+            files[layout.key_schema_path(topic)] = dumps(
+                key if isinstance(key, dict) else {"type": key}
+            )
+    return files
+
+
+def dumps(schema: Any) -> bytes:
+    return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def record_schema(
+    index: TypeIndex, qualified: str, fields: tuple[Field, ...], doc: str | None
+) -> dict[str, Any]:
+    """A standalone record schema: named types defined at first use, referenced after."""
+    named = RecordType(qualified, *naming.split_qualified(qualified), fields=fields, doc=doc)
+    return AvroBuilder(index).named(named)
+
+
+def type_schema(index: TypeIndex, named: NamedType) -> dict[str, Any]:
+    return AvroBuilder(index).named(named)
+
+
+class AvroBuilder:
+    """Builds one schema document; remembers which named types it has defined."""
+
+    def __init__(self, index: TypeIndex) -> None:
+        self.index = index
+        self.project = index.project.name
+        self.defined: set[str] = set()
+
+    def named(self, named: NamedType) -> dict[str, Any]:
+        self.defined.add(named.qualified)
+        schema: dict[str, Any] = {
+            "name": named.name,
+            "namespace": naming.avro_namespace(self.project, named.context),
+        }
+        if named.doc:
+            schema["doc"] = named.doc
+        if isinstance(named, EnumType):
+            schema.update(type="enum", symbols=list(named.symbols))
+            if named.default is not None:
+                schema["default"] = named.default
+            return schema
+        schema.update(type="record", fields=[self.field(f) for f in named.fields])
+        return schema
+
+    def field(self, f: Field) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": f.name}
+        if f.doc:
+            out["doc"] = f.doc
+        if f.deprecated:
+            out["deprecated"] = True  # a custom property: not part of the canonical form
+        inner = self.type(TypeRef(**{**f.type.__dict__, "nullable": False}))
+        if f.type.nullable:
+            null_first = not f.has_default or f.default is None
+            out["type"] = ["null", inner] if null_first else [inner, "null"]
+        else:
+            out["type"] = inner
+        if f.has_default or f.type.nullable:
+            value = f.default if f.has_default else None
+            out["default"] = avro_default(self.index, f.type, value)
+        return out
+
+    def type(self, ref: TypeRef) -> Any:
+        if ref.kind == "list":
+            assert ref.item is not None
+            return {"type": "array", "items": self._member(ref.item)}
+        if ref.kind == "map":
+            assert ref.item is not None
+            return {"type": "map", "values": self._member(ref.item)}
+        if ref.kind == "named":
+            if ref.name in self.defined:
+                return naming.avro_fullname(self.project, ref.name)
+            return self.named(self.index[ref.name])
+        if ref.name == "decimal":
+            return {
+                "type": "bytes",
+                "logicalType": "decimal",
+                "precision": ref.precision,
+                "scale": ref.scale,
+            }
+        if ref.name in _LOGICAL:
+            base, logical = _LOGICAL[ref.name]
+            return {"type": base, "logicalType": logical}
+        return _PRIMITIVES[ref.name]
+
+    def _member(self, ref: TypeRef) -> Any:
+        inner = self.type(TypeRef(**{**ref.__dict__, "nullable": False}))
+        return ["null", inner] if ref.nullable else inner
+
+
+def avro_default(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
+    """A spec default in Avro's JSON encoding of defaults (bytes as ISO-8859-1 text)."""
+    return _avro_json(index, ref, layout.typed_value(ref, value, index))
+
+
+def _avro_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
+    if value is None:
+        return None
+    if ref.kind == "list":
+        assert ref.item is not None
+        return [_avro_json(index, ref.item, v) for v in value]
+    if ref.kind == "map":
+        assert ref.item is not None
+        return {k: _avro_json(index, ref.item, v) for k, v in value.items()}
+    if ref.kind == "named":
+        named = index[ref.name]
+        if isinstance(named, EnumType):
+            return value
+        return {f.name: _avro_json(index, f.type, value[f.name]) for f in named.fields}
+    return _scalar_json(value)
+
+
+def _scalar_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)  # typed_value quantized it: finite
+        unscaled = int(value.scaleb(-exponent))
+        size = max(1, (unscaled.bit_length() + 8) // 8)
+        return unscaled.to_bytes(size, "big", signed=True).decode("latin-1")
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, datetime):
+        delta = value - _EPOCH
+        return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if isinstance(value, date):
+        return (value - _EPOCH.date()).days
+    if isinstance(value, time):
+        return (
+            (value.hour * 60 + value.minute) * 60 + value.second
+        ) * 1_000_000 + value.microsecond
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # UUID

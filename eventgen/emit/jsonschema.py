@@ -1,0 +1,221 @@
+"""JSON Schema (draft 2020-12) files of messages and named types, built as dicts.
+
+String-encoded scalars (uuid, date, time, timestamp, decimal, bytes) carry the same regexes the
+runtime validates with (`eventgen.runtime.patterns`), so a document is valid against the schema
+exactly when the generated model accepts it in JSON mode.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from eventgen.emit import layout
+from eventgen.emit.layout import NamedType, TypeIndex
+from eventgen.ir.model import Constraints, EnumType, Field, Project, RecordType, TypeRef
+from eventgen.runtime import patterns, scalars
+
+NO_CONSTRAINTS = Constraints()
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_FORMATS = {
+    "uuid": ("uuid", patterns.UUID),
+    "date": ("date", patterns.DATE),
+    "time": ("time", patterns.TIME),
+    "timestamp": ("date-time", patterns.TIMESTAMP),
+}
+
+
+def emit(project: Project) -> dict[str, bytes]:
+    """Every JSON Schema file of the project."""
+    index = TypeIndex(project)
+    files: dict[str, bytes] = {}
+    for ctx in project.contexts:
+        for named in ctx.types:
+            doc = document(index, named, f"{named.qualified}", ctx.files)
+            files[layout.jsonschema_path(ctx.name, named.name)] = dumps(doc)
+        for message in ctx.messages:
+            for version, fields in layout.versions(message):
+                record = RecordType(message.qualified, ctx.name, message.name, fields, message.doc)
+                doc = document(index, record, f"{message.qualified}:v{version}", ctx.files)
+                suffix = None if version == message.version else version
+                files[layout.jsonschema_path(ctx.name, message.name, suffix)] = dumps(doc)
+    return files
+
+
+def dumps(schema: Any) -> bytes:
+    return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def document(
+    index: TypeIndex, root: NamedType, ident: str, sources: tuple[str, ...]
+) -> dict[str, Any]:
+    """A standalone schema for `root`, its named dependencies under `$defs`."""
+    builder = SchemaBuilder(index, root)
+    schema = builder.named(root)
+    schema.update(
+        {
+            "$schema": DIALECT,
+            "$id": f"urn:eventgen:{index.project.name}:{ident}",
+            "$comment": layout.header(sources),
+        }
+    )
+    if builder.defs:
+        schema["$defs"] = builder.defs
+    return schema
+
+
+class SchemaBuilder:
+    """Builds one document: dependencies go to `$defs` under collision-free names."""
+
+    def __init__(self, index: TypeIndex, root: NamedType) -> None:
+        self.index = index
+        self.closed = index.project.defaults.json_content_model == "closed"
+        deps = [t for t in index.referenced(_fields(root)) if t.qualified != root.qualified]
+        clash = {t.name for t in deps if sum(d.name == t.name for d in deps) > 1}
+        self.keys = {
+            t.qualified: _pascal(t.context) + t.name if t.name in clash else t.name for t in deps
+        }
+        self.defs: dict[str, Any] = {}
+        for named in deps:
+            self.defs[self.keys[named.qualified]] = self.named(named)
+
+    def named(self, named: NamedType) -> dict[str, Any]:
+        schema: dict[str, Any] = {"title": named.name}
+        if named.doc:
+            schema["description"] = named.doc
+        if isinstance(named, EnumType):
+            schema.update(type="string", enum=list(named.symbols))
+            return schema
+        required = [f.name for f in named.fields if not (f.has_default or f.type.nullable)]
+        schema.update(
+            type="object",
+            properties={f.name: self.field(f) for f in named.fields},
+            additionalProperties=not self.closed,
+        )
+        if required:
+            schema["required"] = required
+        return schema
+
+    def field(self, f: Field) -> dict[str, Any]:
+        schema = self.type(f.type, f.constraints)
+        if f.doc:
+            schema["description"] = f.doc
+        if f.deprecated:
+            schema["deprecated"] = True
+        if f.has_default or f.type.nullable:
+            value = f.default if f.has_default else None
+            schema["default"] = wire_json(
+                self.index, f.type, layout.typed_value(f.type, value, self.index)
+            )
+        return schema
+
+    def type(self, ref: TypeRef, c: Constraints = NO_CONSTRAINTS) -> dict[str, Any]:
+        inner = self._inner(ref, c)
+        return {"anyOf": [inner, {"type": "null"}]} if ref.nullable else inner
+
+    def _inner(self, ref: TypeRef, c: Constraints) -> dict[str, Any]:
+        if ref.kind == "list":
+            assert ref.item is not None
+            out = {"type": "array", "items": self.type(ref.item)}
+            return out | _bounds(c, "minItems", "maxItems")
+        if ref.kind == "map":
+            assert ref.item is not None
+            out = {"type": "object", "additionalProperties": self.type(ref.item)}
+            return out | _bounds(c, "minProperties", "maxProperties")
+        if ref.kind == "named":
+            return {"$ref": f"#/$defs/{self.keys[ref.name]}"}
+        return scalar(ref, c)
+
+
+def scalar(ref: TypeRef, c: Constraints) -> dict[str, Any]:
+    """The schema of a scalar type with its constraints."""
+    name = ref.name
+    if name == "string":
+        out: dict[str, Any] = {"type": "string"} | _bounds(c, "minLength", "maxLength")
+        return out | ({"pattern": c.pattern} if c.pattern is not None else {})
+    if name in ("int", "long"):
+        return {
+            "type": "integer",
+            "minimum": int_bounds(ref, c)[0],
+            "maximum": int_bounds(ref, c)[1],
+        }
+    if name in ("float", "double"):
+        limit = scalars.FLOAT32_MAX if name == "float" else None
+        out = {"type": "number"}
+        if c.minimum is not None or limit is not None:
+            out["minimum"] = c.minimum if c.minimum is not None else -limit  # type: ignore[operator]
+        if c.maximum is not None or limit is not None:
+            out["maximum"] = c.maximum if c.maximum is not None else limit
+        return out
+    if name == "boolean":
+        return {"type": "boolean"}
+    if name == "bytes":
+        return {"type": "string", "contentEncoding": "base64", "pattern": patterns.BASE64}
+    if name == "decimal":
+        assert ref.precision is not None and ref.scale is not None
+        signed = c.minimum is None or c.minimum < 0
+        pattern = patterns.decimal(ref.precision, ref.scale, signed)
+        return {"type": "string", "pattern": pattern}
+    fmt, pattern = _FORMATS[name]
+    return {"type": "string", "format": fmt, "pattern": pattern}
+
+
+def int_bounds(ref: TypeRef, c: Constraints) -> tuple[int, int]:
+    """The spec bounds of an int/long intersected with its width."""
+    low, high = scalars.INT32 if ref.name == "int" else scalars.INT64
+    if c.minimum is not None:
+        low = max(low, math.ceil(c.minimum))
+    if c.maximum is not None:
+        high = min(high, math.floor(c.maximum))
+    return low, high
+
+
+def _bounds(c: Constraints, low: str, high: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if c.min_length is not None:
+        out[low] = c.min_length
+    if c.max_length is not None:
+        out[high] = c.max_length
+    return out
+
+
+def wire_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
+    """A typed value (see layout.typed_value) in its JSON wire form."""
+    if value is None:
+        return None
+    if ref.kind in ("list", "map"):
+        assert ref.item is not None
+        item = ref.item
+        if ref.kind == "list":
+            return [wire_json(index, item, v) for v in value]
+        return {k: wire_json(index, item, v) for k, v in value.items()}
+    if ref.kind == "named":
+        named = index[ref.name]
+        if isinstance(named, EnumType):
+            return value
+        return {
+            f.name: wire_json(index, f.type, value[f.name]) for f in named.fields if f.name in value
+        }
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # UUID
+
+
+def _fields(named: NamedType) -> tuple[Field, ...]:
+    return named.fields if isinstance(named, RecordType) else ()
+
+
+def _pascal(context: str) -> str:
+    return "".join(part.capitalize() for part in context.replace("-", "_").split("_"))
