@@ -36,21 +36,40 @@ def _validate(admin: Admin, plan: Plan) -> ApplyReport:
     return report
 
 
-def _wait_visible(admin: Admin, plan: Plan) -> None:
-    """Wait (bounded) until created topics and new partitions show in metadata.
-
-    Creation is asynchronous on the brokers; without this, a plan run right after apply
-    could see a topic half-made and report phantom changes.
-    """
+def _settled(admin: Admin, plan: Plan) -> bool:
+    """True when metadata and configs show every change apply made."""
     want = {t.name: t.partitions for t in plan.creates}
     want.update({u.name: u.partitions[1] for u in plan.updates if u.partitions})
+    layout = admin.topic_partitions() if want else {}
+    if not all(layout.get(n, (0, 0))[0] >= p for n, p in want.items()):
+        return False
+    altered = [u for u in plan.updates if u.configs]
+    if not altered:
+        return True
+    actual, _ = admin.snapshot(u.name for u in altered)
+    for update in altered:
+        have = actual.get(update.name)
+        for change in update.configs:
+            if have is None:
+                return False
+            if change.new is None and change.key in have.overrides:
+                return False
+            if change.new is not None and have.configs.get(change.key) != change.new:
+                return False
+    return True
+
+
+def _wait_visible(admin: Admin, plan: Plan) -> None:
+    """Wait (bounded) until the cluster reports what apply did.
+
+    Creates and config changes go through the controller and reach the brokers' metadata a
+    moment later; without this wait, a plan run right after apply could report phantom changes.
+    """
     deadline = time.monotonic() + admin.timeout_s
-    while want and time.monotonic() < deadline:
-        layout = admin.topic_partitions()
-        if all(layout.get(n, (0, 0))[0] >= p for n, p in want.items()):
-            return
+    while not _settled(admin, plan):
+        if time.monotonic() >= deadline:
+            raise AdminError(f"changes not visible in the cluster after {admin.timeout_s:g} s")
         time.sleep(VISIBLE_POLL_S)
-    raise AdminError(f"topics not visible in cluster metadata after {admin.timeout_s:g} s")
 
 
 def apply_plan(admin: Admin, plan: Plan) -> ApplyReport:
