@@ -8,6 +8,7 @@ beyond the documented escapes (a trailing underscore for reserved Python names).
 from __future__ import annotations
 
 import builtins
+import enum
 import keyword
 import re
 
@@ -125,3 +126,19 @@ def sql_identifier(*parts: str) -> str:
     """A lower_snake SQL identifier from name parts (`orders`, `OrderSummary`)."""
     words = [re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", p).replace("-", "_").lower() for p in parts]
     return "_".join(words)
+
+
+_ENUM_RESERVED = frozenset(dir(enum.StrEnum)) | {"name", "value", "mro"}
+
+
+def py_enum_member(symbol: str) -> str:
+    """Python member name of an enum symbol (the value stays the symbol).
+
+    Keywords and names of the str/Enum API get a trailing underscore; a leading underscore
+    gets a `V` prefix, because Enum treats `_sunder_` and `__dunder__` names specially.
+    """
+    if symbol.startswith("_"):
+        return "V" + symbol
+    if keyword.iskeyword(symbol) or keyword.issoftkeyword(symbol) or symbol in _ENUM_RESERVED:
+        return symbol + "_"
+    return symbol
