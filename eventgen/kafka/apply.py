@@ -9,6 +9,9 @@ from eventgen.kafka.admin import Admin, AdminError, Outcome
 from eventgen.kafka.plan import Plan
 
 VISIBLE_POLL_S = 0.2
+# Each metadata request may go to another broker, and brokers learn of changes at slightly
+# different moments: one good answer is not enough, so require a few in a row.
+SETTLED_IN_A_ROW = 3
 
 
 @dataclass
@@ -66,7 +69,11 @@ def _wait_visible(admin: Admin, plan: Plan) -> None:
     moment later; without this wait, a plan run right after apply could report phantom changes.
     """
     deadline = time.monotonic() + admin.timeout_s
-    while not _settled(admin, plan):
+    in_a_row = 0
+    while True:
+        in_a_row = in_a_row + 1 if _settled(admin, plan) else 0
+        if in_a_row >= SETTLED_IN_A_ROW:
+            return
         if time.monotonic() >= deadline:
             raise AdminError(f"changes not visible in the cluster after {admin.timeout_s:g} s")
         time.sleep(VISIBLE_POLL_S)
