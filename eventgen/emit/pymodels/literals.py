@@ -1,0 +1,99 @@
+"""Safe Python source for spec strings and values: nothing from a spec is pasted raw."""
+
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+_UNSAFE_IN_RAW = frozenset('"\\\n\r')
+
+
+def py_str(text: str) -> str:
+    """A string literal; raw (r"...") when that is both valid and easier to read."""
+    raw_ok = _printable(text) and not _UNSAFE_IN_RAW & set(text.replace("\\", ""))
+    if "\\" in text and raw_ok and not text.endswith("\\"):
+        return f'r"{text}"'
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif not _is_printable(ch):
+            out.append(_escape(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def py_docstring(text: str, indent: int = 0, width: int = 100) -> str:
+    """A triple-quoted docstring whose value is `text` (stripped), whatever it contains.
+
+    Lines too long for `width` at `indent` are wrapped at spaces (only there).
+    """
+    lines = []
+    for line in text.strip().splitlines():
+        room = width - indent - 6  # quotes on the first and last line
+        if len(line) <= room:
+            lines.append(line)
+        else:
+            lines.extend(textwrap.wrap(line, room, break_long_words=False, break_on_hyphens=False))
+    body: list[str] = []
+    for ch in "\n".join(lines):
+        if ch == "\\":
+            body.append("\\\\")
+        elif ch == "\n" or (ch == "\t") or _is_printable(ch):
+            body.append(ch)
+        else:
+            body.append(_escape(ch))
+    result = "".join(body).replace('"""', '\\"\\"\\"')
+    if result.endswith('"'):
+        result = result[:-1] + '\\"'
+    return f'"""{result}"""'
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _is_printable(ch: str) -> bool:
+    # Control, format, separator (U+2028/9) and surrogate characters break or hide in source.
+    return ch == " " or unicodedata.category(ch)[0] not in ("C", "Z")
+
+
+def _printable(text: str) -> bool:
+    return all(_is_printable(ch) for ch in text)
+
+
+def py_literal(value: Any) -> str:
+    """Python source of a JSON-like value (dicts keep their order; callers sort)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(py_literal(v) for v in value) + "]"
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def py_comment(text: str, width: int = 100) -> str:
+    """`# ` comment lines for `text`; control characters escaped so nothing leaves the comment."""
+    safe = "".join(ch if _is_printable(ch) else _escape(ch) for ch in text)
+    return "\n".join("# " + line for line in textwrap.wrap(safe, width - 2, break_long_words=False))

@@ -1,0 +1,80 @@
+"""Render the generated Python package from view models with thin Jinja templates."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import jinja2
+
+from eventgen.emit import layout
+from eventgen.emit.format import format_sources
+from eventgen.emit.layout import TypeIndex
+from eventgen.emit.pymodels.literals import py_comment, py_docstring
+from eventgen.emit.pymodels.topics import schema_module, topics_module
+from eventgen.emit.pymodels.views import context_module
+from eventgen.ir import naming
+from eventgen.ir.model import Project
+
+
+def emit(project: Project) -> dict[str, bytes]:
+    """The generated package: a module per context, topics, Avro schema modules."""
+    index = TypeIndex(project)
+    env = environment()
+    package = project.package
+    sources: dict[str, str] = {}
+    header = py_comment(layout.header(project.spec_files))
+    doc = f"Generated models of the {project.name} platform (eventgen)."
+    sources[f"{package}/__init__.py"] = env.get_template("package.py.jinja").render(
+        header=header, docstring=py_docstring(doc)
+    )
+    avro_doc = "Avro schemas by context; eventgen.runtime imports them on first use."
+    sources[f"{package}/_avro/__init__.py"] = env.get_template("package.py.jinja").render(
+        header=header, docstring=py_docstring(avro_doc)
+    )
+    context_template = env.get_template("context.py.jinja")
+    schema_template = env.get_template("schemas.py.jinja")
+    for ctx in project.contexts:
+        module = naming.py_module(ctx.name)
+        view = context_module(project, index, ctx)
+        sources[f"{package}/{module}.py"] = context_template.render(module=view)
+        values = schema_module(project, index, ctx)
+        sources[f"{package}/_avro/{module}.py"] = schema_template.render(**values)
+    module_view, topics = topics_module(project, index)
+    if topics:
+        sources[f"{package}/topics.py"] = env.get_template("topics.py.jinja").render(
+            module=module_view, topics=topics
+        )
+    files = {path: text.encode() for path, text in format_sources(sources).items()}
+    files[f"{package}/py.typed"] = b""  # PEP 561 marker; its content is read as "partial" flags
+    return files
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Python source, not HTML; values are escaped by literals.py
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _load(name: str) -> str:
+    return (_template_root() / "python" / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _template_root() -> Traversable | Path:
+    """`eventgen.templates` when installed; the checkout's top-level templates/ otherwise."""
+    try:
+        root = resources.files("eventgen.templates")
+        if (root / "python").is_dir():
+            return root
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[3] / "templates"

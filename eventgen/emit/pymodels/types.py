@@ -1,0 +1,189 @@
+"""Python annotations and default expressions for spec types, written through `Imports`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventgen.emit.jsonschema import int_bounds
+from eventgen.emit.layout import TypeIndex
+from eventgen.emit.pymodels.imports import Imports
+from eventgen.emit.pymodels.literals import py_str
+from eventgen.ir import naming
+from eventgen.ir.model import Constraints, EnumType, Project, RecordType, TypeRef
+
+RT = "eventgen.runtime"
+NO_CONSTRAINTS = Constraints()
+_ALIASES = {
+    "uuid": "Uuid", "date": "Date", "time": "Time", "timestamp": "Timestamp", "bytes": "Bytes",
+}  # fmt: skip
+_PLAIN = {
+    "uuid": ("uuid", "UUID"), "date": ("datetime", "date"), "time": ("datetime", "time"),
+    "timestamp": ("datetime", "datetime"), "decimal": ("decimal", "Decimal"),
+}  # fmt: skip
+
+
+class TypeWriter:
+    """Writes type expressions for one generated module."""
+
+    def __init__(self, project: Project, index: TypeIndex, context: str, imports: Imports) -> None:
+        self.project = project
+        self.index = index
+        self.context = context
+        self.imports = imports
+
+    def class_name(self, qualified: str) -> str:
+        """The class of a named type, imported when it lives in another context."""
+        named = self.index[qualified]
+        name = naming.py_class(named.name)
+        if named.context == self.context:
+            return name
+        module = f"{self.project.package}.{naming.py_module(named.context)}"
+        prefer = _pascal(named.context) + name
+        return self.imports.use(module, name, prefer)
+
+    def annotation(self, ref: TypeRef, c: Constraints = NO_CONSTRAINTS) -> str:
+        inner = self._inner(ref, c)
+        return f"{inner} | None" if ref.nullable else inner
+
+    def _inner(self, ref: TypeRef, c: Constraints) -> str:
+        if ref.kind in ("list", "map"):
+            assert ref.item is not None
+            item = self.annotation(ref.item)
+            text = f"tuple[{item}, ...]" if ref.kind == "list" else f"dict[str, {item}]"
+            bounds = _kwargs(min_length=c.min_length, max_length=c.max_length)
+            return self._annotated(text, self.rt_or_field("Field", bounds)) if bounds else text
+        if ref.kind == "named":
+            return self.class_name(ref.name)
+        return self._scalar(ref, c)
+
+    def _scalar(self, ref: TypeRef, c: Constraints) -> str:
+        name = ref.name
+        if name == "string":
+            args = _kwargs(min_length=c.min_length, max_length=c.max_length, pattern=c.pattern)
+            return self._annotated("str", self.rt("Str") + f"({args})") if args else "str"
+        if name == "boolean":
+            return "bool"
+        if name in ("int", "long"):
+            if c.minimum is None and c.maximum is None:
+                return self.rt("Int32" if name == "int" else "Int64")
+            low, high = int_bounds(ref, c)
+            return self._annotated("int", f"{self.rt('IntRange')}({low}, {high})")
+        if name in ("float", "double"):
+            single = name == "float"
+            if c.minimum is None and c.maximum is None:
+                return self.rt("Float32" if single else "Float64")
+            args = _kwargs(minimum=c.minimum, maximum=c.maximum, single=single or None)
+            return self._annotated("float", f"{self.rt('FloatRange')}({args})")
+        if name == "decimal":
+            signed = c.minimum is None or c.minimum < 0
+            spec = f"{ref.precision}, {ref.scale}" + ("" if signed else ", signed=False")
+            decimal = self.imports.use("decimal", "Decimal")
+            return self._annotated(decimal, f"{self.rt('DecimalSpec')}({spec})")
+        return self.rt(_ALIASES[name])
+
+    def _annotated(self, base: str, *extra: str) -> str:
+        return f"{self.imports.use('typing', 'Annotated')}[{base}, {', '.join(extra)}]"
+
+    def rt(self, name: str) -> str:
+        return self.imports.use(RT, name)
+
+    def rt_or_field(self, name: str, args: str) -> str:
+        return f"{self.imports.use('pydantic', name)}({args})"
+
+    def plain(self, ref: TypeRef) -> str:
+        """The annotation without validation markers (for return types)."""
+        if ref.kind == "list":
+            assert ref.item is not None
+            text = f"tuple[{self.plain(ref.item)}, ...]"
+        elif ref.kind == "map":
+            assert ref.item is not None
+            text = f"dict[str, {self.plain(ref.item)}]"
+        elif ref.kind == "named":
+            text = self.class_name(ref.name)
+        elif ref.name in _PLAIN:
+            text = self.imports.use(*_PLAIN[ref.name])
+        else:
+            text = {"string": "str", "boolean": "bool", "int": "int", "long": "int"}.get(
+                ref.name, {"float": "float", "double": "float"}.get(ref.name, "bytes")
+            )
+        return f"{text} | None" if ref.nullable else text
+
+    def value(self, ref: TypeRef, value: Any) -> str:
+        """A Python expression for a typed value (see layout.typed_value)."""
+        if value is None:
+            return "None"
+        if ref.kind == "list":
+            assert ref.item is not None
+            items = [self.value(ref.item, v) for v in value]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if ref.kind == "map":
+            assert ref.item is not None
+            item = ref.item
+            return (
+                "{"
+                + ", ".join(f"{py_str(k)}: {self.value(item, v)}" for k, v in value.items())
+                + "}"
+            )
+        if ref.kind == "named":
+            return self._named_value(ref.name, value)
+        return self._scalar_value(value)
+
+    def _named_value(self, qualified: str, value: Any) -> str:
+        named = self.index[qualified]
+        cls = self.class_name(qualified)
+        if isinstance(named, EnumType):
+            return f"{cls}.{naming.py_enum_member(value)}"
+        assert isinstance(named, RecordType)
+        fields = [f for f in named.fields if f.name in value]
+        if any(naming.py_attr(f.name) != f.name for f in fields):
+            # Aliased fields: type checkers see the alias as the init name; validate instead.
+            items = ", ".join(
+                f"{py_str(f.name)}: {self.value(f.type, value[f.name])}" for f in fields
+            )
+            return f"{cls}.model_validate({{{items}}})"
+        args = ", ".join(
+            f"{naming.py_attr(f.name)}={self.value(f.type, value[f.name])}" for f in fields
+        )
+        return f"{cls}({args})"
+
+    def _scalar_value(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return repr(value)
+        if isinstance(value, str):
+            return py_str(value)
+        if isinstance(value, (int, float, bytes)):
+            return repr(value)
+        if isinstance(value, Decimal):
+            return f"{self.imports.use('decimal', 'Decimal')}({py_str(format(value, 'f'))})"
+        if isinstance(value, UUID):
+            return f"{self.imports.use('uuid', 'UUID')}({py_str(str(value))})"
+        if isinstance(value, datetime):
+            parts = [value.year, value.month, value.day, value.hour, value.minute, value.second]
+            args = ", ".join(map(str, parts + ([value.microsecond] if value.microsecond else [])))
+            utc = self.imports.use("datetime", "UTC")
+            return f"{self.imports.use('datetime', 'datetime')}({args}, tzinfo={utc})"
+        if isinstance(value, date):
+            return (
+                f"{self.imports.use('datetime', 'date')}({value.year}, {value.month}, {value.day})"
+            )
+        if isinstance(value, time):
+            parts = [value.hour, value.minute, value.second] + (
+                [value.microsecond] if value.microsecond else []
+            )
+            return f"{self.imports.use('datetime', 'time')}({', '.join(map(str, parts))})"
+        raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
+def _kwargs(**values: Any) -> str:
+    return ", ".join(f"{k}={_arg(v)}" for k, v in values.items() if v is not None)
+
+
+def _arg(value: Any) -> str:
+    return py_str(value) if isinstance(value, str) else repr(value)
+
+
+def _pascal(context: str) -> str:
+    return "".join(part.capitalize() for part in context.replace("-", "_").split("_"))
