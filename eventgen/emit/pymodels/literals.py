@@ -36,24 +36,29 @@ def _quoted(text: str) -> str:
 def py_docstring(text: str, indent: int = 0, width: int = 100) -> str:
     """A triple-quoted docstring whose value is `text` (stripped), whatever it contains.
 
-    Lines too long for `width` at `indent` are wrapped at spaces (only there).
+    Escaped lines too long for `width` at `indent` are wrapped at spaces (only there).
     """
-    lines = []
-    for line in text.strip().splitlines():
-        room = width - indent - 6  # quotes on the first and last line
-        if len(line) <= room:
-            lines.append(line)
-        else:
-            lines.extend(textwrap.wrap(line, room, break_long_words=False, break_on_hyphens=False))
     body: list[str] = []
-    for ch in "\n".join(lines):
+    for ch in text.strip():
         if ch == "\\":
             body.append("\\\\")
-        elif ch == "\n" or (ch == "\t") or _is_printable(ch):
+        elif ch in "\n\t" or _is_printable(ch):
             body.append(ch)
         else:
             body.append(_escape(ch))
-    result = "".join(body).replace('"""', '\\"\\"\\"')
+    escaped = "".join(body).replace('"""', '\\"\\"\\"')
+    room = width - indent - 6  # the quotes on the first and the last line
+    lines: list[str] = []
+    for line in escaped.split("\n"):
+        if len(line) <= room:
+            lines.append(line)
+        else:
+            lines.extend(
+                textwrap.wrap(
+                    line, room, break_long_words=False, break_on_hyphens=False, expand_tabs=False
+                )
+            )
+    result = "\n".join(lines)
     if result.endswith('"'):
         result = result[:-1] + '\\"'
     return f'"""{result}"""'
