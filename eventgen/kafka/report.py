@@ -83,6 +83,11 @@ def apply_text(report: ApplyReport) -> str:
         if report.stage == "validation" and err is None:
             continue
         lines.append(f"  {action} {name}: {'ok' if err is None else 'FAILED: ' + err}")
+    if not report.settled:
+        lines.append(
+            "warning: the brokers accepted every change but have not reported all of them back "
+            "yet; run `eventgen topics plan` again in a moment to confirm"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -90,6 +95,7 @@ def apply_dict(report: ApplyReport) -> dict[str, Any]:
     return {
         "stage": report.stage,
         "ok": report.ok,
+        "settled": report.settled,
         "results": [{"topic": n, "action": a, "error": e} for n, a, e in report.results],
     }
 
