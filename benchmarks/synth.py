@@ -289,7 +289,7 @@ def _upcast(fields: Doc) -> list[Doc]:
         if isinstance(spec, dict) and spec.get("type") == "boolean":
             ops.append({"add": {f: False}})
             break
-    ops.append({"remove": ["obsolete_flag"]})
+    ops.append({"remove": {"obsolete_flag": "boolean"}})  # typed: v1 stays reconstructable
     return [{"from": 1, "ops": ops}]
 
 
