@@ -73,14 +73,26 @@ def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None,
     changes = plan(out, files)
     if changes.foreign:
         for rel in changes.foreign:
-            click.echo(f"{out / rel}: error E0120: exists and was not made by eventgen; refusing to overwrite", err=True)
+            click.echo(
+                f"{out / rel}: error E0120: exists and was not made by eventgen; refusing to overwrite",
+                err=True,
+            )
         return 1
     if check:
         for rel in changes.drift:
-            state = "missing" if rel in changes.create else "stale" if rel in changes.delete else "changed"
+            state = (
+                "missing"
+                if rel in changes.create
+                else "stale"
+                if rel in changes.delete
+                else "changed"
+            )
             click.echo(f"{out / rel}: {state}")
         if changes.drift:
-            click.echo(f"{len(changes.drift)} generated file(s) drifted; run `eventgen build {specs}`", err=True)
+            click.echo(
+                f"{len(changes.drift)} generated file(s) drifted; run `eventgen build {specs}`",
+                err=True,
+            )
             return 1
         click.echo(f"up to date: {len(files)} file(s) in {out}", err=True)
         return 0

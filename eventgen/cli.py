@@ -37,8 +37,13 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
 
 @cli.command()
 @click.argument("specs", type=SPECS)
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory (default: `output:` of the project file).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: `output:` of the project file).",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when generated files drift.")
 @click.option("--env", "env", default=None, help="Environment to overlay (see `environments:`).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
@@ -58,7 +63,9 @@ def schema() -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def rules(fmt: str) -> None:
     """List every diagnostic code and compatibility rule with its purpose."""
     from eventgen.rules.listing import list_rules
@@ -74,8 +81,11 @@ def _report(found: list, fmt: str) -> None:  # type: ignore[type-arg]
 
 def _register_optional() -> None:
     """Commands whose modules come from later issues register when present."""
-    for module, name in (("eventgen.kafka.cli", "topics"), ("eventgen.compat.cli", "diff"),
-                         ("eventgen.compat.registry_cli", "registry")):
+    for module, name in (
+        ("eventgen.kafka.cli", "topics"),
+        ("eventgen.compat.cli", "diff"),
+        ("eventgen.compat.registry_cli", "registry"),
+    ):
         try:
             mod = __import__(module, fromlist=[name])
         except ImportError:
@@ -101,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception:  # noqa: BLE001 - an internal bug must never look like a spec finding
-        click.echo("eventgen: internal error (this is a bug in eventgen, not in your specs):", err=True)
+        click.echo(
+            "eventgen: internal error (this is a bug in eventgen, not in your specs):", err=True
+        )
         click.echo(traceback.format_exc(), err=True)
         return 2
     return 0

@@ -11,7 +11,9 @@ from eventgen.rules.registry import run_checks
 from eventgen.spec.project import SpecSet, check_specs, read_specs, with_environment
 
 
-def load_project(specs_dir: Path, env: str | None = None) -> tuple[Project | None, list[Diagnostic]]:
+def load_project(
+    specs_dir: Path, env: str | None = None
+) -> tuple[Project | None, list[Diagnostic]]:
     """Load and validate a specs directory; the Project is None when any error was found."""
     base, found = read_specs(specs_dir)
     if base.project is None:
@@ -57,9 +59,13 @@ def _resolve(base: SpecSet, env: str | None) -> tuple[Project | None, list[Diagn
     if any(d.code == "E0114" for d in found):
         return None, found
     found = found + check_specs(specset)
+    malformed = has_errors(found)
     project, resolved = build_project(specset, env)
     found.extend(_without_cascades(resolved, found))
-    found.extend(run_checks(project))
+    # Checks over the IR assume well-formed input; on malformed specs they would mostly
+    # repeat what the structure check said, so they run once the structure is clean.
+    if not malformed:
+        found.extend(run_checks(project))
     return project, found
 
 

@@ -38,7 +38,9 @@ def previous_files(out: Path) -> set[str]:
     """Paths our last manifest claims (empty when none or unreadable)."""
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        return {f["path"] for f in manifest.get("files", []) if isinstance(f.get("path"), str)} | {MANIFEST}
+        return {f["path"] for f in manifest.get("files", []) if isinstance(f.get("path"), str)} | {
+            MANIFEST
+        }
     except (OSError, ValueError, AttributeError, TypeError):
         return set()
 
@@ -84,11 +86,11 @@ def write(out: Path, files: dict[str, bytes], changes: Plan) -> None:
             target = _inside(out, rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.with_name(f".{target.name}.eventgen-tmp")
+            staged.append((temp, target))
             with open(temp, "wb") as handle:
                 handle.write(files[rel])
                 handle.flush()
                 os.fsync(handle.fileno())
-            staged.append((temp, target))
     except BaseException:
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
@@ -102,6 +104,8 @@ def write(out: Path, files: dict[str, bytes], changes: Plan) -> None:
 
 
 def _prune_empty(directory: Path, out: Path) -> None:
-    while directory.resolve() != out.resolve() and directory.is_dir() and not any(directory.iterdir()):
+    while (
+        directory.resolve() != out.resolve() and directory.is_dir() and not any(directory.iterdir())
+    ):
         directory.rmdir()
         directory = directory.parent

@@ -48,8 +48,7 @@ def is_python_reserved(name: str) -> bool:
         keyword.iskeyword(name)
         or keyword.issoftkeyword(name)
         or name in MODEL_RESERVED
-        or name.startswith("model_")
-        or name.startswith("_")
+        or name.startswith(("model_", "_"))
     )
 
 

@@ -49,7 +49,9 @@ def _named_problem(value: Any, ref: TypeRef, lookup: Lookup, path: str) -> str |
         return None  # an unresolved type is reported elsewhere
     if isinstance(target, EnumType):
         if value not in target.symbols:
-            return f"`{value}`{where} is not a symbol of {target.name} ({', '.join(target.symbols)})"
+            return (
+                f"`{value}`{where} is not a symbol of {target.name} ({', '.join(target.symbols)})"
+            )
         return None
     if not isinstance(value, Mapping):
         return f"expected a {target.name} mapping{where}"
@@ -104,7 +106,7 @@ def _scalar_problem(value: Any, ref: TypeRef, where: str) -> str | None:
 
 
 def _timestamp(text: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError("timestamp without a timezone")
     return parsed
@@ -112,7 +114,7 @@ def _timestamp(text: str) -> dt.datetime:
 
 def _decimal_problem(value: Any, ref: TypeRef, where: str) -> str | None:
     if isinstance(value, float):
-        return f"write decimal defaults as strings{where} (`\"{value}\"`) so no digit is lost"
+        return f'write decimal defaults as strings{where} (`"{value}"`) so no digit is lost'
     try:
         number = Decimal(str(value))
     except InvalidOperation:

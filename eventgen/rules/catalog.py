@@ -41,7 +41,12 @@ _CODES = [
     ("E0404", "error", "rule", "message, type or item name has the wrong form"),
     ("E0405", "error", "rule", "field name is not snake_case"),
     ("E0406", "error", "rule", "two field names map to the same Python attribute"),
-    ("W0407", "warning", "rule", "field name is Python-reserved; the attribute gets a trailing `_`"),
+    (
+        "W0407",
+        "warning",
+        "rule",
+        "field name is Python-reserved; the attribute gets a trailing `_`",
+    ),
     ("E0408", "error", "rule", "package name is not a valid Python module name"),
     # types and values
     ("W0501", "warning", "resolve", "decimal without precision/scale uses decimal(38,9)"),
@@ -63,7 +68,12 @@ _CODES = [
     ("E0605", "error", "rule", "topic name reserved for Kafka's internal topics"),
     ("E0606", "error", "rule", "topic names collide when `.` and `_` are treated alike"),
     ("E0607", "error", "rule", "min_insync_replicas exceeds replication_factor"),
-    ("W0608", "warning", "rule", "min_insync_replicas equals replication_factor (one broker down blocks writes)"),
+    (
+        "W0608",
+        "warning",
+        "rule",
+        "min_insync_replicas equals replication_factor (one broker down blocks writes)",
+    ),
     ("E0609", "error", "rule", "key field type differs from the topic's key type"),
     ("E0610", "error", "rule", "messages on one topic use different key paths or types"),
     # versions
@@ -72,15 +82,30 @@ _CODES = [
     ("E0703", "error", "resolve", "upcaster from a version at or above the current one"),
     ("E0704", "error", "resolve", "upcaster op names a field that does not exist"),
     ("E0705", "error", "rule", "example names a version the message does not have"),
-    ("W0706", "warning", "rule", "older version's schema cannot be reconstructed (untyped remove/handler)"),
+    (
+        "W0706",
+        "warning",
+        "rule",
+        "older version's schema cannot be reconstructed (untyped remove/handler)",
+    ),
     # behaviour: consumers, aggregates, projections, sagas, choreographies
-    ("E0801", "error", "rule", "assignment target is not a field of the state, row, data or payload"),
+    (
+        "E0801",
+        "error",
+        "rule",
+        "assignment target is not a field of the state, row, data or payload",
+    ),
     ("E0802", "error", "rule", "path expression names a field that does not exist"),
     ("E0803", "error", "rule", "aggregate guard does not parse or names unknown state"),
     ("E0804", "error", "rule", "projection cannot find the row key for a message"),
     ("E0805", "error", "rule", "saga step names are not unique"),
     ("E0806", "error", "rule", "saga correlation or save target is not in `data`"),
-    ("E0807", "error", "rule", "compensation reads saga data that may be unset and is not nullable"),
+    (
+        "E0807",
+        "error",
+        "rule",
+        "compensation reads saga data that may be unset and is not nullable",
+    ),
     ("E0808", "error", "rule", "saga send step without a timeout"),
     ("E0809", "error", "rule", "step after the pivot declares a compensation"),
     ("E0810", "error", "rule", "more than one pivot step"),
@@ -97,7 +122,7 @@ _CODES = [
 for _code, _severity, _phase, _purpose in _CODES:
     describe(_code, _severity, _purpose, _phase)
 
-from eventgen.rules import checks_flows, checks_names, checks_topics  # noqa: E402,F401
+from eventgen.rules import checks_flows, checks_names, checks_topics  # noqa: F401
 
 try:  # Kafka topic-config codes live beside their definitions table.
     from eventgen.kafka.validate import CONFIG_RULES

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir.model import Assignments, Expr, Field, Project
@@ -29,7 +29,9 @@ class Checker:
     def path_ok(self, fields: Sequence[Field], path: Sequence[str]) -> bool:
         return field_path_type(fields, path, self.types.get) is not None
 
-    def exprs(self, values: Assignments, loc: Loc, roots: dict[str, Sequence[Field]], what: str) -> None:
+    def exprs(
+        self, values: Assignments, loc: Loc, roots: dict[str, Sequence[Field]], what: str
+    ) -> None:
         """Check `$`-paths against the fields each root stands for."""
         for target, expr in values:
             self.expr(expr, loc, roots, f"{what} `{target}`")
@@ -39,7 +41,14 @@ class Checker:
             return
         if expr.root == "$meta":
             if expr.path[0] not in ENVELOPE_FIELDS:
-                self.found.append(error("E0802", loc, f"{what}: `{expr}` is not an envelope field", ", ".join(ENVELOPE_FIELDS)))
+                self.found.append(
+                    error(
+                        "E0802",
+                        loc,
+                        f"{what}: `{expr}` is not an envelope field",
+                        ", ".join(ENVELOPE_FIELDS),
+                    )
+                )
             return
         if expr.root not in roots:
             self.found.append(error("E0802", loc, f"{what}: `{expr.root}` cannot be used here"))
@@ -70,19 +79,39 @@ def _consumers_and_versions(c: Checker) -> None:
         for con in ctx.consumers:
             for handled in con.handles:
                 if c.messages[handled].topic not in con.subscribe:
-                    c.found.append(error("E0814", con.loc, f"consumer `{con.name}` handles {handled}, which is on none of its topics",
-                                         f"{handled} travels on `{c.messages[handled].topic}`"))
+                    c.found.append(
+                        error(
+                            "E0814",
+                            con.loc,
+                            f"consumer `{con.name}` handles {handled}, which is on none of its topics",
+                            f"{handled} travels on `{c.messages[handled].topic}`",
+                        )
+                    )
     for m in c.project.all_messages():
         if m.aggregate is not None and m.aggregate not in aggregates:
-            c.found.append(error("E0305", m.loc, f"{m.name} names unknown aggregate `{m.aggregate}`"))
+            c.found.append(
+                error("E0305", m.loc, f"{m.name} names unknown aggregate `{m.aggregate}`")
+            )
         known = {v.version for v in m.versions}
         for ex in m.examples:
             if ex.version not in known:
-                c.found.append(error("E0705", ex.loc, f"example of {m.name} is for version {ex.version}, which does not exist"))
+                c.found.append(
+                    error(
+                        "E0705",
+                        ex.loc,
+                        f"example of {m.name} is for version {ex.version}, which does not exist",
+                    )
+                )
         for v in m.versions:
             if not v.complete:
-                c.found.append(warning("W0706", m.loc, f"{m.name} v{v.version}'s schema cannot be reconstructed from the upcasters",
-                                       "declare older types: `remove: {field: type}`, `convert: {field, to, from: type}`; a `handler` op hides them"))
+                c.found.append(
+                    warning(
+                        "W0706",
+                        m.loc,
+                        f"{m.name} v{v.version}'s schema cannot be reconstructed from the upcasters",
+                        "declare older types: `remove: {field: type}`, `convert: {field, to, from: type}`; a `handler` op hides them",
+                    )
+                )
 
 
 def _aggregates(c: Checker) -> None:
@@ -91,14 +120,25 @@ def _aggregates(c: Checker) -> None:
             for rule in agg.applies:
                 fields = c.fields_of(rule.message)
                 if agg.id_field not in {f.name for f in fields}:
-                    c.found.append(error("E0815", rule.loc, f"{rule.message} has no id field `{agg.id_field}` of aggregate {agg.name}"))
+                    c.found.append(
+                        error(
+                            "E0815",
+                            rule.loc,
+                            f"{rule.message} has no id field `{agg.id_field}` of aggregate {agg.name}",
+                        )
+                    )
                 c.targets(rule.assignments, agg.state, rule.loc, f"aggregate {agg.name}'s state")
                 c.exprs(rule.assignments, rule.loc, {"$": fields, "$state": agg.state}, "value of")
             for cmd in agg.commands:
                 _guard(c, cmd.requires, agg.state, cmd.loc)
                 for event, payload in cmd.emits:
                     c.targets(payload, c.fields_of(event), cmd.loc, event)
-                    c.exprs(payload, cmd.loc, {"$": c.fields_of(cmd.command), "$state": agg.state}, "value of")
+                    c.exprs(
+                        payload,
+                        cmd.loc,
+                        {"$": c.fields_of(cmd.command), "$state": agg.state},
+                        "value of",
+                    )
 
 
 def _guard(c: Checker, text: str | None, state: Sequence[Field], loc: Loc) -> None:
@@ -108,16 +148,29 @@ def _guard(c: Checker, text: str | None, state: Sequence[Field], loc: Loc) -> No
     for clause in re.split(r"\s+(?:and|or)\s+", text.strip()):
         match = GUARD.fullmatch(clause)
         if not match:
-            c.found.append(error("E0803", loc, f"guard `{clause}` does not parse", "write `field op literal`, joined by and/or"))
+            c.found.append(
+                error(
+                    "E0803",
+                    loc,
+                    f"guard `{clause}` does not parse",
+                    "write `field op literal`, joined by and/or",
+                )
+            )
         elif match.group(1) not in names:
-            c.found.append(error("E0803", loc, f"guard names `{match.group(1)}`, which is not in the state"))
+            c.found.append(
+                error("E0803", loc, f"guard names `{match.group(1)}`, which is not in the state")
+            )
 
 
 def _projections(c: Checker) -> None:
     for ctx in c.project.contexts:
         for proj in ctx.projections:
             if proj.key not in {f.name for f in proj.fields}:
-                c.found.append(error("E0815", proj.loc, f"projection key `{proj.key}` is not one of its fields"))
+                c.found.append(
+                    error(
+                        "E0815", proj.loc, f"projection key `{proj.key}` is not one of its fields"
+                    )
+                )
             for rule in proj.on:
                 fields = c.fields_of(rule.message)
                 c.targets(rule.assignments, proj.fields, rule.loc, f"projection {proj.name}")
@@ -125,8 +178,14 @@ def _projections(c: Checker) -> None:
                 if rule.key is not None:
                     c.expr(rule.key, rule.loc, {"$": fields}, "row key")
                 elif proj.key not in {f.name for f in fields}:
-                    c.found.append(error("E0804", rule.loc, f"{rule.message} has no `{proj.key}` field to find the row",
-                                         f"add `key: $.<field>` to say which field holds the {proj.key}"))
+                    c.found.append(
+                        error(
+                            "E0804",
+                            rule.loc,
+                            f"{rule.message} has no `{proj.key}` field to find the row",
+                            f"add `key: $.<field>` to say which field holds the {proj.key}",
+                        )
+                    )
 
 
 def _sagas(c: Checker) -> None:
@@ -134,30 +193,61 @@ def _sagas(c: Checker) -> None:
         for saga in ctx.sagas:
             data_names = {f.name for f in saga.data}
             if saga.correlation not in data_names:
-                c.found.append(error("E0806", saga.loc, f"correlation `{saga.correlation}` is not a field of the saga's data"))
+                c.found.append(
+                    error(
+                        "E0806",
+                        saga.loc,
+                        f"correlation `{saga.correlation}` is not a field of the saga's data",
+                    )
+                )
             c.targets(saga.init, saga.data, saga.loc, f"saga {saga.name}'s data")
             c.exprs(saga.init, saga.loc, {"$": c.fields_of(saga.started_by)}, "init of")
             set_so_far = {t for t, _ in saga.init}
             names: set[str] = set()
             pivots = [s for s in saga.steps if s.pivot]
             if len(pivots) > 1:
-                c.found.append(error("E0810", pivots[1].loc, f"saga {saga.name} has {len(pivots)} pivot steps; at most one"))
+                c.found.append(
+                    error(
+                        "E0810",
+                        pivots[1].loc,
+                        f"saga {saga.name} has {len(pivots)} pivot steps; at most one",
+                    )
+                )
             after_pivot = False
             for step in saga.steps:
                 if step.name in names:
-                    c.found.append(error("E0805", step.loc, f"step name `{step.name}` is used twice"))
+                    c.found.append(
+                        error("E0805", step.loc, f"step name `{step.name}` is used twice")
+                    )
                 names.add(step.name)
                 if step.kind == "send" and step.timeout_ms is None:
-                    c.found.append(error("E0808", step.loc, f"step `{step.name}` sends a command but has no timeout"))
+                    c.found.append(
+                        error(
+                            "E0808",
+                            step.loc,
+                            f"step `{step.name}` sends a command but has no timeout",
+                        )
+                    )
                 c.targets(step.payload, c.fields_of(step.command), step.loc, step.command)
                 c.exprs(step.payload, step.loc, {"$data": saga.data}, "payload")
                 for reply in (*step.success, *step.failure):
                     c.targets(reply.saves, saga.data, step.loc, f"saga {saga.name}'s data (save)")
-                    c.exprs(reply.saves, step.loc, {"$": c.fields_of(reply.message), "$data": saga.data}, "save")
+                    c.exprs(
+                        reply.saves,
+                        step.loc,
+                        {"$": c.fields_of(reply.message), "$data": saga.data},
+                        "save",
+                    )
                     set_so_far.update(t for t, _ in reply.saves)
                 if step.compensate is not None:
                     if after_pivot:
-                        c.found.append(error("E0809", step.loc, f"step `{step.name}` follows the pivot, so it must retry, not compensate"))
+                        c.found.append(
+                            error(
+                                "E0809",
+                                step.loc,
+                                f"step `{step.name}` follows the pivot, so it must retry, not compensate",
+                            )
+                        )
                     comp = step.compensate
                     c.targets(comp.payload, c.fields_of(comp.command), step.loc, comp.command)
                     c.exprs(comp.payload, step.loc, {"$data": saga.data}, "compensation payload")
@@ -166,28 +256,48 @@ def _sagas(c: Checker) -> None:
                 after_pivot = after_pivot or step.pivot
 
 
-def _compensation_reads(c: Checker, expr: Expr, data: Sequence[Field], set_so_far: set[str], loc: Loc) -> None:
+def _compensation_reads(
+    c: Checker, expr: Expr, data: Sequence[Field], set_so_far: set[str], loc: Loc
+) -> None:
     if expr.root != "$data" or not expr.path:
         return
     field = next((f for f in data if f.name == expr.path[0]), None)
     if field is not None and expr.path[0] not in set_so_far and not field.type.nullable:
-        c.found.append(error("E0807", loc, f"compensation reads `$data.{expr.path[0]}`, which may be unset here",
-                             "save it in an earlier step or init, or make the data field nullable"))
+        c.found.append(
+            error(
+                "E0807",
+                loc,
+                f"compensation reads `$data.{expr.path[0]}`, which may be unset here",
+                "save it in an earlier step or init, or make the data field nullable",
+            )
+        )
 
 
 def _choreographies(c: Checker) -> None:
     for ctx in c.project.contexts:
         for ch in ctx.choreographies:
             outcomes = set(ch.outcomes_success) | set(ch.outcomes_failure)
-            emitted = {ch.started_by} | {e for r in ch.reactions for e in (r.emits_success, r.emits_failure) if e}
+            emitted = {ch.started_by} | {
+                e for r in ch.reactions for e in (r.emits_success, r.emits_failure) if e
+            }
             triggers = {r.on for r in ch.reactions}
             for r in ch.reactions:
                 if r.on not in emitted:
-                    c.found.append(error("E0811", r.loc, f"reaction on {r.on}: nobody in {ch.name} emits it"))
+                    c.found.append(
+                        error("E0811", r.loc, f"reaction on {r.on}: nobody in {ch.name} emits it")
+                    )
             for message in sorted(emitted):
                 if message not in outcomes and message not in triggers:
-                    c.found.append(error("E0812", ch.loc, f"{message} is emitted but neither triggers a reaction nor is an outcome"))
-            edges = {r.on: [e for e in (r.emits_success, r.emits_failure) if e] for r in ch.reactions}
+                    c.found.append(
+                        error(
+                            "E0812",
+                            ch.loc,
+                            f"{message} is emitted but neither triggers a reaction nor is an outcome",
+                        )
+                    )
+            edges = {
+                r.on: [e for e in (r.emits_success, r.emits_failure) if e] for r in ch.reactions
+            }
             if cycle := _find_cycle(edges):
                 c.found.append(error("E0813", ch.loc, "cycle: " + " -> ".join(cycle)))
 
@@ -197,7 +307,7 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
 
     def visit(node: str, path: list[str]) -> list[str] | None:
         if state.get(node) == 1:
-            return path[path.index(node):] + [node]
+            return path[path.index(node) :] + [node]
         if state.get(node) == 2:
             return None
         state[node] = 1

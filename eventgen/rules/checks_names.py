@@ -43,24 +43,48 @@ def field_lists(project: Project) -> Iterator[tuple[str, tuple[Field, ...], tupl
 
 @check("names")
 def check_names(project: Project) -> Iterator[Diagnostic]:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", project.package) or naming.is_python_reserved(project.package):
-        yield error("E0408", Loc("eventgen.yaml"), f"package `{project.package}` is not a usable Python module name")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", project.package) or naming.is_python_reserved(
+        project.package
+    ):
+        yield error(
+            "E0408",
+            Loc("eventgen.yaml"),
+            f"package `{project.package}` is not a usable Python module name",
+        )
     for ctx in project.contexts:
-        pascal = [*ctx.types, *ctx.messages, *ctx.aggregates, *ctx.projections, *ctx.sagas, *ctx.choreographies]
+        pascal = [
+            *ctx.types,
+            *ctx.messages,
+            *ctx.aggregates,
+            *ctx.projections,
+            *ctx.sagas,
+            *ctx.choreographies,
+        ]
         for item in pascal:
             if not naming.MESSAGE_NAME.fullmatch(item.name):
-                yield error("E0404", item.loc, f"`{item.name}` must be PascalCase (like OrderPlaced)")
-        for item in [*ctx.topics, *ctx.consumers]:
-            name = item.local_name if hasattr(item, "local_name") else item.name
+                yield error(
+                    "E0404", item.loc, f"`{item.name}` must be PascalCase (like OrderPlaced)"
+                )
+        local_names = [(t.local_name, t.loc) for t in ctx.topics]
+        local_names += [(c.name, c.loc) for c in ctx.consumers]
+        for name, loc in local_names:
             if not naming.ITEM_NAME.fullmatch(name):
-                yield error("E0404", item.loc, f"`{name}` must be lower_snake or kebab-case")
+                yield error("E0404", loc, f"`{name}` must be lower_snake or kebab-case")
         for m in ctx.messages:
             if m.kind == "event" and "W0901" not in m.suppress and not _past_tense(m.name):
-                yield warning("W0901", m.loc, f"event `{m.name}` does not read as a past-tense fact",
-                              "name events like OrderPlaced; silence with `suppress: [W0901]`")
+                yield warning(
+                    "W0901",
+                    m.loc,
+                    f"event `{m.name}` does not read as a past-tense fact",
+                    "name events like OrderPlaced; silence with `suppress: [W0901]`",
+                )
             if m.kind == "command" and "W0902" not in m.suppress and _past_word(_words(m.name)[:1]):
-                yield warning("W0902", m.loc, f"command `{m.name}` reads as a past fact, not an imperative",
-                              "name commands like PlaceOrder; silence with `suppress: [W0902]`")
+                yield warning(
+                    "W0902",
+                    m.loc,
+                    f"command `{m.name}` reads as a past fact, not an imperative",
+                    "name commands like PlaceOrder; silence with `suppress: [W0902]`",
+                )
 
 
 def _past_word(words: list[str]) -> bool:
@@ -79,15 +103,25 @@ def check_fields(project: Project) -> Iterator[Diagnostic]:
         attrs: dict[str, Field] = {}
         for fld in fields:
             if not naming.FIELD_NAME.fullmatch(fld.name):
-                yield error("E0405", fld.loc, f"field `{fld.name}` must be snake_case (like order_id)")
+                yield error(
+                    "E0405", fld.loc, f"field `{fld.name}` must be snake_case (like order_id)"
+                )
                 continue
             attr = naming.py_attr(fld.name)
             if attr in attrs:
-                yield error("E0406", fld.loc, f"fields `{attrs[attr].name}` and `{fld.name}` of {owner} both become the attribute `{attr}`")
+                yield error(
+                    "E0406",
+                    fld.loc,
+                    f"fields `{attrs[attr].name}` and `{fld.name}` of {owner} both become the attribute `{attr}`",
+                )
             attrs[attr] = fld
             if attr != fld.name and "W0407" not in suppressed:
-                yield warning("W0407", fld.loc, f"field `{fld.name}` is reserved in Python; its attribute is `{attr}`",
-                              "the wire name stays unchanged (pydantic alias)")
+                yield warning(
+                    "W0407",
+                    fld.loc,
+                    f"field `{fld.name}` is reserved in Python; its attribute is `{attr}`",
+                    "the wire name stays unchanged (pydantic alias)",
+                )
             yield from _constraint_checks(fld)
 
 
@@ -97,7 +131,10 @@ def _constraint_checks(fld: Field) -> Iterator[Diagnostic]:
     name = base.name if base.kind == "scalar" else base.kind
     if (c.minimum is not None or c.maximum is not None) and name not in NUMERIC:
         yield error("E0509", fld.loc, f"minimum/maximum do not apply to `{fld.type}`")
-    if (c.min_length is not None or c.max_length is not None) and name not in SIZED | {"list", "map"}:
+    if (c.min_length is not None or c.max_length is not None) and name not in SIZED | {
+        "list",
+        "map",
+    }:
         yield error("E0509", fld.loc, f"min_length/max_length do not apply to `{fld.type}`")
     if c.pattern is not None and name != "string":
         yield error("E0509", fld.loc, f"pattern applies to strings, not `{fld.type}`")
@@ -114,25 +151,40 @@ def check_types(project: Project) -> Iterator[Diagnostic]:
             seen: set[str] = set()
             for symbol in t.symbols:
                 if not naming.ENUM_SYMBOL.fullmatch(symbol) or symbol in seen:
-                    yield error("E0505", t.loc, f"enum {t.name}: symbol `{symbol}` is repeated or not a valid Avro name")
+                    yield error(
+                        "E0505",
+                        t.loc,
+                        f"enum {t.name}: symbol `{symbol}` is repeated or not a valid Avro name",
+                    )
                 seen.add(symbol)
             if t.default is not None and t.default not in t.symbols:
-                yield error("E0506", t.loc, f"enum {t.name}: default `{t.default}` is not one of its symbols")
+                yield error(
+                    "E0506",
+                    t.loc,
+                    f"enum {t.name}: default `{t.default}` is not one of its symbols",
+                )
     reported: set[str] = set()
     for name in sorted(records):
         cycle = _cycle(name, records, [])
         if cycle and cycle[0] not in reported:
             reported.update(cycle)
-            yield error("E0507", records[cycle[0]].loc, "recursive type: " + " -> ".join([*cycle, cycle[0]]),
-                        "break the cycle with an id reference; recursion is not portable across Avro, JSON Schema and pydantic here")
+            yield error(
+                "E0507",
+                records[cycle[0]].loc,
+                "recursive type: " + " -> ".join([*cycle, cycle[0]]),
+                "break the cycle with an id reference; recursion is not portable across Avro, JSON Schema and pydantic here",
+            )
 
 
 def _cycle(name: str, records: dict[str, RecordType], path: list[str]) -> list[str] | None:
     if name in path:
-        return path[path.index(name):]
+        return path[path.index(name) :]
     for fld in records[name].fields:
         for ref in walk(fld.type):
-            if ref.kind == "named" and ref.name in records:
-                if found := _cycle(ref.name, records, [*path, name]):
-                    return found
+            if (
+                ref.kind == "named"
+                and ref.name in records
+                and (found := _cycle(ref.name, records, [*path, name]))
+            ):
+                return found
     return None

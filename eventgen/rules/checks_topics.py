@@ -22,18 +22,39 @@ def check_topic_names(project: Project) -> Iterator[Diagnostic]:
     for topic in project.all_topics():
         for name in _topic_names(topic):
             if name.startswith("__"):
-                yield error("E0605", topic.loc, f"`{name}`: names starting with `__` are Kafka's internal topics")
+                yield error(
+                    "E0605",
+                    topic.loc,
+                    f"`{name}`: names starting with `__` are Kafka's internal topics",
+                )
             elif name in (".", "..") or not naming.KAFKA_TOPIC.fullmatch(name):
-                yield error("E0604", topic.loc, f"`{name}` is not a legal Kafka topic name",
-                            "use only letters, digits, `.`, `_` and `-`; not `.` or `..`")
+                yield error(
+                    "E0604",
+                    topic.loc,
+                    f"`{name}` is not a legal Kafka topic name",
+                    "use only letters, digits, `.`, `_` and `-`; not `.` or `..`",
+                )
             elif len(name) > naming.KAFKA_TOPIC_MAX:
-                yield error("E0604", topic.loc, f"topic name is {len(name)} characters; Kafka allows {naming.KAFKA_TOPIC_MAX}")
+                yield error(
+                    "E0604",
+                    topic.loc,
+                    f"topic name is {len(name)} characters; Kafka allows {naming.KAFKA_TOPIC_MAX}",
+                )
             key = naming.topic_collision_key(name)
             if key in seen and seen[key][0] != name:
-                yield error("E0606", topic.loc, f"`{name}` collides with `{seen[key][0]}`: Kafka treats `.` and `_` alike",
-                            f"the other is defined at {seen[key][1].loc}")
+                yield error(
+                    "E0606",
+                    topic.loc,
+                    f"`{name}` collides with `{seen[key][0]}`: Kafka treats `.` and `_` alike",
+                    f"the other is defined at {seen[key][1].loc}",
+                )
             elif key in seen:
-                yield error("E0606", topic.loc, f"two topics are both named `{name}`", f"the other is at {seen[key][1].loc}")
+                yield error(
+                    "E0606",
+                    topic.loc,
+                    f"two topics are both named `{name}`",
+                    f"the other is at {seen[key][1].loc}",
+                )
             seen.setdefault(key, (name, topic))
 
 
@@ -44,10 +65,18 @@ def check_replication(project: Project) -> Iterator[Diagnostic]:
         if mir is None:
             continue
         if mir > rf:
-            yield error("E0607", topic.loc, f"min_insync_replicas {mir} exceeds replication_factor {rf}: producers with acks=all could never write")
+            yield error(
+                "E0607",
+                topic.loc,
+                f"min_insync_replicas {mir} exceeds replication_factor {rf}: producers with acks=all could never write",
+            )
         elif mir == rf and rf > 1:
-            yield warning("W0608", topic.loc, f"min_insync_replicas equals replication_factor ({rf}): one broker down blocks acks=all writes",
-                          f"use min_insync_replicas {rf - 1}")
+            yield warning(
+                "W0608",
+                topic.loc,
+                f"min_insync_replicas equals replication_factor ({rf}): one broker down blocks acks=all writes",
+                f"use min_insync_replicas {rf - 1}",
+            )
 
 
 def _key_type(project: Project, message: Message) -> TypeRef | None:
@@ -71,16 +100,28 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
         if message.topic is None:
             continue
         if message.key is None:
-            yield error("E0603", message.loc, f"{message.name} is on topic `{message.topic}` but states no `key`",
-                        "every message on a topic names its partition key field, e.g. `key: order_id`")
+            yield error(
+                "E0603",
+                message.loc,
+                f"{message.name} is on topic `{message.topic}` but states no `key`",
+                "every message on a topic names its partition key field, e.g. `key: order_id`",
+            )
             continue
         ref = _key_type(project, message)
         if ref is None:
-            yield error("E0601", message.loc, f"key `{'.'.join(message.key)}` is not a field path of {message.name}")
+            yield error(
+                "E0601",
+                message.loc,
+                f"key `{'.'.join(message.key)}` is not a field path of {message.name}",
+            )
             continue
         if not _keyable(ref):
-            yield error("E0602", message.loc, f"key `{'.'.join(message.key)}` has type `{ref}`, which cannot be a partition key",
-                        "use a non-null string, uuid, int, long or bytes field")
+            yield error(
+                "E0602",
+                message.loc,
+                f"key `{'.'.join(message.key)}` has type `{ref}`, which cannot be a partition key",
+                "use a non-null string, uuid, int, long or bytes field",
+            )
             continue
         by_topic.setdefault(message.topic, []).append((message, ref))
     for topic_name, entries in sorted(by_topic.items()):
@@ -89,12 +130,20 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
         if topic.key_type is not None:
             for message, ref in entries:
                 if str(ref) != str(topic.key_type):
-                    yield error("E0609", message.loc, f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`")
+                    yield error(
+                        "E0609",
+                        message.loc,
+                        f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`",
+                    )
         elif len(kinds) > 1:
             first = entries[0]
             for message, ref in entries[1:]:
                 if str(ref) != str(first[1]):
-                    yield error("E0610", message.loc, f"{message.name}'s key is `{ref}` but {first[0].name} on the same topic uses `{first[1]}`")
+                    yield error(
+                        "E0610",
+                        message.loc,
+                        f"{message.name}'s key is `{ref}` but {first[0].name} on the same topic uses `{first[1]}`",
+                    )
 
 
 @check("kafka-configs")

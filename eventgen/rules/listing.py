@@ -10,7 +10,7 @@ from eventgen.rules.registry import CODES
 
 def _compat_rules() -> list[tuple[str, str, str]]:
     try:
-        from eventgen.compat import RULES
+        from eventgen.compat import RULES  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # pragma: no cover
         return []
     return [(r.id, ", ".join(r.formats), r.purpose) for r in RULES]
@@ -22,7 +22,13 @@ def list_rules(fmt: str) -> str:
     if fmt == "json":
         payload = {
             "diagnostics": [
-                {"code": r.code, "severity": r.severity.value, "phase": r.phase, "purpose": r.purpose} for r in codes
+                {
+                    "code": r.code,
+                    "severity": r.severity.value,
+                    "phase": r.phase,
+                    "purpose": r.purpose,
+                }
+                for r in codes
             ],
             "compatibility": [{"id": i, "formats": f, "purpose": p} for i, f, p in compat],
         }

@@ -75,3 +75,13 @@ def loc_at(root: Any, path: Sequence[str | int], *, key: bool = False) -> Loc | 
         else:
             break
     return found
+
+
+def as_map(value: Any, loc: Loc) -> PMap:
+    """`value` when it is a mapping, else an empty one at `loc` (the structure check reported it)."""
+    return value if isinstance(value, PMap) else PMap(loc)
+
+
+def as_list(value: Any, loc: Loc) -> PList:
+    """`value` when it is a list, else an empty one at `loc` (the structure check reported it)."""
+    return value if isinstance(value, PList) else PList(loc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from eventgen.diagnostics import Diagnostic, Loc, error
 from eventgen.spec.nodes import PMap
 from eventgen.spec.structure import check_structure
@@ -101,7 +102,9 @@ def with_environment(base: SpecSet, env: str) -> tuple[SpecSet, list[Diagnostic]
         hint = did_you_mean(env, base.environments) or (
             f"defined: {', '.join(base.environments)}" if base.environments else None
         )
-        return base, [error("E0114", project.key_loc("environments"), f"unknown environment `{env}`", hint)]
+        return base, [
+            error("E0114", project.key_loc("environments"), f"unknown environment `{env}`", hint)
+        ]
     result = SpecSet(base.specs_dir, base.project, list(base.contexts), base.environments)
     if isinstance(overlay.get("defaults"), PMap):
         root = merged(project, PMap.single("defaults", overlay["defaults"], overlay))
@@ -110,9 +113,13 @@ def with_environment(base: SpecSet, env: str) -> tuple[SpecSet, list[Diagnostic]
     contexts = overlay.get("contexts")
     for name, override in (contexts or {}).items() if isinstance(contexts, PMap) else ():
         indexes = [i for i, d in enumerate(result.contexts) if d.root.get("context") == name]
-        if not indexes:
+        if not indexes and isinstance(contexts, PMap):
             found.append(
-                error("E0114", contexts.key_loc(name), f"environment `{env}` overrides unknown context `{name}`")
+                error(
+                    "E0114",
+                    contexts.key_loc(name),
+                    f"environment `{env}` overrides unknown context `{name}`",
+                )
             )
         elif isinstance(override, PMap):
             _merge_into_context(result, indexes, override)
@@ -125,8 +132,13 @@ def _merge_into_context(specset: SpecSet, indexes: list[int], override: PMap) ->
         entries = items.items() if isinstance(items, PMap) else [(None, items)]
         for name, value in entries:
             home = next(
-                (i for i in indexes if name is not None and isinstance(specset.contexts[i].root.get(section), dict)
-                 and name in specset.contexts[i].root[section]),
+                (
+                    i
+                    for i in indexes
+                    if name is not None
+                    and isinstance(specset.contexts[i].root.get(section), dict)
+                    and name in specset.contexts[i].root[section]
+                ),
                 indexes[0],
             )
             doc = specset.contexts[home]
@@ -146,5 +158,7 @@ def merged(base: PMap, overlay: PMap) -> PMap:
         if isinstance(current, PMap) and isinstance(value, PMap):
             result.put(key, merged(current, value), base.key_loc(key), base.value_loc(key))
         else:
-            result.put(key, value, base.key_locs.get(key, overlay.key_loc(key)), overlay.value_loc(key))
+            result.put(
+                key, value, base.key_locs.get(key, overlay.key_loc(key)), overlay.value_loc(key)
+            )
     return result

@@ -16,7 +16,11 @@ MODES = [
     "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE",
 ]  # fmt: skip
 DELIVERY = ["at-most-once", "at-least-once", "exactly-once"]
-DURATION = {"type": "string", "pattern": r"^[0-9]+(ms|s|m|h|d)$", "description": "250ms, 30s, 10m, 2h, 7d"}
+DURATION = {
+    "type": "string",
+    "pattern": r"^[0-9]+(ms|s|m|h|d)$",
+    "description": "250ms, 30s, 10m, 2h, 7d",
+}
 SIZE = {
     "anyOf": [
         {"type": "integer", "minimum": 0},
@@ -167,7 +171,10 @@ _MESSAGE_COMMON: dict[str, Any] = {
     "upcast": {
         "type": "array",
         "items": _obj(
-            {"from": {"type": "integer", "minimum": 1}, "ops": {"type": "array", "items": UPCAST_OP}},
+            {
+                "from": {"type": "integer", "minimum": 1},
+                "ops": {"type": "array", "items": UPCAST_OP},
+            },
             ["from", "ops"],
         ),
     },
@@ -214,7 +221,12 @@ TOPIC = _obj(
         "dlq": {
             "anyOf": [
                 {"type": "boolean"},
-                _obj({"name": {"type": "string"}, "retention": {"anyOf": [DURATION, {"const": "infinite"}]}}),
+                _obj(
+                    {
+                        "name": {"type": "string"},
+                        "retention": {"anyOf": [DURATION, {"const": "infinite"}]},
+                    }
+                ),
             ]
         },
         "compatibility": {"enum": MODES},

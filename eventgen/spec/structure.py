@@ -77,80 +77,88 @@ def _branches(err: ValidationError) -> dict[int, list[ValidationError]]:
 
 
 def _type_mismatch(errors: list[ValidationError], base_len: int) -> bool:
-    return any(e.validator in ("type", "const") and len(e.absolute_path) == base_len for e in errors)
+    return any(
+        e.validator in ("type", "const") and len(e.absolute_path) == base_len for e in errors
+    )
 
 
 def _translate(err: ValidationError, root: PMap) -> list[Diagnostic]:
     path = list(err.absolute_path)
     validator = err.validator
     schema = err.schema if isinstance(err.schema, dict) else {}
+    value: Any = err.validator_value  # jsonschema types these as possibly unset
+    instance: Any = err.instance
     if validator in ("anyOf", "oneOf"):
         groups = _branches(err)
         viable = {i: e for i, e in groups.items() if not _type_mismatch(e, len(path))}
         if viable:
             best = min(viable.items(), key=lambda item: (len(item[1]), item[0]))[1]
             return [d for sub in best for d in _translate(sub, root)]
-        options = [_expected(s) if "type" in s else _const_words(s) for s in err.validator_value]
+        options = [_expected(s) if "type" in s else _const_words(s) for s in value]
         options = [o for o in dict.fromkeys(options) if o]
         return [
             error(
                 "E0203",
                 _where(root, path),
-                f"expected {' or '.join(options)}, got {describe_value(err.instance)}",
+                f"expected {' or '.join(options)}, got {describe_value(instance)}",
             )
         ]
-    if validator == "additionalProperties" and isinstance(err.instance, dict):
+    if validator == "additionalProperties" and isinstance(instance, dict):
         allowed = list(schema.get("properties", {}))
-        extras = [k for k in err.instance if k not in allowed]
+        extras = [k for k in instance if k not in allowed]
         return [
             error(
                 "E0201",
                 _where(root, [*path, k], key=True),
                 f"unknown key `{k}`",
-                did_you_mean(k, allowed) or (f"allowed here: {', '.join(allowed)}" if allowed else None),
+                did_you_mean(k, allowed)
+                or (f"allowed here: {', '.join(allowed)}" if allowed else None),
             )
             for k in extras
         ]
     if validator == "required":
-        missing = [k for k in err.validator_value if k not in err.instance]
-        return [
-            error("E0202", _where(root, path), f"missing required key `{k}`") for k in missing
-        ]
+        missing = [k for k in value if k not in instance]
+        return [error("E0202", _where(root, path), f"missing required key `{k}`") for k in missing]
     if validator == "type":
         return [
             error(
                 "E0203",
                 _where(root, path),
-                f"expected {_expected(schema)}, got {describe_value(err.instance)}",
+                f"expected {_expected(schema)}, got {describe_value(instance)}",
             )
         ]
     if validator in ("enum", "const"):
-        options = err.validator_value if validator == "enum" else [err.validator_value]
+        options = value if validator == "enum" else [value]
         words = ", ".join(f"`{o}`" for o in options)
-        hint = did_you_mean(str(err.instance), [str(o) for o in options])
+        hint = did_you_mean(str(instance), [str(o) for o in options])
         if path and path[-1] == "eventgen" and len(path) == 1:
             return [
                 error(
                     "E0111",
                     _where(root, path),
-                    f"unsupported spec language version {describe_value(err.instance)}",
+                    f"unsupported spec language version {describe_value(instance)}",
                     "this eventgen reads `eventgen: 1`",
                 )
             ]
         return [
-            error("E0204", _where(root, path), f"{describe_value(err.instance)} is not one of {words}", hint)
+            error(
+                "E0204",
+                _where(root, path),
+                f"{describe_value(instance)} is not one of {words}",
+                hint,
+            )
         ]
     if validator == "pattern":
-        form = schema.get("description") or f"the pattern {err.validator_value}"
+        form = schema.get("description") or f"the pattern {value}"
         return [
             error(
                 "E0205",
                 _where(root, path),
-                f"{describe_value(err.instance)} is not in the expected form",
+                f"{describe_value(instance)} is not in the expected form",
                 f"expected {form}",
             )
         ]
-    if validator in ("minProperties", "maxProperties") and isinstance(err.instance, dict):
+    if validator in ("minProperties", "maxProperties") and isinstance(instance, dict):
         return [error("E0206", _where(root, path), "expected a mapping with exactly one key")]
     return [error("E0206", _where(root, path), _plain_message(err))]
 
@@ -164,14 +172,16 @@ def _const_words(schema: dict[str, Any]) -> str:
 
 
 def _plain_message(err: ValidationError) -> str:
-    value = describe_value(err.instance)
+    value: Any = err.validator_value
+    instance: Any = err.instance
+    shown = describe_value(instance)
     bounds = {
         "minimum": "at least",
         "maximum": "at most",
         "exclusiveMinimum": "more than",
     }
     if err.validator == "minItems":
-        return f"expected at least {err.validator_value} item(s), got {len(err.instance)}"
+        return f"expected at least {value} item(s), got {len(instance)}"
     if err.validator in bounds:
-        return f"{value} is out of range: expected {bounds[str(err.validator)]} {err.validator_value}"
-    return f"{value} is not valid here ({err.validator})"
+        return f"{shown} is out of range: expected {bounds[str(err.validator)]} {value}"
+    return f"{shown} is not valid here ({err.validator})"

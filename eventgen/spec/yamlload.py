@@ -24,7 +24,7 @@ ALIAS_EXPANSION_BUDGET = 100_000
 
 # libyaml's composer is several times faster than PyYAML's pure-Python one.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR_TAG = "tag:yaml.org,2002:str"
+_TAGGED = re.compile(r"(&\S+\s+)?!")
 
 _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -57,9 +57,9 @@ def plain_scalar(text: str) -> Any:
     if _INT.fullmatch(text):
         return int(text)
     if _OCT.fullmatch(text):
-        return int(text[2:], 8)
+        return int(text, 0)
     if _HEX.fullmatch(text):
-        return int(text[2:], 16)
+        return int(text, 0)
     if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
         return float(text)
     if _INF.fullmatch(text):
@@ -72,8 +72,9 @@ def plain_scalar(text: str) -> Any:
 class _Builder:
     """Turns a composed node graph into PMap/PList/scalars, with limits."""
 
-    def __init__(self, file: str, node_count: int) -> None:
+    def __init__(self, file: str, node_count: int, text: str) -> None:
         self.file = file
+        self.text = text
         self.budget = node_count + ALIAS_EXPANSION_BUDGET
         self.built = 0
         self.active: set[int] = set()
@@ -111,17 +112,22 @@ class _Builder:
                 for item in node.value:
                     seq.push(self.build(item, depth + 1), self.loc(item))
                 return seq
+            assert isinstance(node, yaml.ScalarNode)
             return self._scalar(node)
         finally:
             self.active.discard(id(node))
 
-    def _scalar(self, node: yaml.Node) -> Any:
-        # Plain style is "" under libyaml and None under PyYAML. A plain scalar that YAML 1.1
-        # already calls a string stays one (this keeps explicit `!!str 5` a string); any other
-        # plain scalar is re-resolved by the YAML 1.2 core schema, so `on`/`no` stay strings.
-        if not node.style and node.tag != _STR_TAG:
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        # Plain style is "" under libyaml and None under PyYAML. Untagged plain scalars are
+        # resolved by the YAML 1.2 core schema (`on`/`no` stay strings, `1e3` is a number);
+        # an explicit tag such as `!!str 5` is honoured.
+        if not node.style and not self._explicitly_tagged(node):
             return plain_scalar(node.value)
         return str(node.value)
+
+    def _explicitly_tagged(self, node: yaml.Node) -> bool:
+        start = node.start_mark.index
+        return _TAGGED.match(self.text, start) is not None
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> PMap:
         result = PMap(self.loc(node))
@@ -132,7 +138,9 @@ class _Builder:
                 merged.extend(self._merge_sources(value_node, depth))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.diagnostics.append(error("E0104", key_loc, "mapping keys must be plain strings"))
+                self.diagnostics.append(
+                    error("E0104", key_loc, "mapping keys must be plain strings")
+                )
                 continue
             key = str(key_node.value)
             if key in result:
@@ -159,7 +167,9 @@ class _Builder:
         sources = [item for item in items if isinstance(item, PMap)]
         if len(sources) != len(items):
             self.diagnostics.append(
-                error("E0104", self.loc(node), "a merge key `<<` needs a mapping or list of mappings")
+                error(
+                    "E0104", self.loc(node), "a merge key `<<` needs a mapping or list of mappings"
+                )
             )
         return sources
 
@@ -230,7 +240,7 @@ def load_yaml(data: bytes, file: str) -> tuple[PMap | None, list[Diagnostic]]:
             return None, [error("E0110", Loc(file, 1, 1), "nesting too deep")]
         if root is None:
             return None, [error("E0107", Loc(file), "file is empty", "start it with `eventgen: 1`")]
-        builder = _Builder(file, _count_nodes(root))
+        builder = _Builder(file, _count_nodes(root), text)
         value = builder.build(root)
     except _Abort as abort:
         return None, [abort.diagnostic]

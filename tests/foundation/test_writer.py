@@ -1,0 +1,90 @@
+"""The writer: stale files it made are removed, foreign files are never touched, failures are atomic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from eventgen.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+CASE = REPO / "tests" / "cases" / "minimal_ok" / "specs"
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+    }
+
+
+def test_check_reports_drift_and_build_repairs_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(CASE), "-o", str(out)]) == 0
+    assert main(["build", str(CASE), "-o", str(out), "--check"]) == 0
+    (out / "resolved-spec.json").write_text("{}")
+    (out / "eventgen-manifest.json").read_text()
+    capsys.readouterr()
+    assert main(["build", str(CASE), "-o", str(out), "--check"]) == 1
+    assert "resolved-spec.json: changed" in capsys.readouterr().out
+    assert main(["build", str(CASE), "-o", str(out)]) == 0
+    assert main(["build", str(CASE), "-o", str(out), "--check"]) == 0
+
+
+def test_stale_files_removed_foreign_files_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for src in CASE.iterdir():
+        (specs / src.name).write_bytes(src.read_bytes())
+    assert main(["build", str(specs), "-o", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    before = _tree(out)
+    text = (specs / "orders.yaml").read_text()
+    (specs / "orders.yaml").write_text(
+        text.replace("  order-commands: {partitions: 6, retention: 1d}\n", "").replace(
+            "    topic: order-commands\n", "    topic: order-events\n"
+        )
+    )
+    assert main(["build", str(specs), "-o", str(out)]) == 0
+    after = _tree(out)
+    assert after["notes.txt"] == b"mine"
+    assert after != before
+
+
+def test_refuses_to_overwrite_foreign_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "resolved-spec.json").write_text("hand written")
+    assert main(["build", str(CASE), "-o", str(out)]) == 1
+    assert _tree(out) == {"resolved-spec.json": b"hand written"}
+
+
+def test_failed_write_leaves_output_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(CASE), "-o", str(out)]) == 0
+    (out / "resolved-spec.json").write_text("{}")
+    before = _tree(out)
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] >= 1:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    assert main(["build", str(CASE), "-o", str(out)]) == 2
+    assert _tree(out) == before
+
+
+def test_failed_validation_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["build", str(REPO / "tests" / "cases" / "values" / "specs"), "-o", str(out)]) == 1
+    assert not out.exists()
