@@ -9,7 +9,7 @@ import click
 
 from eventgen import __version__
 from eventgen.diagnostics import has_errors, render
-from eventgen.emit.registry import emit_all, sources_of
+from eventgen.emit.registry import emit_all, emit_history, sources_of
 from eventgen.emit.resolved import dumps
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
@@ -68,6 +68,9 @@ def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None,
         return 1
     out = output if output is not None else (specs / project.output)
     files, kinds = emit_all(project, by_env)
+    history, history_kinds = emit_history(project, out)
+    files.update(history)
+    kinds.update(history_kinds)
     files[MANIFEST] = manifest(project, files, kinds)
     kinds[MANIFEST] = "manifest"
     changes = plan(out, files)

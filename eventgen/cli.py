@@ -83,8 +83,8 @@ def _register_optional() -> None:
     """Commands whose modules come from later issues register when present."""
     for module, name in (
         ("eventgen.kafka.cli", "topics"),
-        ("eventgen.compat.cli", "diff"),
-        ("eventgen.compat.registry_cli", "registry"),
+        ("eventgen.evolution.cli", "diff"),
+        ("eventgen.evolution.registry_cli", "registry"),
     ):
         try:
             mod = __import__(module, fromlist=[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from eventgen.ir import naming
 from eventgen.ir.model import Project
@@ -69,3 +70,21 @@ def sources_of(path: str, project: Project) -> list[str]:
         if ctx.name in stem_parts or naming.py_module(ctx.name) in stem_parts:
             return sorted(set(ctx.files) | set(project_file))
     return list(project.spec_files)
+
+
+def emit_history(project: Project, out: Path) -> tuple[FileMap, dict[str, str]]:
+    """The schema history: the one output that depends on what is already on disk.
+
+    `eventgen.evolution.history.emit(project, previous)` gets the history files already in
+    the output directory and returns all of them plus any new version; old versions are
+    returned unchanged, so the writer never rewrites or removes them.
+    """
+    try:
+        history = importlib.import_module("eventgen.evolution.history")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("eventgen.evolution", "eventgen.evolution.history"):
+            raise
+        return {}, {}
+    previous = history.read(out)
+    files: FileMap = history.emit(project, previous)
+    return files, {path: "schema-history" for path in files}
