@@ -17,20 +17,21 @@ M = TypeVar("M", bound=Message)
 # (type, version, payload of that version) -> payload of the current version
 Upcaster = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
-_parsed: dict[tuple[str, int], Any] = {}
+_parsed: dict[tuple[str, str, int], Any] = {}
 _parsed_keys: dict[str, Any] = {}
 
 
 def avro_schema(cls: type[Message], version: int | None = None) -> Any:
     """The parsed Avro schema of `cls` at `version` (default: current), cached."""
-    key = (cls.TYPE, cls.VERSION if version is None else version)
+    # The schema module is part of the key: two generated packages may share message types.
+    key = (cls.SCHEMAS, cls.TYPE, cls.VERSION if version is None else version)
     parsed = _parsed.get(key)
     if parsed is None:
         # Imported on first use, so importing the models never pays for the schemas.
         schemas: Mapping[str, Mapping[int, Any]] = importlib.import_module(cls.SCHEMAS).SCHEMAS
-        raw = schemas.get(cls.TYPE, {}).get(key[1])
+        raw = schemas.get(cls.TYPE, {}).get(key[2])
         if raw is None:
-            raise DecodeError("unsupported_version", f"no Avro schema for v{key[1]}", cls.TYPE)
+            raise DecodeError("unsupported_version", f"no Avro schema for v{key[2]}", cls.TYPE)
         parsed = _parsed[key] = parse_schema(raw, named_schemas={})
     return parsed
 
@@ -38,7 +39,11 @@ def avro_schema(cls: type[Message], version: int | None = None) -> Any:
 def encode_avro(message: Message) -> bytes:
     """The payload as Avro binary under its current schema (no framing)."""
     buffer = BytesIO()
-    schemaless_writer(buffer, avro_schema(type(message)), message.model_dump())
+    # Lists are tuples in the models; without this flag fastavro reads a tuple inside a union
+    # as its (branch, value) notation.
+    schemaless_writer(
+        buffer, avro_schema(type(message)), message.model_dump(), disable_tuple_notation=True
+    )
     return buffer.getvalue()
 
 
