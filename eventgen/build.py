@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from eventgen import __version__
-from eventgen.diagnostics import has_errors, render
+from eventgen.canonical import dumps
+from eventgen.diagnostics import Diagnostic, Loc, Severity, has_errors, render
 from eventgen.emit.registry import emit_all, emit_history, sources_of
-from eventgen.emit.resolved import dumps
+from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
 from eventgen.writer import MANIFEST, plan, sha256, write
 
 
-def manifest(project: Project, files: dict[str, bytes], kinds: dict[str, str]) -> bytes:
-    """The manifest: every file with kind, sources and sha256, and the message index."""
+def manifest(
+    project: Project,
+    files: dict[str, bytes],
+    kinds: dict[str, str],
+    inputs: str,
+    found: list[Diagnostic],
+) -> bytes:
+    """The manifest: every file with kind, sources and sha256, and the message index.
+
+    It also records the inputs' fingerprint and the build's warnings, so an unchanged
+    project can be confirmed (and its warnings shown) without rebuilding.
+    """
     entries = [
         {"path": p, "kind": kinds[p], "sources": sources_of(p, project), "sha256": sha256(files[p])}
         for p in sorted(files)
@@ -31,6 +43,8 @@ def manifest(project: Project, files: dict[str, bytes], kinds: dict[str, str]) -
             "environment": project.environment,
             "files": entries,
             "messages": message_index(project),
+            "inputs_sha256": inputs,
+            "diagnostics": json.loads(render(found, "json")),
         }
     )
 
@@ -58,7 +72,41 @@ def message_index(project: Project) -> list[dict[str, object]]:
     return sorted(index, key=lambda e: str(e["qualified"]))
 
 
-def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None, fmt: str) -> int:
+def _unchanged(out: Path, inputs: str) -> list[Diagnostic] | None:
+    """The recorded warnings when `out` provably holds this exact build's output, else None."""
+    try:
+        recorded = json.loads((out / MANIFEST).read_bytes())
+        if recorded.get("inputs_sha256") != inputs:
+            return None
+        for entry in recorded["files"]:
+            if sha256((out / entry["path"]).read_bytes()) != entry["sha256"]:
+                return None
+        return [
+            Diagnostic(
+                d["code"],
+                Severity(d["severity"]),
+                Loc(d["file"], d["line"], d["col"]),
+                d["message"],
+                d["hint"],
+            )
+            for d in recorded["diagnostics"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_build(
+    specs: Path,
+    output: Path | None,
+    *,
+    check: bool,
+    env: str | None,
+    fmt: str,
+    use_cache: bool = True,
+) -> int:
+    inputs = inputs_fingerprint(specs, env)
+    if use_cache and output is not None and (recorded := _unchanged(output, inputs)) is not None:
+        return _report_unchanged(recorded, output, fmt)
     project, by_env, found = load_project_envs(specs, env)
     text = render(found, fmt)
     if text:
@@ -67,11 +115,13 @@ def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None,
         click.echo("build stopped: nothing was written", err=True)
         return 1
     out = output if output is not None else (specs / project.output)
+    if use_cache and output is None and (recorded := _unchanged(out, inputs)) is not None:
+        return _report_unchanged(recorded, out, fmt)
     files, kinds = emit_all(project, by_env)
     history, history_kinds = emit_history(project, out)
     files.update(history)
     kinds.update(history_kinds)
-    files[MANIFEST] = manifest(project, files, kinds)
+    files[MANIFEST] = manifest(project, files, kinds, inputs, found)
     kinds[MANIFEST] = "manifest"
     changes = plan(out, files)
     if changes.foreign:
@@ -104,6 +154,16 @@ def run_build(specs: Path, output: Path | None, *, check: bool, env: str | None,
         f"wrote {out}: {len(changes.create)} created, {len(changes.update)} updated, "
         f"{len(changes.delete)} removed, {changes.unchanged} unchanged",
         err=True,
+    )
+    return 0
+
+
+def _report_unchanged(recorded: list[Diagnostic], out: Path, fmt: str) -> int:
+    text = render(recorded, fmt)
+    if text:
+        click.echo(text, nl=False, err=fmt == "text")
+    click.echo(
+        f"up to date: inputs unchanged since the last build, every file in {out} verified", err=True
     )
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
 import traceback
@@ -16,7 +18,39 @@ FORMATS = click.Choice(["text", "json", "github"])
 SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands of other packages load on first use, so `eventgen build` never pays for
+# importing the Kafka admin client or the registry client.
+LAZY_COMMANDS = {
+    "topics": "eventgen.kafka.cli:topics",
+    "diff": "eventgen.evolution.cli:diff",
+    "registry": "eventgen.evolution.registry_cli:registry",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose extra commands are imported only when named."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        present = [name for name, target in LAZY_COMMANDS.items() if _module_exists(target)]
+        return sorted([*super().list_commands(ctx), *present])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None or not _module_exists(target):
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        return command if isinstance(command, click.Command) else None
+
+
+def _module_exists(target: str) -> bool:
+    try:
+        return importlib.util.find_spec(target.split(":")[0]) is not None
+    except ModuleNotFoundError:  # the parent package is not there either
+        return False
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="eventgen")
 def cli() -> None:
     """Validate YAML specs of an event-driven platform and generate code, schemas and topics."""
@@ -47,11 +81,19 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when generated files drift.")
 @click.option("--env", "env", default=None, help="Environment to overlay (see `environments:`).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def build(specs: Path, output: Path | None, check: bool, env: str | None, fmt: str) -> None:
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    envvar="EVENTGEN_NO_CACHE",
+    help="Always rebuild, even when the manifest shows the same inputs (for eventgen developers).",
+)
+def build(
+    specs: Path, output: Path | None, check: bool, env: str | None, fmt: str, no_cache: bool
+) -> None:
     """Validate SPECS and generate every output into the output directory."""
     from eventgen.build import run_build
 
-    sys.exit(run_build(specs, output, check=check, env=env, fmt=fmt))
+    sys.exit(run_build(specs, output, check=check, env=env, fmt=fmt, use_cache=not no_cache))
 
 
 @cli.command()
@@ -79,25 +121,8 @@ def _report(found: list, fmt: str) -> None:  # type: ignore[type-arg]
         click.echo(text, nl=False, err=fmt == "text")
 
 
-def _register_optional() -> None:
-    """Commands whose modules come from later issues register when present."""
-    for module, name in (
-        ("eventgen.kafka.cli", "topics"),
-        ("eventgen.evolution.cli", "diff"),
-        ("eventgen.evolution.registry_cli", "registry"),
-    ):
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ImportError:
-            continue
-        command = getattr(mod, name, None)
-        if isinstance(command, click.Command):
-            cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; internal errors are exit 2 with a short report."""
-    _register_optional()
     try:
         cli.main(args=argv, prog_name="eventgen", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -33,7 +33,8 @@ def load_project_envs(
     base, found = read_specs(specs_dir)
     if base.project is None:
         return None, {}, normalize(found)
-    project, more = _resolve(base, env)
+    memo: dict[int, list[Diagnostic]] = {}
+    project, more = _resolve(base, env, memo)
     found = normalize(found + more)
     if project is None or has_errors(found):
         return None, {}, found
@@ -43,7 +44,7 @@ def load_project_envs(
         if name == env:
             by_env[key] = project
             continue
-        other, other_found = _resolve(base, name)
+        other, other_found = _resolve(base, name, memo)
         if other is None or has_errors(other_found):
             found = normalize(found + [d for d in other_found if d.severity.value == "error"])
             return None, {}, found
@@ -54,11 +55,13 @@ def load_project_envs(
 DEFAULT_ENV = "default"
 
 
-def _resolve(base: SpecSet, env: str | None) -> tuple[Project | None, list[Diagnostic]]:
+def _resolve(
+    base: SpecSet, env: str | None, memo: dict[int, list[Diagnostic]] | None = None
+) -> tuple[Project | None, list[Diagnostic]]:
     specset, found = (base, []) if env is None else with_environment(base, env)
     if any(d.code == "E0114" for d in found):
         return None, found
-    found = found + check_specs(specset)
+    found = found + check_specs(specset, memo)
     malformed = has_errors(found)
     project, resolved = build_project(specset, env)
     found.extend(_without_cascades(resolved, found))

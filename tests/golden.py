@@ -22,7 +22,7 @@ def run_case(case: Path, out: Path) -> tuple[str, dict[str, bytes]]:
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):
-        code = main(["build", str(case / "specs"), "-o", str(out)])
+        code = main(["build", str(case / "specs"), "-o", str(out), "--no-cache"])
     text = stderr.getvalue().replace(str(out), "<out>")
     transcript = f"exit {code}\n{text}"
     files = (

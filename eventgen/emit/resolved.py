@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+from functools import cache
 from typing import Any
 
+from eventgen.canonical import dumps
 from eventgen.ir.model import Expr, Project, TypeRef, thaw
 
 PATH = "resolved-spec.json"
 
 
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("loc", "config_locs"))
+
+
 def to_data(value: Any) -> Any:
     """Plain JSON data for an IR value; positions are left out so moving lines changes nothing."""
+    if isinstance(value, tuple):
+        return [to_data(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     if isinstance(value, TypeRef):
         return str(value)
     if isinstance(value, Expr):
         return str(value) if value.root else {"literal": thaw(value.literal)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: to_data(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name not in ("loc", "config_locs")
-        }
-    if isinstance(value, tuple):
-        return [to_data(v) for v in value]
+        return {name: to_data(getattr(value, name)) for name in _field_names(type(value))}
     return thaw(value)
-
-
-def dumps(data: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, two-space indent, UTF-8, trailing newline."""
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def emit(project: Project) -> dict[str, bytes]:

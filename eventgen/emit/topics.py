@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from eventgen.canonical import dumps
 from eventgen.ir.model import Project
 from eventgen.kafka.desired import DesiredTopic, desired_topics
 
@@ -40,7 +40,7 @@ def topics_document(project: Project, env: str) -> dict[str, Any]:
 
 
 def render(document: Mapping[str, Any]) -> bytes:
-    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return dumps(dict(document))
 
 
 def emit(projects: Mapping[str, Project]) -> dict[str, bytes]:

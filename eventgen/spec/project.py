@@ -72,12 +72,19 @@ def read_specs(specs_dir: Path) -> tuple[SpecSet, list[Diagnostic]]:
     return specset, found
 
 
-def check_specs(specset: SpecSet) -> list[Diagnostic]:
-    """Structure findings for every document of a (possibly overlaid) spec set."""
+def check_specs(specset: SpecSet, memo: dict[int, list[Diagnostic]] | None = None) -> list[Diagnostic]:
+    """Structure findings for every document of a (possibly overlaid) spec set.
+
+    `memo` (by document identity) lets several environments share the checks of the
+    documents an overlay did not replace.
+    """
+    memo = {} if memo is None else memo
     found: list[Diagnostic] = []
     for doc in [d for d in [specset.project] if d] + specset.contexts:
         kind = "project_file" if doc is specset.project else "context_file"
-        found.extend(check_structure(doc.root, kind))
+        if id(doc.root) not in memo:
+            memo[id(doc.root)] = check_structure(doc.root, kind)
+        found.extend(memo[id(doc.root)])
     return found
 
 

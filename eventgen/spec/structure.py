@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from eventgen.diagnostics import Diagnostic, Loc, error
 from eventgen.spec.nodes import PList, PMap, loc_at
 from eventgen.spec.schema import spec_schema
 from eventgen.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPE_WORDS = {
     "object": "a mapping",
@@ -25,11 +26,25 @@ _JSON_TYPE_WORDS = {
 }
 
 
+def _kind_schema(kind: str) -> dict[str, Any]:
+    schema = spec_schema()
+    return {"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"}
+
+
 @cache
 def _validator(kind: str) -> Draft202012Validator:
-    schema = spec_schema()
-    root = {"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"}
-    return Draft202012Validator(root)
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_kind_schema(kind))
+
+
+@cache
+def _fast_validator(kind: str) -> Any:
+    # jsonschema-rs answers "valid?" in microseconds; the pure-Python validator, needed for
+    # its detailed errors, runs only on documents that are invalid (rare, and small).
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(_kind_schema(kind))
 
 
 def describe_value(value: Any) -> str:
@@ -49,6 +64,8 @@ def describe_value(value: Any) -> str:
 
 def check_structure(doc: PMap, kind: str) -> list[Diagnostic]:
     """Validate one document (`project_file` or `context_file`); all findings, positioned."""
+    if _fast_validator(kind).is_valid(doc):
+        return []
     found: list[Diagnostic] = []
     for err in _validator(kind).iter_errors(doc):
         found.extend(_translate(err, doc))
