@@ -59,8 +59,9 @@ def py_docstring(text: str, indent: int = 0, width: int = 100) -> str:
                 )
             )
     result = "\n".join(lines)
-    if result.endswith('"'):
-        result = result[:-1] + '\\"'
+    stem = result[:-1]
+    if result.endswith('"') and (len(stem) - len(stem.rstrip("\\"))) % 2 == 0:
+        result = stem + '\\"'  # a bare quote would merge with the closing quotes
     return f'"""{result}"""'
 
 

@@ -19,7 +19,6 @@ class FieldView:
     annotation: str
     default: str | None  # None: required
     docstring: str | None
-    noqa: str  # `l` is a fine spec name that ruff's E741 flags
 
 
 @dataclass
@@ -99,9 +98,7 @@ def _field(f: Field, writer: TypeWriter) -> FieldView:
             default = _field_call(writer, default, attr, f)
     elif attr != f.name or f.deprecated:
         default = _field_call(writer, None, attr, f)
-    return FieldView(
-        attr, annotation, default, _doc(f.doc), "  # noqa: E741" if attr == "l" else ""
-    )
+    return FieldView(attr, annotation, default, _doc(f.doc))
 
 
 def _field_call(writer: TypeWriter, first: str | None, attr: str, f: Field) -> str:
