@@ -106,7 +106,11 @@ def schema() -> None:
 
 @cli.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
 )
 def rules(fmt: str) -> None:
     """List every diagnostic code and compatibility rule with its purpose."""

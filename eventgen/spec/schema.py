@@ -143,7 +143,6 @@ UPCAST_OP = {
                 "fields": {"type": "array", "items": {"type": "string"}, "minItems": 2},
                 "into": {"type": "string"},
                 "sep": {"type": "string"},
-                "type": {"type": "string"},
             },
             ["fields", "into"],
         ),

@@ -129,3 +129,10 @@ def test_large_spec_finishes(tmp_path: Path) -> None:
     (specs / "big.yaml").write_text("\n".join(body) + "\n")
     result = run("validate", str(specs))
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_diagnostics_doc_is_generated_from_the_registry() -> None:
+    from eventgen.rules.listing import list_rules
+
+    doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    assert doc == list_rules("markdown"), "regenerate: eventgen rules --format markdown > docs/diagnostics.md"
