@@ -64,8 +64,14 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
     """Check SPECS and report every finding, sorted, with file:line:col."""
     from eventgen.pipeline import load_project
 
-    _, found = load_project(specs, env)
+    project, found = load_project(specs, env)
     _report(found, fmt)
+    if project is not None and fmt == "text":
+        click.echo(
+            f"ok: {len(project.spec_files)} spec files, {len(project.contexts)} contexts, "
+            f"{len(project.all_messages())} messages, {len(project.all_topics())} topics",
+            err=True,
+        )
     sys.exit(1 if has_errors(found) else 0)
 
 
