@@ -136,7 +136,7 @@ def scalar(ref: TypeRef, c: Constraints) -> dict[str, Any]:
     name = ref.name
     if name == "string":
         out: dict[str, Any] = {"type": "string"} | _bounds(c, "minLength", "maxLength")
-        return out | ({"pattern": c.pattern} if c.pattern is not None else {})
+        return out | ({"pattern": patterns.portable(c.pattern)} if c.pattern is not None else {})
     if name in ("int", "long"):
         return {
             "type": "integer",

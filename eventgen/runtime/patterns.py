@@ -37,3 +37,25 @@ def decimal(precision: int, scale: int, signed: bool = True) -> str:
     fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale > 0 else ""
     sign = "-?" if signed else ""
     return f"^{sign}{integer}{fraction}{END}"
+
+
+def portable(pattern: str) -> str:
+    """A spec regex made to mean the same in ECMA-262, Python `re` and Rust `regex`.
+
+    Python's `$` also matches before a final newline; ECMA-262 (the JSON Schema dialect) does
+    not. Each unescaped `$` outside a character class gets `(?!\\n)`, which is a no-op in ECMA.
+    """
+    out, escaped, in_class = [], False, False
+    for i, ch in enumerate(pattern):
+        out.append(ch)
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class and not pattern.startswith(r"(?!\n)", i + 1):
+            out.append(r"(?!\n)")
+    return "".join(out)

@@ -114,9 +114,7 @@ NONE = Constraints()
 OFFSETS = st.integers(-1439, 1439).map(lambda m: timezone(timedelta(minutes=m)))
 
 
-def wire_values(
-    index: TypeIndex, ref: TypeRef, c: Constraints = Constraints()
-) -> st.SearchStrategy[Any]:
+def wire_values(index: TypeIndex, ref: TypeRef, c: Constraints = NONE) -> st.SearchStrategy[Any]:
     """Valid JSON wire values of a field type (edge values included by hypothesis' shrinking)."""
     inner = _inner(index, ref, c)
     return st.none() | inner if ref.nullable else inner
@@ -164,7 +162,9 @@ def _scalar(ref: TypeRef, c: Constraints) -> st.SearchStrategy[Any]:
     name = ref.name
     if name == "string":
         if c.pattern is not None:
-            return PATTERNS[c.pattern] if c.pattern in PATTERNS else st.from_regex(c.pattern)
+            if c.pattern in PATTERNS:
+                return PATTERNS[c.pattern]
+            return st.from_regex(c.pattern, fullmatch=True)  # no trailing newline (see portable)
         return st.text(
             min_size=c.min_length or 0, max_size=c.max_length if c.max_length is not None else 12
         )

@@ -13,6 +13,7 @@ from eventgen.emit.pymodels.imports import Imports
 from eventgen.emit.pymodels.literals import py_str
 from eventgen.ir import naming
 from eventgen.ir.model import Constraints, EnumType, Project, RecordType, TypeRef
+from eventgen.runtime import patterns
 
 RT = "eventgen.runtime"
 NO_CONSTRAINTS = Constraints()
@@ -62,7 +63,8 @@ class TypeWriter:
     def _scalar(self, ref: TypeRef, c: Constraints) -> str:
         name = ref.name
         if name == "string":
-            args = _kwargs(min_length=c.min_length, max_length=c.max_length, pattern=c.pattern)
+            pattern = None if c.pattern is None else patterns.portable(c.pattern)
+            args = _kwargs(min_length=c.min_length, max_length=c.max_length, pattern=pattern)
             return self._annotated("str", self.rt("Str") + f"({args})") if args else "str"
         if name == "boolean":
             return "bool"
