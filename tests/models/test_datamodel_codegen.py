@@ -58,7 +58,7 @@ def _theirs(message: Any) -> Any:
 def _accepts(cls: Any, instance: Any) -> bool:
     try:
         cls.model_validate_json(json.dumps(instance), strict=True)
-    except Exception:
+    except (ValueError, rt.DecodeError):  # pydantic's ValidationError is a ValueError
         return False
     return True
 
