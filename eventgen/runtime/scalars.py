@@ -80,6 +80,8 @@ class TimestampWire(_Marker):
 
     def validate(self, value: Any, info: ValidationInfo) -> datetime:
         if isinstance(value, datetime) and info.mode == "python":
+            if value.tzinfo is UTC:
+                return value  # fast path: what fastavro returns
             if value.tzinfo is None:
                 raise ValueError("timestamp needs a timezone")
             instant: datetime = value
@@ -150,6 +152,16 @@ class IntRange(_Marker):
 
     minimum: int
     maximum: int
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # Python mode uses pydantic's native strict int (no Python call per value: Avro decoding
+        # speed); JSON mode keeps `validate`, which also takes 1.0 like JSON Schema does.
+        return core_schema.json_or_python_schema(
+            json_schema=super().__get_pydantic_core_schema__(source, handler),
+            python_schema=core_schema.int_schema(strict=True, ge=self.minimum, le=self.maximum),
+        )
 
     def validate(self, value: Any, info: ValidationInfo) -> int:
         if type(value) is not int:
@@ -231,6 +243,13 @@ class DecimalSpec(_Marker):
         object.__setattr__(self, "context", Context(prec=self.precision + 2))
 
     def validate(self, value: Any, info: ValidationInfo) -> Decimal:
+        if type(value) is Decimal and info.mode == "python":
+            sign, digits, exponent = value.as_tuple()
+            # Fast path: fastavro returns exactly `scale` places; zero and -0 need normalizing.
+            if exponent == -self.scale and len(digits) <= self.precision and any(digits):
+                if sign and not self.signed:
+                    raise ValueError("must not be negative")
+                return value
         if info.mode == "python" and isinstance(value, (Decimal, int)) and type(value) is not bool:
             number = Decimal(value)
             if not number.is_finite():

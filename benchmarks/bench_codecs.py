@@ -1,0 +1,105 @@
+"""Avro encode/decode throughput of a generated 12-field event vs bare fastavro on the same dicts.
+
+    python benchmarks/bench_codecs.py [--seconds 1.0]
+
+Target: eventgen's codec within 1.5x of bare fastavro (schemaless_writer / schemaless_reader).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import fastavro
+
+from eventgen import runtime as rt
+from eventgen.ir.model import Constraints, EnumType
+from tests.models import fixtures as fx
+
+
+def platform() -> fx.Project:
+    ctx = "bench"
+    status = EnumType(f"{ctx}.Status", ctx, "Status", ("NEW", "DONE"), default="NEW")
+    fields = [
+        fx.fld("order_id", fx.scalar("uuid")),
+        fx.fld("placed_at", fx.scalar("timestamp")),
+        fx.fld("amount", fx.scalar("decimal", precision=12, scale=2)),
+        fx.fld("currency", fx.scalar("string"), constraints=Constraints(pattern="^[A-Z]{3}$")),
+        fx.fld("quantity", fx.scalar("int"), constraints=Constraints(minimum=1, maximum=1000)),
+        fx.fld("sequence", fx.scalar("long")),
+        fx.fld("weight", fx.scalar("double")),
+        fx.fld("gift", fx.scalar("boolean")),
+        fx.fld("status", fx.named(f"{ctx}.Status")),
+        fx.fld("tags", fx.list_of(fx.scalar("string"))),
+        fx.fld("stock", fx.map_of(fx.scalar("long"))),
+        fx.fld("note", fx.scalar("string", nullable=True)),
+    ]
+    message = fx.message(ctx, "OrderPlaced", fields)
+    return fx.project([fx.context(ctx, [status], [message], [])], "bench_events")
+
+
+def rate(func: Callable[[], object], seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(200):
+            func()
+        count += 200
+    return count / elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=1.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cls = fx.import_package(platform(), Path(tmp))["bench"].OrderPlaced
+        message = cls(
+            order_id=uuid.uuid4(), placed_at=datetime.now(UTC), amount=Decimal("1234.50"),
+            currency="EUR", quantity=3, sequence=2**40, weight=1.25, gift=True, status="DONE",
+            tags=("a", "b"), stock={"w1": 5, "w2": 7}, note=None,
+        )  # fmt: skip
+        schema = rt.avro_schema(cls)
+        record = message.model_dump()
+        data = rt.encode_avro(message)
+
+        def bare_write() -> bytes:
+            buffer = io.BytesIO()
+            fastavro.schemaless_writer(buffer, schema, record)
+            return buffer.getvalue()
+
+        def bare_read() -> object:
+            return fastavro.schemaless_reader(io.BytesIO(data), schema, None)
+
+        rows = [
+            (
+                "encode",
+                rate(lambda: rt.encode_avro(message), args.seconds),
+                rate(bare_write, args.seconds),
+            ),
+            (
+                "decode",
+                rate(lambda: rt.decode_avro(cls, data), args.seconds),
+                rate(bare_read, args.seconds),
+            ),
+        ]
+    print(f"12-field event, {len(data)} bytes of Avro")
+    for name, ours, bare in rows:
+        print(
+            f"{name}: eventgen {ours:10,.0f} msg/s   fastavro {bare:10,.0f} msg/s   slowdown {bare / ours:4.2f}x (target <= 1.5)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
