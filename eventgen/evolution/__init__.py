@@ -1,0 +1,1 @@
+"""Schema evolution: registry subjects, the committed schema history, `eventgen diff`, registry."""

@@ -1,0 +1,43 @@
+"""`eventgen diff SPECS --against REF`: exit 0 compatible, 1 breaking, 2 bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import cast
+
+import click
+
+from eventgen.evolution.report import FORMATS, render
+from eventgen.evolution.subjects import STRATEGIES, Strategy
+
+SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("specs", type=SPECS)
+@click.option(
+    "--against",
+    "ref",
+    required=True,
+    help="Old side: a git ref (branch, tag, commit), a directory of specs, or a generated/ tree.",
+)
+@click.option("--env", "env", default=None, help="Environment to overlay on both sides.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--subject-strategy",
+    "strategy",
+    type=click.Choice(STRATEGIES),
+    default="topic",
+    show_default=True,
+    help="topic: <topic>-value / <topic>-key subjects; record: one subject per message record.",
+)
+def diff(specs: Path, ref: str, env: str | None, fmt: str, strategy: str) -> None:
+    """Report breaking changes of SPECS against REF (schemas, keys, topics, versions)."""
+    from eventgen.evolution.diff import load_new, load_old, run
+
+    new = load_new(specs, env, cast(Strategy, strategy))
+    old = load_old(specs, ref, env, cast(Strategy, strategy))
+    findings = run(old, new)
+    click.echo(render(findings, fmt, against=ref), nl=False)
+    sys.exit(1 if any(f.severity == "breaking" for f in findings) else 0)

@@ -1,0 +1,99 @@
+"""`eventgen diff`: load both sides as snapshots and run every diff rule over the pairs."""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from pathlib import Path, PurePath, PurePosixPath
+
+from eventgen.diagnostics import Diagnostic, has_errors
+from eventgen.evolution import gitref, history
+from eventgen.evolution.diff_model import diff_messages, diff_topics
+from eventgen.evolution.diff_schemas import diff_subjects
+from eventgen.evolution.errors import InputError
+from eventgen.evolution.findings import Finding, normalize
+from eventgen.evolution.generated import from_generated, is_generated_tree
+from eventgen.evolution.snapshot import Snapshot, from_project
+from eventgen.evolution.subjects import Strategy
+from eventgen.pipeline import load_project
+
+
+def run(old: Snapshot, new: Snapshot) -> list[Finding]:
+    """Every finding, sorted: breaking first, then by position."""
+    return normalize(diff_subjects(old, new) + diff_messages(old, new) + diff_topics(old, new))
+
+
+def display_prefix(path: PurePath | str) -> str:
+    """How a directory is shown in front of spec-relative file names."""
+    text = PurePath(path).as_posix()
+    return "" if text in ("", ".") else text.rstrip("/") + "/"
+
+
+def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
+    """The new side: the specs directory as it is on disk."""
+    project, found = load_project(specs, env)
+    if project is None:
+        raise InputError(
+            _load_failure(f"the specs in {specs}", found, display_prefix(specs)),
+            f"fix them first (`eventgen validate {specs}`)",
+        )
+    return from_project(project, display_prefix(specs), "working tree", strategy)
+
+
+def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snapshot:
+    """The old side: a directory of specs, a generated/ tree, or the specs at a git ref."""
+    as_dir = Path(ref)
+    if as_dir.is_dir():
+        if is_generated_tree(as_dir):
+            if strategy != "topic":
+                raise InputError(
+                    f"--against {ref}: a generated tree's history uses TopicNameStrategy",
+                    "diff against the old specs (a git ref or directory) for RecordNameStrategy",
+                )
+            return from_generated(as_dir, display_prefix(as_dir).rstrip("/") or ".")
+        return _from_directory(as_dir, ref, env, strategy)
+    ref_info = gitref.resolve(specs, ref)
+    with tempfile.TemporaryDirectory(prefix="eventgen-diff-") as tmp:
+        old_specs = gitref.export_specs(ref_info, Path(tmp))
+        prefix = f"{ref}:{display_prefix(ref_info.specs_rel)}"
+        project, found = load_project(old_specs, env)
+        if project is None or has_errors(found):
+            raise InputError(
+                _load_failure(f"the specs at {ref}", found, prefix),
+                "a ref whose specs do not load cannot be compared; pick another ref",
+            )
+    snap = from_project(project, prefix, ref, strategy)
+    out = PurePosixPath(posixpath.normpath(str(ref_info.specs_rel / project.output)))
+    if not str(out).startswith(".."):
+        label = f"{ref}:{out}/{history.ROOT}"
+
+        def load_history() -> history.History:
+            files = gitref.read_tree(ref_info, out / history.ROOT)
+            return history.parse({f"{history.ROOT}/{p}": c for p, c in files.items()}, source=label)
+
+        snap.history_loader = load_history
+    return snap
+
+
+def _from_directory(path: Path, ref: str, env: str | None, strategy: Strategy) -> Snapshot:
+    project, found = load_project(path, env)
+    prefix = display_prefix(ref)
+    if project is None or has_errors(found):
+        raise InputError(
+            _load_failure(f"the specs in {ref}", found, prefix),
+            "a directory whose specs do not load cannot be compared",
+        )
+    snap = from_project(project, prefix, ref, strategy)
+    out = path / project.output
+    snap.history_loader = lambda: history.parse(history.read(out), source=f"{out}/{history.ROOT}")
+    return snap
+
+
+def _load_failure(what: str, found: list[Diagnostic], prefix: str) -> str:
+    errors = [d for d in found if d.severity.value == "error"]
+    lines = [f"{what} do not load ({len(errors)} error(s)):"]
+    for d in errors[:10]:
+        lines.append(f"  {prefix}{d.loc}: {d.code}: {d.message}")
+    if len(errors) > 10:
+        lines.append(f"  ... and {len(errors) - 10} more")
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""Subject rules: value schemas through eventgen.compat, key schemas, formats and modes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from eventgen.evolution.errors import InputError
+from eventgen.evolution.findings import Finding, finding
+from eventgen.evolution.locate import locate, walk
+from eventgen.evolution.snapshot import Snapshot
+from eventgen.evolution.subjects import Subject, canonical
+
+COMPAT_FORMAT = {"avro": "avro", "json": "json"}
+
+
+def compat_check(fmt: str, previous: list[Any], new: Any, mode: str) -> Any:
+    """eventgen.compat.check with Confluent semantics; unparseable schemas are input errors."""
+    from eventgen import compat
+    from eventgen.compat.result import SchemaParseError
+
+    try:
+        return compat.check(COMPAT_FORMAT[fmt], previous, new, mode)
+    except SchemaParseError as exc:
+        which = "the new schema"
+        if exc.version_index is not None:
+            which = f"previous version {exc.version_index + 1}"
+        raise InputError(f"cannot parse {which}: {exc}") from exc
+
+
+def previous_versions(old: Subject, old_snap: Snapshot, mode: str) -> list[Any]:
+    """What the registry compares with: the latest version, or all of them when transitive."""
+    if not mode.endswith("_TRANSITIVE"):
+        return [old.schema]
+    versions = list(old_snap.history().get(old.name, []))
+    if not versions or canonical(versions[-1]) != canonical(old.schema):
+        versions.append(old.schema)  # the old side was not built since its last change
+    return versions
+
+
+def diff_subjects(old: Snapshot, new: Snapshot) -> list[Finding]:
+    """Findings for every subject of either side."""
+    found: list[Finding] = []
+    if old.format != new.format:
+        found.append(
+            finding(
+                "D0105",
+                new.project_loc,
+                f"serialization changed from {old.format} to {new.format}: every subject "
+                "gets a schema of another type, which the registry refuses",
+                hint="keep the format, or publish the new format on new topics",
+                old_loc=old.project_loc,
+            )
+        )
+    for name, subject in new.subjects.items():
+        previous = old.subjects.get(name)
+        if previous is None:
+            found.append(finding("D0103", subject.loc, f"new subject {name}", subject=name))
+            continue
+        found.extend(_mode_change(previous, subject))
+        if canonical(previous.schema) == canonical(subject.schema) or old.format != new.format:
+            continue
+        if subject.part == "key":
+            found.append(_key_change(previous, subject, old, new))
+        else:
+            found.extend(_value_change(previous, subject, old, new))
+    for name, subject in old.subjects.items():
+        if name not in new.subjects:
+            topic = new.topics.get(subject.topic)
+            loc = topic.loc if topic is not None else new.project_loc
+            found.append(
+                finding(
+                    "D0104",
+                    loc,
+                    f"subject {name} is no longer produced",
+                    hint="consumers still reading it see no new data; delete the subject "
+                    "in the registry once they are gone",
+                    subject=name,
+                    old_loc=subject.loc,
+                )
+            )
+    return found
+
+
+def _mode_change(old: Subject, new: Subject) -> list[Finding]:
+    if old.compatibility == new.compatibility:
+        return []
+    return [
+        finding(
+            "D0106",
+            new.loc,
+            f"compatibility of {new.name} changes from {old.compatibility} to {new.compatibility}",
+            hint="`eventgen registry push` sets the new mode; a weaker mode lets later "
+            "changes break readers the old mode protected",
+            subject=new.name,
+            old_loc=old.loc,
+        )
+    ]
+
+
+def _key_change(old: Subject, new: Subject, old_snap: Snapshot, new_snap: Snapshot) -> Finding:
+    result = compat_check(new.format, [old.schema], new.schema, "FULL")
+    verdict = "readable both ways" if result.compatible else "not even readable"
+    topic = new_snap.topics.get(new.topic)
+    return finding(
+        "D0202",
+        topic.loc if topic is not None else new.loc,
+        f"key schema of {new.topic} changed ({verdict}): keys serialize to other bytes, so "
+        "records of one key land on other partitions and per-key ordering breaks",
+        hint="keep the key type; to change it, publish to a new topic and migrate consumers",
+        subject=new.name,
+        old_loc=old.loc,
+        details=tuple(f"{f.rule} {f.path}: {f.message}" for f in result.findings),
+    )
+
+
+def _value_change(
+    old: Subject, new: Subject, old_snap: Snapshot, new_snap: Snapshot
+) -> list[Finding]:
+    mode = new.compatibility
+    if mode == "NONE":
+        return [
+            finding(
+                "D0102",
+                new.loc,
+                f"{new.name} changed; compatibility NONE: the registry accepts any change",
+                subject=new.name,
+                old_loc=old.loc,
+            )
+        ]
+    previous = previous_versions(old, old_snap, mode)
+    result = compat_check(new.format, previous, new.schema, mode)
+    if result.compatible:
+        return [
+            finding(
+                "D0102",
+                new.loc,
+                f"{new.name} changed compatibly under {mode}: the registry will take it "
+                "as a new version",
+                subject=new.name,
+                old_loc=old.loc,
+            )
+        ]
+    found = []
+    for f in result.findings:
+        explained = _explain_branch(f, old, new, old_snap, new_snap, mode)
+        if explained:
+            found.extend(explained)
+            continue
+        loc, old_loc = locate(f.path, old, new, old_snap, new_snap)
+        against = ""
+        if len(previous) > 1:
+            against = f" (against version {f.version_index + 1} of {len(previous)})"
+        found.append(
+            finding(
+                "D0101",
+                loc,
+                f"{new.name} is not {mode} compatible{against}: {f.message}",
+                hint=_hint(mode),
+                subject=new.name,
+                old_loc=old_loc,
+                details=(f"{f.rule} at {f.path or '/'} ({f.direction})",),
+            )
+        )
+    return found
+
+
+def _hint(mode: str) -> str:
+    if mode.startswith("BACKWARD"):
+        return "give added fields a default (or make them nullable); keep removed fields' readers"
+    if mode.startswith("FORWARD"):
+        return "only remove fields that have a default; old readers must read new data"
+    return "add or remove only fields with defaults; FULL needs both directions to read"
+
+
+def _explain_branch(
+    f: Any, old: Subject, new: Subject, old_snap: Snapshot, new_snap: Snapshot, mode: str
+) -> list[Finding]:
+    """A union branch reported as a whole: check that message's own records to say why.
+
+    Avro-Java reports a changed record inside a union only as a missing branch; the pairwise
+    check of the message's old and new record names the field and the reason.
+    """
+    trail = walk(old.schema, f.path, dict(old.names))
+    if len(new.messages) < 2 or not trail or trail[-1][1] is not None:
+        return []
+    qualified = trail[-1][0]
+    before, after = old_snap.messages.get(qualified), new_snap.messages.get(qualified)
+    if before is None or after is None or before.record is None or after.record is None:
+        return []
+    base = mode.removesuffix("_TRANSITIVE")
+    pair = compat_check(new.format, [before.record], after.record, base)
+    single_old = replace(old, schema=before.record, names=(*old.names, ("", qualified)))
+    single_new = replace(new, schema=after.record, names=(*new.names, ("", qualified)))
+    out = []
+    for g in pair.findings:
+        loc, old_loc = locate(g.path, single_old, single_new, old_snap, new_snap)
+        out.append(
+            finding(
+                "D0101",
+                loc,
+                f"{new.name} is not {mode} compatible: {qualified}: {g.message}",
+                hint=_hint(mode),
+                subject=new.name,
+                old_loc=old_loc,
+                details=(
+                    f"{f.rule} at {f.path or '/'} ({f.direction})",
+                    f"{g.rule} at {qualified}:{g.path or '/'} ({g.direction})",
+                ),
+            )
+        )
+    return out
