@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 import uuid
@@ -100,8 +102,11 @@ def _scalar_problem(value: Any, ref: TypeRef, where: str) -> str | None:
             parsers[name](value)
         except ValueError:
             return f"`{value}`{where} is not a valid {name}"
-    if name == "bytes" and any(ord(c) > 255 for c in value):
-        return f"a bytes default{where} holds code points 0-255 only (Avro's rule)"
+    if name == "bytes":
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return f"`{value}`{where} is not base64 (bytes values are written in base64)"
     return None
 
 

@@ -60,6 +60,8 @@ _CODES = [
     ("E0509", "error", "rule", "constraint does not apply to the field's type, or min > max"),
     ("E0510", "error", "resolve", "duration does not parse or overflows"),
     ("E0511", "error", "resolve", "size does not parse or overflows"),
+    ("E0512", "error", "rule", "two enum symbols become the same Python member"),
+    ("E0513", "error", "rule", "two contexts use each other's types (import cycle)"),
     # topics and keys
     ("E0601", "error", "rule", "partition key is not a field path of the message"),
     ("E0602", "error", "rule", "partition key field has a type that cannot be a key"),

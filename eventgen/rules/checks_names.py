@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
@@ -12,7 +13,8 @@ from eventgen.ir.types import walk
 from eventgen.rules.registry import check
 
 NUMERIC = {"int", "long", "float", "double", "decimal"}
-SIZED = {"string", "bytes"}
+# Lengths on bytes have no JSON Schema counterpart on base64 text, so they are not offered.
+SIZED = {"string"}
 PAST_IRREGULAR = {
     "Sent", "Paid", "Made", "Built", "Held", "Sold", "Lost", "Found", "Taken", "Given", "Done",
     "Won", "Began", "Set", "Put", "Kept", "Left", "Met", "Read", "Run", "Shut", "Split", "Cut",
@@ -138,6 +140,23 @@ def _constraint_checks(fld: Field) -> Iterator[Diagnostic]:
         yield error("E0509", fld.loc, f"min_length/max_length do not apply to `{fld.type}`")
     if c.pattern is not None and name != "string":
         yield error("E0509", fld.loc, f"pattern applies to strings, not `{fld.type}`")
+    if name == "decimal" and (c.maximum is not None or c.minimum not in (None, 0)):
+        yield error(
+            "E0509",
+            fld.loc,
+            "decimal bounds other than `minimum: 0` cannot be expressed in JSON Schema",
+            "decimals travel as strings there; use `minimum: 0` or check the range in a handler",
+        )
+    if name == "float":
+        for bound in (c.minimum, c.maximum):
+            if bound is not None and struct.unpack("<f", struct.pack("<f", bound))[0] != bound:
+                yield error(
+                    "E0509",
+                    fld.loc,
+                    f"bound {bound} is not exactly a 32-bit float, so values at the bound "
+                    "could fail after rounding",
+                    "use `double`, or a bound such as 0.5 or 100",
+                )
     for low, high in ((c.minimum, c.maximum), (c.min_length, c.max_length)):
         if low is not None and high is not None and low > high:
             yield error("E0509", fld.loc, f"lower bound {low} is above upper bound {high}")
@@ -157,6 +176,17 @@ def check_types(project: Project) -> Iterator[Diagnostic]:
                         f"enum {t.name}: symbol `{symbol}` is repeated or not a valid Avro name",
                     )
                 seen.add(symbol)
+            members: dict[str, str] = {}
+            for symbol in t.symbols:
+                member = naming.py_enum_member(symbol)
+                if member in members and members[member] != symbol:
+                    yield error(
+                        "E0512",
+                        t.loc,
+                        f"enum {t.name}: symbols `{members[member]}` and `{symbol}` both become "
+                        f"the Python member `{member}`",
+                    )
+                members[member] = symbol
             if t.default is not None and t.default not in t.symbols:
                 yield error(
                     "E0506",
@@ -188,3 +218,28 @@ def _cycle(name: str, records: dict[str, RecordType], path: list[str]) -> list[s
             ):
                 return found
     return None
+
+
+@check("context-cycles")
+def check_context_cycles(project: Project) -> Iterator[Diagnostic]:
+    """Generated modules import the contexts whose types they use: that graph must be acyclic."""
+    uses: dict[str, dict[str, Field]] = {}
+    for owner, fields, _ in field_lists(project):
+        context = owner.split(".")[0]
+        for fld in fields:
+            for ref in walk(fld.type):
+                other = ref.name.split(".")[0] if ref.kind == "named" else context
+                if other != context:
+                    uses.setdefault(context, {}).setdefault(other, fld)
+    reported: set[frozenset[str]] = set()
+    for start in sorted(uses):
+        for middle in sorted(uses[start]):
+            if start in uses.get(middle, {}) and frozenset((start, middle)) not in reported:
+                reported.add(frozenset((start, middle)))
+                yield error(
+                    "E0513",
+                    uses[middle][start].loc,
+                    f"contexts `{start}` and `{middle}` use each other's types, so their generated "
+                    "modules would import each other",
+                    "move the shared types into one context (or a shared one) that both use",
+                )

@@ -14,7 +14,6 @@ class Note(Record):
     """Ends with a backslash \\"""
 
     text: str
-
     """\"\"\"; import os; os.system('rm -rf /') #"""
 
 
@@ -26,18 +25,13 @@ class OrderPlaced(Message):
     SCHEMAS: ClassVar[str] = "demo_events._avro.orders"
 
     order_id: Uuid
-
     class_: str = Field(alias="class")
-
     """a Python keyword"""
     from_: str | None = Field(None, alias="from")
-
     """another keyword"""
     date_: Date = Field(alias="date")
-
     """shadows a type name"""
     type_: str = Field('it\'s "quoted" \\ and {{ x }}', alias="type")
-
     note: Note
 
     def partition_key(self) -> UUID:

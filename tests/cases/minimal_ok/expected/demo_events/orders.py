@@ -15,8 +15,7 @@ class Money(Record):
     """An amount in one currency."""
 
     amount: Annotated[Decimal, DecimalSpec(12, 2)]
-
-    currency: Annotated[str, Str(pattern="^[A-Z]{3}$")] = "EUR"
+    currency: Annotated[str, Str(pattern=r"^[A-Z]{3}$(?!\n)")] = "EUR"
 
 
 class OrderStatus(StrEnum):
@@ -33,17 +32,11 @@ class OrderPlaced(Message):
     SCHEMAS: ClassVar[str] = "demo_events._avro.orders"
 
     order_id: Uuid
-
     customer_id: Uuid
-
     total: Money
-
     status: OrderStatus = OrderStatus.PLACED
-
     placed_at: Timestamp
-
     note: str | None = None
-
     tags: tuple[str, ...] = ()
 
     def partition_key(self) -> UUID:
@@ -57,9 +50,7 @@ class PlaceOrder(Message):
     SCHEMAS: ClassVar[str] = "demo_events._avro.orders"
 
     order_id: Uuid
-
     customer_id: Uuid
-
     total: Money
 
     def partition_key(self) -> UUID:
