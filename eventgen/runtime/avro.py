@@ -19,10 +19,14 @@ Upcaster = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
 _parsed: dict[tuple[str, str, int], Any] = {}
 _parsed_keys: dict[str, Any] = {}
+# The hot path (current version) looks schemas up by class object: one dict probe.
+_current: dict[type[Message], Any] = {}
 
 
 def avro_schema(cls: type[Message], version: int | None = None) -> Any:
     """The parsed Avro schema of `cls` at `version` (default: current), cached."""
+    if version is None and (hit := _current.get(cls)) is not None:
+        return hit
     # The schema module is part of the key: two generated packages may share message types.
     key = (cls.SCHEMAS, cls.TYPE, cls.VERSION if version is None else version)
     parsed = _parsed.get(key)
@@ -33,6 +37,8 @@ def avro_schema(cls: type[Message], version: int | None = None) -> Any:
         if raw is None:
             raise DecodeError("unsupported_version", f"no Avro schema for v{key[2]}", cls.TYPE)
         parsed = _parsed[key] = parse_schema(raw, named_schemas={})
+    if version is None:
+        _current[cls] = parsed
     return parsed
 
 
@@ -51,8 +57,9 @@ def decode_avro(
     cls: type[M], data: bytes, version: int | None = None, upcast: Upcaster | None = None
 ) -> M:
     """Read Avro binary written with `version` of the schema of `cls`; DecodeError on failure."""
-    version = cls.VERSION if version is None else version
-    if version != cls.VERSION and upcast is None:
+    if version == cls.VERSION:
+        version = None
+    elif version is not None and upcast is None:
         raise DecodeError("unsupported_version", f"v{version} needs an upcaster", cls.TYPE)
     buffer = BytesIO(data)
     try:
@@ -61,7 +68,7 @@ def decode_avro(
         raise DecodeError("corrupt_payload", f"{type(exc).__name__}: {exc}", cls.TYPE) from exc
     if buffer.tell() != len(data):
         raise DecodeError("corrupt_payload", "trailing bytes after the record", cls.TYPE)
-    if version != cls.VERSION and upcast is not None and isinstance(raw, dict):
+    if version is not None and upcast is not None and isinstance(raw, dict):
         raw = upcast(cls.TYPE, version, raw)
     return validate_payload(cls, raw)
 
@@ -69,7 +76,8 @@ def decode_avro(
 def validate_payload(cls: type[M], raw: Any) -> M:
     """Validate decoded values (Python mode) into `cls`, as DecodeError("invalid_payload")."""
     try:
-        return cls.model_validate(raw)
+        # The compiled validator directly: model_validate adds a Python-level wrapper per call.
+        return cls.__pydantic_validator__.validate_python(raw)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise DecodeError("invalid_payload", str(exc), cls.TYPE) from exc
 
