@@ -15,6 +15,7 @@ from eventgen.evolution.findings import Finding, normalize
 from eventgen.evolution.generated import from_generated, is_generated_tree
 from eventgen.evolution.snapshot import Snapshot, from_project
 from eventgen.evolution.subjects import Strategy
+from eventgen.ir.model import Project
 from eventgen.pipeline import load_project
 
 
@@ -29,14 +30,20 @@ def display_prefix(path: PurePath | str) -> str:
     return "" if text in ("", ".") else text.rstrip("/") + "/"
 
 
-def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
-    """The new side: the specs directory as it is on disk."""
+def require_project(specs: Path, env: str | None) -> Project:
+    """The loaded specs, or an InputError listing what is wrong with them."""
     project, found = load_project(specs, env)
     if project is None:
         raise InputError(
             _load_failure(f"the specs in {specs}", found, display_prefix(specs)),
             f"fix them first (`eventgen validate {specs}`)",
         )
+    return project
+
+
+def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
+    """The new side: the specs directory as it is on disk."""
+    project = require_project(specs, env)
     return from_project(project, display_prefix(specs), "working tree", strategy)
 
 

@@ -210,8 +210,7 @@ def diff_topics(old: Snapshot, new: Snapshot) -> list[Finding]:
         )
     for name, before in old.topics.items():
         if name not in new.topics:
-            context = name.partition(".")[0]
-            loc = new.context_locs.get(context, new.project_loc)
+            loc = new.context_locs.get(before.context, new.project_loc)
             found.append(finding("D0304", loc, f"topic {name} removed", old_loc=before.loc))
     return found
 

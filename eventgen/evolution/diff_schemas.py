@@ -67,7 +67,9 @@ def diff_subjects(old: Snapshot, new: Snapshot) -> list[Finding]:
     for name, subject in old.subjects.items():
         if name not in new.subjects:
             topic = new.topics.get(subject.topic)
-            loc = topic.loc if topic is not None else new.project_loc
+            gone = old.topics.get(subject.topic)
+            context = new.context_locs.get(gone.context if gone else "", new.project_loc)
+            loc = topic.loc if topic is not None else context
             found.append(
                 finding(
                     "D0104",

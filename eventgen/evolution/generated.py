@@ -61,6 +61,7 @@ def from_generated(root: Path, label: str) -> Snapshot:
                     t["retention_bytes"],
                     t["compatibility"],
                     spec_loc,
+                    t["context"],
                 )
             for c in ctx["consumers"]:
                 consumers[c["qualified"]] = ConsumerSnap(

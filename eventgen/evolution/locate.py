@@ -19,6 +19,11 @@ Trail = list[tuple[str, str | None]]  # (qualified owner, field name or None), o
 
 def walk(doc: Any, path: str, names: dict[str, str]) -> Trail:
     """Owners and fields the path passes through; stops quietly where the document ends."""
+    return walk_depth(doc, path, names)[0]
+
+
+def walk_depth(doc: Any, path: str, names: dict[str, str]) -> tuple[Trail, int]:
+    """`walk` plus how many path tokens the document could follow."""
     tokens = [t.replace("~1", "/").replace("~0", "~") for t in path.lstrip("#").split("/") if t]
     defined = _avro_definitions(doc)
     trail: Trail = []
@@ -53,7 +58,7 @@ def walk(doc: Any, path: str, names: dict[str, str]) -> Trail:
         _note_owner(node, names, trail)
         node = _deref(doc, node, "", defined)
         _note_owner(node, names, trail)
-    return trail
+    return trail, i
 
 
 def _note_owner(node: Any, names: dict[str, str], trail: Trail) -> None:
@@ -66,9 +71,9 @@ def _note_owner(node: Any, names: dict[str, str], trail: Trail) -> None:
     if isinstance(node, dict) and node.get("type") in ("record", "enum") and "name" in node:
         name = str(node["name"])
         full = name if "." in name or "namespace" not in node else f"{node['namespace']}.{name}"
-        owner = names.get(full)
-        if owner is not None and (not trail or trail[-1][0] != owner):
-            trail.append((owner, None))
+        named = names.get(full)
+        if named is not None and (not trail or trail[-1][0] != named):
+            trail.append((named, None))
 
 
 def _deref(doc: Any, node: Any, token: str, defined: dict[str, Any]) -> Any:
@@ -106,8 +111,13 @@ def locate(
     path: str, old: Subject | None, new: Subject, old_snap: Snapshot, new_snap: Snapshot
 ) -> tuple[Loc, Loc | None]:
     """(new position, old position or None) of the spec item a checker path points at."""
-    new_trail = walk(new.schema, path, dict(new.names))
-    old_trail = walk(old.schema, path, dict(old.names)) if old is not None else []
+    new_trail, new_depth = walk_depth(new.schema, path, dict(new.names))
+    old_trail, old_depth = walk_depth(old.schema, path, dict(old.names)) if old else ([], -1)
+    # The path belongs to whichever schema it can be followed through (reader or writer).
+    if old_depth > new_depth:
+        new_trail = [(owner, None) for owner, _ in old_trail[-1:]]
+    elif new_depth > old_depth:
+        old_trail = []
     new_loc = _resolve(new_trail, new_snap)
     old_loc = _resolve(old_trail, old_snap)
     if new_loc is not None and new_loc[1]:

@@ -42,6 +42,7 @@ class TopicSnap:
     retention_bytes: int | None
     compatibility: str
     loc: Loc
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def from_project(
             t.retention_bytes,
             t.compatibility,
             at(t.loc),
+            t.context,
         )
         for t in project.all_topics()
     }
