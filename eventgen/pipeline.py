@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from eventgen.diagnostics import Diagnostic, has_errors, normalize
@@ -44,6 +45,10 @@ def load_project_envs(
         if name == env:
             by_env[key] = project
             continue
+        if env is None and name is not None and _empty_overlay(base, name):
+            # An environment that overrides nothing resolves to the base project.
+            by_env[key] = replace(project, environment=name)
+            continue
         other, other_found = _resolve(base, name, memo)
         if other is None or has_errors(other_found):
             found = normalize(found + [d for d in other_found if d.severity.value == "error"])
@@ -53,6 +58,12 @@ def load_project_envs(
 
 
 DEFAULT_ENV = "default"
+
+
+def _empty_overlay(base: SpecSet, name: str) -> bool:
+    assert base.project is not None
+    envs = base.project.root.get("environments")
+    return isinstance(envs, dict) and envs.get(name) in ({}, None)
 
 
 def _resolve(

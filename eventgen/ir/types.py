@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from eventgen.ir.model import SCALARS, EnumType, RecordType, TypeRef
 
@@ -16,8 +17,12 @@ class TypeSyntaxError(ValueError):
     """A type expression that does not parse."""
 
 
+@lru_cache(maxsize=4096)
 def parse_type(text: str) -> TypeRef:
-    """Parse a type expression; named types keep their raw name (`Money`, `ctx.Money`)."""
+    """Parse a type expression; named types keep their raw name (`Money`, `ctx.Money`).
+
+    Cached: TypeRef is immutable and specs repeat the same few type strings many times.
+    """
     tokens: list[str] = []
     pos = 0
     text = text.strip()
