@@ -19,6 +19,7 @@ _CODES = [
     ("E0111", "error", "structure", "unsupported `eventgen:` language version"),
     ("E0112", "error", "load", "no project file eventgen.yaml"),
     ("E0114", "error", "load", "unknown environment, or override of an unknown context"),
+    ("E0120", "error", "load", "output file exists but was not made by eventgen (never overwritten)"),
     # structure: the published JSON Schema
     ("E0201", "error", "structure", "unknown key (with a did-you-mean hint)"),
     ("E0202", "error", "structure", "missing required key"),
