@@ -34,8 +34,13 @@ SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
 )
 def diff(specs: Path, ref: str, env: str | None, fmt: str, strategy: str) -> None:
     """Report breaking changes of SPECS against REF (schemas, keys, topics, versions)."""
+    import gc
+
     from eventgen.evolution.diff import load_new, load_old, run
 
+    # A short-lived process that builds two large, acyclic models: collection cycles find
+    # nothing to free and cost ~15% of the run.
+    gc.disable()
     new = load_new(specs, env, cast(Strategy, strategy))
     old = load_old(specs, ref, env, cast(Strategy, strategy))
     findings = run(old, new)
