@@ -169,7 +169,9 @@ class AvroChecker:
                         # Java then checks the enum against the whole writer record.
                         out += self._sub("type", rf.type, w, loc)
                     else:
-                        issue = self._issue("READER_FIELD_MISSING_DEFAULT_VALUE", r, w, loc, rf.name)
+                        issue = self._issue(
+                            "READER_FIELD_MISSING_DEFAULT_VALUE", r, w, loc, rf.name
+                        )
                         out.append(issue)
             else:
                 out += self._sub("type", rf.type, matches[0].type, loc)

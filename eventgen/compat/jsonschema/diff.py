@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,13 +33,35 @@ class Differ:
     def __init__(self, compatible: frozenset[str]) -> None:
         self.compatible = compatible
         self._memo: dict[tuple[int, int], list[Diff]] = {}
-        self._active: dict[int, int] = {}
-        self._low = 1 << 30
-        self._keep: list[tuple[JSchema, JSchema]] = []
+        self._active: set[tuple[int, int]] = set()
+        self._assumed: set[tuple[int, int]] = set()
+        self._known_bad: dict[tuple[int, int], list[Diff]] = {}
+        self._keep: list[JSchema] = []
 
     def ok(self, diffs: list[Diff]) -> bool:
         """True when every difference is acceptable under the policy."""
         return all(t in self.compatible for t, _ in diffs)
+
+    def run(self, o: JSchema, u: JSchema) -> list[Diff]:
+        """Top-level comparison: iterate to a fixpoint so recursion assumptions are sound."""
+        self._keep += [o, u]  # node ids key the memo; keep the nodes alive
+        limit = sys.getrecursionlimit()
+        # Recursive schemas are compared depth-first over node pairs; deep but bounded.
+        sys.setrecursionlimit(max(limit, 20000))
+        try:
+            while True:
+                self._memo, self._active, self._assumed = {}, set(), set()
+                result = self.compare(o, u)
+                wrong = {
+                    k: self._memo[k]
+                    for k in self._assumed
+                    if k in self._memo and not self.ok(self._memo[k]) and k not in self._known_bad
+                }
+                if not wrong:
+                    return result
+                self._known_bad.update(wrong)
+        finally:
+            sys.setrecursionlimit(limit)
 
     def compare(self, o: JSchema | None, u: JSchema | None) -> list[Diff]:
         """All differences from `o` to `u`, with paths relative to this node."""
@@ -53,23 +76,19 @@ class Differ:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        if id(o) in self._active:
-            # Recursion (Java guards on the original schema alone): assume compatible;
-            # results relying on the assumption are not memoised until the schema that
-            # introduced it finishes, so memoisation cannot hide a real break.
-            self._low = min(self._low, self._active[id(o)])
+        if key in self._active:
+            # A recursive pair is assumed compatible unless an earlier pass proved it
+            # is not; run() repeats until no assumption turns out wrong.
+            if key in self._known_bad:
+                return self._known_bad[key]
+            self._assumed.add(key)
             return []
-        depth = len(self._active)
-        self._active[id(o)] = depth
-        saved_low, self._low = self._low, 1 << 30
+        self._active.add(key)
         try:
             result = self._compare(o, u)
         finally:
-            del self._active[id(o)]
-        if self._low >= depth or not self.ok(result):
-            self._memo[key] = result
-            self._keep.append((o, u))
-        self._low = min(saved_low, self._low)
+            self._active.discard(key)
+        self._memo[key] = result
         return result
 
     def _compare(self, o: JSchema, u: JSchema) -> list[Diff]:
@@ -87,12 +106,28 @@ class Differ:
             sub = self.compare(o.subschemas[0], u)
             if self.ok(sub):
                 return sub
+        if (o.kind == "combined") != (u.kind == "combined"):
+            # Compare a plain schema as a singleton of the other side's combinator, so that
+            # e.g. dropping the enum from {type, enum} reads as PRODUCT_TYPE_NARROWED.
+            if o.kind == "combined":
+                wrapped = JSchema(kind="combined", raw=u.raw, criterion=o.criterion, subschemas=[u])
+                return self._combined(o, wrapped)
+            wrapped = JSchema(kind="combined", raw=o.raw, criterion=u.criterion, subschemas=[o])
+            return self._combined(wrapped, u)
         if o.kind != u.kind:
-            if o.kind == "false" or u.kind in _EMPTY_KINDS or o.kind in _EMPTY_KINDS and u.kind in _EMPTY_KINDS:
+            if (
+                o.kind == "false"
+                or u.kind in _EMPTY_KINDS
+                or o.kind in _EMPTY_KINDS
+                and u.kind in _EMPTY_KINDS
+            ):
                 return []
             if {o.kind, u.kind} == {"string", "number"} and (o.connect_bytes or u.connect_bytes):
                 return []  # Kafka Connect Decimal may be encoded either way
             return [("TYPE_CHANGED", ())]
+        return self._body(o, u)
+
+    def _body(self, o: JSchema, u: JSchema) -> list[Diff]:
         out: list[Diff] = []
         for attr, change in (
             ("id", "ID_CHANGED"),
@@ -138,9 +173,13 @@ class Differ:
         olds = _dedupe(o.subschemas)
         news = _dedupe(u.subschemas)
         if len(olds) < len(news):
-            out.append(("PRODUCT_TYPE_EXTENDED" if u.criterion == "allOf" else "SUM_TYPE_EXTENDED", ()))
+            out.append(
+                ("PRODUCT_TYPE_EXTENDED" if u.criterion == "allOf" else "SUM_TYPE_EXTENDED", ())
+            )
         elif len(olds) > len(news):
-            out.append(("PRODUCT_TYPE_NARROWED" if o.criterion == "allOf" else "SUM_TYPE_NARROWED", ()))
+            out.append(
+                ("PRODUCT_TYPE_NARROWED" if o.criterion == "allOf" else "SUM_TYPE_NARROWED", ())
+            )
         edges: dict[int, dict[int, list[Diff]]] = {}
         for i, old in enumerate(olds):
             for j, new in enumerate(news):
@@ -204,11 +243,21 @@ def compare_limit(keyword: str, prefix: str, old: Any, new: Any) -> list[Diff]:
 
 
 def _string(o: JSchema, u: JSchema) -> list[Diff]:
-    out = compare_limit("maxLength", "MAX_LENGTH", o.limits.get("maxLength"), u.limits.get("maxLength"))
-    out += compare_limit("minLength", "MIN_LENGTH", o.limits.get("minLength"), u.limits.get("minLength"))
+    out = compare_limit(
+        "maxLength", "MAX_LENGTH", o.limits.get("maxLength"), u.limits.get("maxLength")
+    )
+    out += compare_limit(
+        "minLength", "MIN_LENGTH", o.limits.get("minLength"), u.limits.get("minLength")
+    )
     po, pu = o.limits.get("pattern"), u.limits.get("pattern")
     if po != pu:
-        change = "PATTERN_ADDED" if po is None else "PATTERN_REMOVED" if pu is None else "PATTERN_CHANGED"
+        change = (
+            "PATTERN_ADDED"
+            if po is None
+            else "PATTERN_REMOVED"
+            if pu is None
+            else "PATTERN_CHANGED"
+        )
         out.append((change, ("pattern",)))
     return out
 

@@ -37,7 +37,9 @@ _ARRAY_KEYS = frozenset(
         "unevaluatedItems",
     }
 )
-_NUMBER_KEYS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
+_NUMBER_KEYS = frozenset(
+    {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
+)
 _STRING_KEYS = frozenset({"minLength", "maxLength", "pattern", "format"})
 _TYPES = ("object", "array", "number", "integer", "string", "boolean", "null")
 
@@ -249,8 +251,11 @@ class _Loader:
         elif isinstance(items, list) and not self.draft2020:
             node.item_schemas = [self.load(x) for x in items]
             node.additional = self._sub(s.get("additionalItems", True))
-        elif items is not None:
-            node.all_items = self.load(items)
+        else:
+            if items is not None:
+                node.all_items = self.load(items)
+            if not self.draft2020:
+                node.additional = self._sub(s.get("additionalItems", True))
         if node.additional is True and "unevaluatedItems" in s:
             node.additional = self._sub(s["unevaluatedItems"])
         keys = ("minItems", "maxItems", "uniqueItems", "minContains", "maxContains")

@@ -22,11 +22,7 @@ def _permits(value: JSchema | bool) -> bool:
 
 
 def _open_object(s: JSchema) -> bool:
-    return (
-        not s.pattern_properties
-        and s.additional is True
-        and s.unevaluated is True
-    )
+    return not s.pattern_properties and s.additional is True and s.unevaluated is True
 
 
 def _covering_property(s: JSchema, name: str) -> JSchema | None:
@@ -41,7 +37,15 @@ def _covering_property(s: JSchema, name: str) -> JSchema | None:
 
 def _covered(d: Differ, old: JSchema, new: JSchema, prefix: str) -> list[Diff]:
     sub = d.compare(old, new)
-    return [*sub, (f"{prefix}_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL" if d.ok(sub) else f"{prefix}_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", ())]
+    return [
+        *sub,
+        (
+            f"{prefix}_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+            if d.ok(sub)
+            else f"{prefix}_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
+            (),
+        ),
+    ]
 
 
 def compare_object(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
@@ -53,13 +57,19 @@ def compare_object(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
             if was and not now:
                 out.append(("REQUIRED_ATTRIBUTE_REMOVED", ("required", name)))
             elif now and not was:
-                change = "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED" if u.properties[name].has_default else "REQUIRED_ATTRIBUTE_ADDED"
+                change = (
+                    "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED"
+                    if u.properties[name].has_default
+                    else "REQUIRED_ATTRIBUTE_ADDED"
+                )
                 out.append((change, ("required", name)))
     for name in list(o.properties) + [n for n in u.properties if n not in o.properties]:
         out += at(("properties", name), _property(d, o, u, name))
     out += at(("dependencies",), _dependencies(d, o, u))
     out += _extra(d, "additionalProperties", "ADDITIONAL_PROPERTIES", o.additional, u.additional)
-    out += _extra(d, "unevaluatedProperties", "UNEVALUATED_PROPERTIES", o.unevaluated, u.unevaluated)
+    out += _extra(
+        d, "unevaluatedProperties", "UNEVALUATED_PROPERTIES", o.unevaluated, u.unevaluated
+    )
     for kw, prefix in (("maxProperties", "MAX_PROPERTIES"), ("minProperties", "MIN_PROPERTIES")):
         out += compare_limit(kw, prefix, o.limits.get(kw), u.limits.get(kw))
     return out
@@ -129,7 +139,9 @@ def _dependencies(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
     return out
 
 
-def _extra(d: Differ, keyword: str, prefix: str, old: JSchema | bool, new: JSchema | bool) -> list[Diff]:
+def _extra(
+    d: Differ, keyword: str, prefix: str, old: JSchema | bool, new: JSchema | bool
+) -> list[Diff]:
     """additionalProperties/unevaluatedProperties/additionalItems: permitted, narrowed, extended."""
     if _permits(old) != _permits(new):
         return [(f"{prefix}_ADDED" if _permits(new) else f"{prefix}_REMOVED", (keyword,))]
@@ -149,7 +161,9 @@ def _open_array(s: JSchema) -> bool:
 
 def compare_array(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
     """Items (single schema and tuples), additional items and array limits."""
-    out = at(("items",), d.compare(o.all_items, u.all_items)) if (o.all_items or u.all_items) else []
+    out = (
+        at(("items",), d.compare(o.all_items, u.all_items)) if (o.all_items or u.all_items) else []
+    )
     olds, news = o.item_schemas or [], u.item_schemas or []
     for i in range(max(len(olds), len(news))):
         path = ("items", str(i))
@@ -170,7 +184,11 @@ def compare_array(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
             new = news[i]
             cover = _schema_of(o.additional)
             if _open_array(o):
-                change = "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL" if new.kind in ("empty", "true") else "ITEM_ADDED_TO_OPEN_CONTENT_MODEL"
+                change = (
+                    "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
+                    if new.kind in ("empty", "true")
+                    else "ITEM_ADDED_TO_OPEN_CONTENT_MODEL"
+                )
                 out.append((change, path))
             elif cover is not None:
                 out += at(path, _covered(d, cover, new, "ITEM_ADDED"))
