@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from eventgen.compat.result import CompatResult
 from eventgen.evolution.errors import InputError
 from eventgen.evolution.findings import Finding, finding
 from eventgen.evolution.locate import locate, walk
@@ -14,13 +15,13 @@ from eventgen.evolution.subjects import Subject, canonical
 COMPAT_FORMAT = {"avro": "avro", "json": "json"}
 
 
-def compat_check(fmt: str, previous: list[Any], new: Any, mode: str) -> Any:
+def compat_check(fmt: str, previous: list[Any], new: Any, mode: str) -> CompatResult:
     """eventgen.compat.check with Confluent semantics; unparseable schemas are input errors."""
     from eventgen import compat
     from eventgen.compat.result import SchemaParseError
 
     try:
-        return compat.check(COMPAT_FORMAT[fmt], previous, new, mode)
+        return compat.check(COMPAT_FORMAT[fmt], new=new, mode=mode, history=previous)
     except SchemaParseError as exc:
         which = "the new schema"
         if exc.version_index is not None:
@@ -183,12 +184,37 @@ def _explain_branch(
     Avro-Java reports a changed record inside a union only as a missing branch; the pairwise
     check of the message's old and new record names the field and the reason.
     """
-    trail = walk(old.schema, f.path, dict(old.names))
-    if len(new.messages) < 2 or not trail or trail[-1][1] is not None:
+    if len(new.messages) < 2:
         return []
-    qualified = trail[-1][0]
+    trail = walk(old.schema, f.path, dict(old.names))
+    if trail and trail[-1][1] is not None:
+        return []
+    if trail and trail[-1][0] in new.messages:
+        candidates = [trail[-1][0]]
+    elif f.path.strip("#/") in ("", "oneOf", "anyOf"):
+        # JSON Schema reports a changed `oneOf` as a whole: look at each changed branch.
+        candidates = list(new.messages)
+    else:
+        return []
+    out: list[Finding] = []
+    for qualified in candidates:
+        out.extend(_explain_message(f, qualified, old, new, old_snap, new_snap, mode))
+    return out
+
+
+def _explain_message(
+    f: Any,
+    qualified: str,
+    old: Subject,
+    new: Subject,
+    old_snap: Snapshot,
+    new_snap: Snapshot,
+    mode: str,
+) -> list[Finding]:
     before, after = old_snap.messages.get(qualified), new_snap.messages.get(qualified)
     if before is None or after is None or before.record is None or after.record is None:
+        return []
+    if canonical(before.record) == canonical(after.record):
         return []
     base = mode.removesuffix("_TRANSITIVE")
     pair = compat_check(new.format, [before.record], after.record, base)

@@ -189,3 +189,18 @@ def test_rule_fixture(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     # Findings are de-duplicated by (rule, position, message); compare distinct pairs.
     got_code, got = findings("new", "--against", "old")
     assert (got_code, sorted(set(got))) == (code, sorted(set(expected)))
+
+
+def test_json_union_branch_is_explained_at_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON Schema reports a changed `oneOf` as a whole; the finding still names the field."""
+    monkeypatch.chdir(tmp_path)
+    json_format = ("serialization: avro", "serialization: json")
+    added = ("      customer: string\n", "      customer: string\n      extra: string\n")
+    variant(tmp_path, "old", {"eventgen.yaml": [json_format]})
+    variant(tmp_path, "new", {"eventgen.yaml": [json_format], "shop.yaml": [added]})
+    assert findings("new", "--against", "old") == (
+        1,
+        [("D0101", "new/shop.yaml:22:7"), ("D0405", "new/shop.yaml:16:3")],
+    )
