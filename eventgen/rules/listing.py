@@ -16,9 +16,18 @@ def _compat_rules() -> list[tuple[str, str, str]]:
     return [(r.id, ", ".join(r.formats), r.purpose) for r in RULES]
 
 
+def _diff_rules() -> list[tuple[str, str, str]]:
+    try:
+        from eventgen.evolution import DIFF_RULES
+    except ImportError:  # pragma: no cover
+        return []
+    return [(code, str(level), purpose) for code, level, purpose in DIFF_RULES]
+
+
 def list_rules(fmt: str) -> str:
     codes = [CODES[c] for c in sorted(CODES)]
     compat = sorted(_compat_rules())
+    diff = sorted(_diff_rules())
     if fmt == "json":
         payload = {
             "diagnostics": [
@@ -31,20 +40,26 @@ def list_rules(fmt: str) -> str:
                 for r in codes
             ],
             "compatibility": [{"id": i, "formats": f, "purpose": p} for i, f, p in compat],
+            "diff": [{"code": c, "level": lv, "purpose": p} for c, lv, p in diff],
         }
         return json.dumps(payload, indent=2) + "\n"
     if fmt == "markdown":
-        return _markdown(codes, compat)
+        return _markdown(codes, compat, diff)
     lines = ["Spec diagnostics:"]
     lines += [f"  {r.code}  {r.severity.value:<7}  {r.phase:<9}  {r.purpose}" for r in codes]
     if compat:
         lines += ["", "Schema compatibility rules:"]
         width = max(len(i) for i, _, _ in compat)
         lines += [f"  {i:<{width}}  [{f}]  {p}" for i, f, p in compat]
+    if diff:
+        lines += ["", "Spec diff rules (eventgen diff):"]
+        lines += [f"  {c}  {lv:<8}  {p}" for c, lv, p in diff]
     return "\n".join(lines) + "\n"
 
 
-def _markdown(codes: list[RuleInfo], compat: list[tuple[str, str, str]]) -> str:
+def _markdown(
+    codes: list[RuleInfo], compat: list[tuple[str, str, str]], diff: list[tuple[str, str, str]]
+) -> str:
     lines = [
         "# Diagnostics",
         "",
@@ -68,4 +83,13 @@ def _markdown(codes: list[RuleInfo], compat: list[tuple[str, str, str]]) -> str:
             "|---|---|---|",
         ]
         lines += [f"| `{i}` | {f} | {p} |" for i, f, p in compat]
+    if diff:
+        lines += [
+            "",
+            "## Spec diff rules (`eventgen diff`)",
+            "",
+            "| code | level | purpose |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {c} | {lv} | {p} |" for c, lv, p in diff]
     return "\n".join(lines) + "\n"
