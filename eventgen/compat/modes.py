@@ -68,13 +68,13 @@ def _norm(value: str, allowed: tuple[str, ...], what: str, upper: bool) -> str:
     return v
 
 
-def _decoded(schema: Any) -> Any:
+def _decoded(schema: Any, index: int | None = None) -> Any:
     """Parse JSON text given for a JSON Schema; other values are already parsed JSON."""
     if isinstance(schema, str):
         try:
             return json.loads(schema)
         except json.JSONDecodeError as exc:
-            raise SchemaParseError(f"invalid JSON: {exc}") from exc
+            raise SchemaParseError(f"invalid JSON: {exc}", version_index=index) from exc
     return schema
 
 
@@ -143,7 +143,7 @@ def check(
     )
     found: list[Finding] = []
     for index in indices:
-        old_raw = versions[index] if fmt == "avro" else _decoded(versions[index])
+        old_raw = versions[index] if fmt == "avro" else _decoded(versions[index], index)
         old_parsed = (old_raw, pair.parse(old_raw, index))
         for direction in directions:
             found += pair.findings(new_parsed, old_parsed, direction, index)
