@@ -150,7 +150,7 @@ class Differ:
             out += self._combined(o, u)
         elif kind == "not":
             sub = self.compare(u.subschemas[0], o.subschemas[0])
-            out.append(("NOT_TYPE_NARROWED" if self.ok(sub) else "NOT_TYPE_EXTENDED", ()))
+            out.append(("NOT_TYPE_NARROWED" if self.ok(sub) else "NOT_TYPE_EXTENDED", ("not",)))
         elif kind == "object":
             out += structural.compare_object(self, o, u)
         elif kind == "array":
