@@ -19,7 +19,12 @@ _CODES = [
     ("E0111", "error", "structure", "unsupported `eventgen:` language version"),
     ("E0112", "error", "load", "no project file eventgen.yaml"),
     ("E0114", "error", "load", "unknown environment, or override of an unknown context"),
-    ("E0120", "error", "load", "output file exists but was not made by eventgen (never overwritten)"),
+    (
+        "E0120",
+        "error",
+        "load",
+        "output file exists but was not made by eventgen (never overwritten)",
+    ),
     # structure: the published JSON Schema
     ("E0201", "error", "structure", "unknown key (with a did-you-mean hint)"),
     ("E0202", "error", "structure", "missing required key"),
@@ -125,7 +130,12 @@ _CODES = [
 for _code, _severity, _phase, _purpose in _CODES:
     describe(_code, _severity, _purpose, _phase)
 
-from eventgen.rules import checks_flows, checks_names, checks_topics  # noqa: F401
+from eventgen.rules import (  # noqa: F401  (importing registers the checks)
+    checks_flows,
+    checks_names,
+    checks_sagas,
+    checks_topics,
+)
 
 try:  # Kafka topic-config codes live beside their definitions table.
     from eventgen.kafka.validate import CONFIG_RULES
