@@ -22,22 +22,25 @@ class Checker:
         self.messages = {m.qualified: m for m in project.all_messages()}
         self.found: list[Diagnostic] = []
 
-    def fields_of(self, message: str) -> tuple[Field, ...]:
+    def fields_of(self, message: str) -> tuple[Field, ...] | None:
+        """The message's fields; None when it did not resolve (already reported, so skip)."""
         found = self.messages.get(message)
-        return found.fields if found else ()
+        return found.fields if found else None
 
     def path_ok(self, fields: Sequence[Field], path: Sequence[str]) -> bool:
         return field_path_type(fields, path, self.types.get) is not None
 
     def exprs(
-        self, values: Assignments, loc: Loc, roots: dict[str, Sequence[Field]], what: str
+        self, values: Assignments, loc: Loc, roots: dict[str, Sequence[Field] | None], what: str
     ) -> None:
         """Check `$`-paths against the fields each root stands for."""
         for target, expr in values:
             self.expr(expr, loc, roots, f"{what} `{target}`")
 
-    def expr(self, expr: Expr, loc: Loc, roots: dict[str, Sequence[Field]], what: str) -> None:
-        if expr.root is None:
+    def expr(
+        self, expr: Expr, loc: Loc, roots: dict[str, Sequence[Field] | None], what: str
+    ) -> None:
+        if expr.root is None or (expr.root in roots and roots[expr.root] is None):
             return
         if expr.root == "$meta":
             if expr.path[0] not in ENVELOPE_FIELDS:
@@ -52,10 +55,14 @@ class Checker:
             return
         if expr.root not in roots:
             self.found.append(error("E0802", loc, f"{what}: `{expr.root}` cannot be used here"))
-        elif not self.path_ok(roots[expr.root], expr.path):
+        elif not self.path_ok(roots[expr.root] or (), expr.path):
             self.found.append(error("E0802", loc, f"{what}: `{expr}` names no existing field"))
 
-    def targets(self, values: Assignments, fields: Sequence[Field], loc: Loc, what: str) -> None:
+    def targets(
+        self, values: Assignments, fields: Sequence[Field] | None, loc: Loc, what: str
+    ) -> None:
+        if fields is None:
+            return
         names = {f.name for f in fields}
         for target, _ in values:
             if target not in names:
@@ -76,13 +83,14 @@ def _consumers_and_versions(c: Checker) -> None:
     for ctx in c.project.contexts:
         for con in ctx.consumers:
             for handled in con.handles:
-                if c.messages[handled].topic not in con.subscribe:
+                topic = c.messages[handled].topic
+                if topic is not None and topic not in con.subscribe:
                     c.found.append(
                         error(
                             "E0814",
                             con.loc,
                             f"consumer `{con.name}` handles {handled}, which is on none of its topics",
-                            f"{handled} travels on `{c.messages[handled].topic}`",
+                            f"{handled} travels on `{topic}`",
                         )
                     )
     for m in c.project.all_messages():
@@ -117,7 +125,7 @@ def _aggregates(c: Checker) -> None:
         for agg in ctx.aggregates:
             for rule in agg.applies:
                 fields = c.fields_of(rule.message)
-                if agg.id_field not in {f.name for f in fields}:
+                if fields is not None and agg.id_field not in {f.name for f in fields}:
                     c.found.append(
                         error(
                             "E0815",
@@ -175,7 +183,7 @@ def _projections(c: Checker) -> None:
                 c.exprs(rule.assignments, rule.loc, {"$": fields}, "value of")
                 if rule.key is not None:
                     c.expr(rule.key, rule.loc, {"$": fields}, "row key")
-                elif proj.key not in {f.name for f in fields}:
+                elif fields is not None and proj.key not in {f.name for f in fields}:
                     c.found.append(
                         error(
                             "E0804",
