@@ -19,14 +19,16 @@ Upcaster = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
 _parsed: dict[tuple[str, str, int], Any] = {}
 _parsed_keys: dict[str, Any] = {}
-# The hot path (current version) looks schemas up by class object: one dict probe.
-_current: dict[type[Message], Any] = {}
+# The hot path (current version) finds everything it needs by class object in one dict probe:
+# the parsed schema and the compiled validator's bound `validate_python` (model_validate adds a
+# Python-level wrapper per call).
+_current: dict[type[Message], tuple[Any, Callable[[Any], Any]]] = {}
 
 
 def avro_schema(cls: type[Message], version: int | None = None) -> Any:
     """The parsed Avro schema of `cls` at `version` (default: current), cached."""
     if version is None and (hit := _current.get(cls)) is not None:
-        return hit
+        return hit[0]
     # The schema module is part of the key: two generated packages may share message types.
     key = (cls.SCHEMAS, cls.TYPE, cls.VERSION if version is None else version)
     parsed = _parsed.get(key)
@@ -38,18 +40,21 @@ def avro_schema(cls: type[Message], version: int | None = None) -> Any:
             raise DecodeError("unsupported_version", f"no Avro schema for v{key[2]}", cls.TYPE)
         parsed = _parsed[key] = parse_schema(raw, named_schemas={})
     if version is None:
-        _current[cls] = parsed
+        _current[cls] = (parsed, cls.__pydantic_validator__.validate_python)
     return parsed
 
 
 def encode_avro(message: Message) -> bytes:
     """The payload as Avro binary under its current schema (no framing)."""
+    cls = type(message)
+    hit = _current.get(cls)
+    schema = hit[0] if hit is not None else avro_schema(cls)
     buffer = BytesIO()
-    # Lists are tuples in the models; without this flag fastavro reads a tuple inside a union
-    # as its (branch, value) notation.
-    schemaless_writer(
-        buffer, avro_schema(type(message)), message.model_dump(), disable_tuple_notation=True
-    )
+    # The compiled serializer directly (model_dump is a Python wrapper); by_alias=True as the
+    # models' serialize_by_alias says. Lists are tuples in the models: without the flag fastavro
+    # reads a tuple inside a union as its (branch, value) notation.
+    values = cls.__pydantic_serializer__.to_python(message, by_alias=True)
+    schemaless_writer(buffer, schema, values, disable_tuple_notation=True)
     return buffer.getvalue()
 
 
@@ -57,20 +62,34 @@ def decode_avro(
     cls: type[M], data: bytes, version: int | None = None, upcast: Upcaster | None = None
 ) -> M:
     """Read Avro binary written with `version` of the schema of `cls`; DecodeError on failure."""
-    if version == cls.VERSION:
-        version = None
-    elif version is not None and upcast is None:
+    if version is None or version == cls.VERSION:
+        # The hot path, kept flat: one dict probe, the reader, the compiled validator.
+        hit = _current.get(cls)
+        if hit is None:
+            avro_schema(cls)
+            hit = _current[cls]
+        raw = _read(cls, data, hit[0])
+        try:
+            return hit[1](raw)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            raise DecodeError("invalid_payload", str(exc), cls.TYPE) from exc
+    if upcast is None:
         raise DecodeError("unsupported_version", f"v{version} needs an upcaster", cls.TYPE)
+    raw = _read(cls, data, avro_schema(cls, version))
+    if isinstance(raw, dict):
+        raw = upcast(cls.TYPE, version, raw)
+    return validate_payload(cls, raw)
+
+
+def _read(cls: type[Message], data: bytes, schema: Any) -> Any:
     buffer = BytesIO(data)
     try:
-        raw = schemaless_reader(buffer, avro_schema(cls, version), None)
+        raw = schemaless_reader(buffer, schema, None)
     except Exception as exc:  # fastavro reports garbage as EOFError, ValueError, IndexError...
         raise DecodeError("corrupt_payload", f"{type(exc).__name__}: {exc}", cls.TYPE) from exc
     if buffer.tell() != len(data):
         raise DecodeError("corrupt_payload", "trailing bytes after the record", cls.TYPE)
-    if version is not None and upcast is not None and isinstance(raw, dict):
-        raw = upcast(cls.TYPE, version, raw)
-    return validate_payload(cls, raw)
+    return raw
 
 
 def validate_payload(cls: type[M], raw: Any) -> M:

@@ -4,6 +4,12 @@ Each marker is used inside `Annotated[...]`. In JSON mode a value must have its 
 (a string matching `patterns`, a JSON number, ...); in Python mode the natural Python value is
 accepted too (what fastavro returns and what user code passes). Serialization to JSON gives the
 canonical wire form, so decode(encode(x)) == x.
+
+JSON mode always runs `validate` (a Python callback: the exact wire rules). Python mode (Avro
+decoding, constructors) first tries a native pydantic-core schema where one accepts a subset of
+what `validate` accepts and returns the same value for it (no Python call per value: Avro decode
+speed), and falls back to `validate` for the rest; tests/models/test_scalars.py checks both
+paths agree value by value.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Context, Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -30,23 +37,46 @@ INT64 = (-(2**63), 2**63 - 1)
 
 
 class _Marker:
-    """Plain validator plus JSON-mode serializer; subclasses define both."""
+    """Plain validator plus JSON-mode serializer; subclasses define both, and maybe a fast path."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.with_info_plain_validator_function(
-            self.validate,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                self.serialize, when_used="json"
-            ),
+        serialization = core_schema.plain_serializer_function_ser_schema(
+            self.serialize, when_used="json"
+        )
+        wire = core_schema.with_info_plain_validator_function(self.validate)
+        native = self.python_schema()
+        if native is None:
+            return core_schema.with_info_plain_validator_function(
+                self.validate, serialization=serialization
+            )
+        if self.python_is_complete():
+            python = native
+        else:  # the native subset first; anything else goes to `validate`
+            python = core_schema.union_schema(
+                [(native, "native"), (wire, "wire")], mode="left_to_right"
+            )
+        return core_schema.json_or_python_schema(
+            json_schema=wire, python_schema=python, serialization=serialization
         )
 
     def validate(self, value: Any, info: ValidationInfo) -> Any:
         raise NotImplementedError
 
+    def python_schema(self) -> CoreSchema | None:
+        """Python-mode schema: accepts a subset of `validate`, with the same results."""
+        return None
+
+    def python_is_complete(self) -> bool:
+        """True when `python_schema` accepts all that `validate` does in Python mode."""
+        return False
+
     def serialize(self, value: Any) -> Any:
         return value
+
+
+_PYTHON_INFO: Any = SimpleNamespace(mode="python")  # the only part of ValidationInfo we read
 
 
 def _wire_string(value: Any, regex: re.Pattern[str], what: str) -> str:
@@ -64,9 +94,12 @@ class UuidWire(_Marker):
     regex: re.Pattern[str] = field(default=re.compile(patterns.UUID), repr=False)
 
     def validate(self, value: Any, info: ValidationInfo) -> UUID:
-        if type(value) is UUID and info.mode == "python":
+        if isinstance(value, UUID) and info.mode == "python":
             return value
         return UUID(_wire_string(value, self.regex, "UUID"))
+
+    def python_schema(self) -> CoreSchema:
+        return core_schema.is_instance_schema(UUID)
 
     def serialize(self, value: UUID) -> str:
         return str(value)
@@ -78,10 +111,23 @@ class TimestampWire(_Marker):
 
     regex: re.Pattern[str] = field(default=re.compile(patterns.TIMESTAMP), repr=False)
 
+    def python_schema(self) -> CoreSchema:
+        # No native schema tells `timezone.utc` from other zones at offset 0 (which `validate`
+        # converts), so Python mode is a bare callback with the fastavro case first.
+        return core_schema.no_info_plain_validator_function(self.from_python)
+
+    def python_is_complete(self) -> bool:
+        return True
+
+    def from_python(self, value: Any) -> datetime:
+        if isinstance(value, datetime) and value.tzinfo is UTC:
+            return value  # what fastavro returns
+        return self.validate(value, _PYTHON_INFO)
+
     def validate(self, value: Any, info: ValidationInfo) -> datetime:
         if isinstance(value, datetime) and info.mode == "python":
             if value.tzinfo is UTC:
-                return value  # fast path: what fastavro returns
+                return value
             if value.tzinfo is None:
                 raise ValueError("timestamp needs a timezone")
             instant: datetime = value
@@ -103,9 +149,12 @@ class DateWire(_Marker):
     regex: re.Pattern[str] = field(default=re.compile(patterns.DATE), repr=False)
 
     def validate(self, value: Any, info: ValidationInfo) -> date:
-        if type(value) is date and info.mode == "python":
+        if isinstance(value, date) and not isinstance(value, datetime) and info.mode == "python":
             return value
         return date.fromisoformat(_wire_string(value, self.regex, "date"))
+
+    def python_schema(self) -> CoreSchema:
+        return core_schema.date_schema(strict=True)  # date instances only, not datetimes
 
     def serialize(self, value: date) -> str:
         return value.isoformat()
@@ -124,6 +173,9 @@ class TimeWire(_Marker):
             return value
         return time.fromisoformat(_wire_string(value, self.regex, "time"))
 
+    def python_schema(self) -> CoreSchema:
+        return core_schema.time_schema(strict=True, tz_constraint="naive")
+
     def serialize(self, value: time) -> str:
         return value.isoformat()
 
@@ -135,12 +187,18 @@ class BytesWire(_Marker):
     regex: re.Pattern[str] = field(default=re.compile(patterns.BASE64), repr=False)
 
     def validate(self, value: Any, info: ValidationInfo) -> bytes:
-        if isinstance(value, (bytes, bytearray, memoryview)) and info.mode == "python":
-            return bytes(value)
+        if info.mode == "python":
+            if isinstance(value, bytes):
+                return value
+            if isinstance(value, (bytearray, memoryview)):
+                return bytes(value)
         try:
             return base64.b64decode(_wire_string(value, self.regex, "base64"), validate=True)
         except binascii.Error as exc:
             raise ValueError(f"not valid base64: {exc}") from None
+
+    def python_schema(self) -> CoreSchema:
+        return core_schema.bytes_schema(strict=True)  # bytes instances only, returned as they are
 
     def serialize(self, value: bytes) -> str:
         return base64.b64encode(value).decode("ascii")
@@ -153,15 +211,13 @@ class IntRange(_Marker):
     minimum: int
     maximum: int
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        # Python mode uses pydantic's native strict int (no Python call per value: Avro decoding
-        # speed); JSON mode keeps `validate`, which also takes 1.0 like JSON Schema does.
-        return core_schema.json_or_python_schema(
-            json_schema=super().__get_pydantic_core_schema__(source, handler),
-            python_schema=core_schema.int_schema(strict=True, ge=self.minimum, le=self.maximum),
-        )
+    def python_schema(self) -> CoreSchema:
+        # Strict int: int instances but not bools, like `validate` in Python mode; JSON mode
+        # keeps `validate`, which also takes 1.0 like JSON Schema does.
+        return core_schema.int_schema(strict=True, ge=self.minimum, le=self.maximum)
+
+    def python_is_complete(self) -> bool:
+        return True
 
     def validate(self, value: Any, info: ValidationInfo) -> int:
         if type(value) is not int:
@@ -199,6 +255,21 @@ class FloatRange(_Marker):
             return float(struct.unpack("<f", struct.pack("<f", value))[0])
         return float(value)
 
+    def python_schema(self) -> CoreSchema | None:
+        bounds = [b for b in (self.minimum, self.maximum) if b is not None]
+        if self.single or any(float(b) != b for b in bounds):
+            return None  # binary32 rounding, or bounds a float comparison would round
+        # Float instances only (pydantic's strict float also takes ints and Decimals, returning
+        # floats; `validate` handles ints); then finite, within bounds, as an exact float.
+        return core_schema.chain_schema(
+            [
+                core_schema.is_instance_schema(float),
+                core_schema.float_schema(
+                    strict=True, allow_inf_nan=False, ge=self.minimum, le=self.maximum
+                ),
+            ]
+        )
+
 
 @dataclass(frozen=True)
 class Str(_Marker):
@@ -222,7 +293,22 @@ class Str(_Marker):
             raise ValueError(f"longer than {self.max_length}")
         if self.regex is not None and self.regex.search(value) is None:
             raise ValueError(f"does not match {self.pattern!r}")
-        return str(value)
+        return value if type(value) is str else str.__str__(value)
+
+    def python_schema(self) -> CoreSchema:
+        # str instances (subclasses as plain str), lengths in code points, the pattern with
+        # Python's `re.search`: `validate` in Python mode, except that with constraints pydantic
+        # refuses strings holding lone surrogates (those go to `validate`).
+        return core_schema.str_schema(
+            strict=True,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            pattern=self.pattern,
+            regex_engine="python-re",
+        )
+
+    def python_is_complete(self) -> bool:
+        return self.min_length is None and self.max_length is None and self.pattern is None
 
 
 @dataclass(frozen=True)
@@ -234,22 +320,39 @@ class DecimalSpec(_Marker):
     signed: bool = True  # False when the spec says minimum: 0 (the sign is in the pattern)
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     quantum: Decimal = field(init=False, repr=False, compare=False)
+    whole_digits: int = field(init=False, repr=False, compare=False)
     context: Context = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pattern = patterns.decimal(self.precision, self.scale, self.signed)
         object.__setattr__(self, "regex", re.compile(pattern))
         object.__setattr__(self, "quantum", Decimal(1).scaleb(-self.scale))
+        object.__setattr__(self, "whole_digits", self.precision - self.scale)
         object.__setattr__(self, "context", Context(prec=self.precision + 2))
 
+    def python_schema(self) -> CoreSchema:
+        # pydantic's decimal checks digits and places but neither quantizes nor normalizes -0,
+        # so Python mode is a bare callback with the fastavro case first.
+        return core_schema.no_info_plain_validator_function(self.from_python)
+
+    def python_is_complete(self) -> bool:
+        return True
+
+    def from_python(self, value: Any) -> Decimal:
+        # What fastavro returns: exactly `scale` places (same_quantum is False for NaN and
+        # infinities), nonzero (zero and -0 need normalizing), at most `precision` digits.
+        if (
+            type(value) is Decimal
+            and value.same_quantum(self.quantum)
+            and value
+            and value.adjusted() < self.whole_digits
+        ):
+            if not self.signed and value.is_signed():
+                raise ValueError("must not be negative")
+            return value
+        return self.validate(value, _PYTHON_INFO)
+
     def validate(self, value: Any, info: ValidationInfo) -> Decimal:
-        if type(value) is Decimal and info.mode == "python":
-            sign, digits, exponent = value.as_tuple()
-            # Fast path: fastavro returns exactly `scale` places; zero and -0 need normalizing.
-            if exponent == -self.scale and len(digits) <= self.precision and any(digits):
-                if sign and not self.signed:
-                    raise ValueError("must not be negative")
-                return value
         if info.mode == "python" and isinstance(value, (Decimal, int)) and type(value) is not bool:
             number = Decimal(value)
             if not number.is_finite():

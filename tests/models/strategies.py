@@ -162,9 +162,13 @@ def _scalar(ref: TypeRef, c: Constraints) -> st.SearchStrategy[Any]:
     name = ref.name
     if name == "string":
         if c.pattern is not None:
-            if c.pattern in PATTERNS:
-                return PATTERNS[c.pattern]
-            return st.from_regex(c.pattern, fullmatch=True)  # no trailing newline (see portable)
+            # fullmatch: no trailing newline (see portable)
+            regex = PATTERNS.get(c.pattern)
+            if regex is None:
+                regex = st.from_regex(c.pattern, fullmatch=True)
+            low, high = c.min_length or 0, c.max_length
+            # from_regex ignores length bounds; keep the draws valid (they are the accept side).
+            return regex.filter(lambda s: low <= len(s) and (high is None or len(s) <= high))
         return st.text(
             min_size=c.min_length or 0, max_size=c.max_length if c.max_length is not None else 12
         )
