@@ -56,11 +56,21 @@ def dumps(schema: Any) -> bytes:
 
 
 def record_schema(
-    index: TypeIndex, qualified: str, fields: tuple[Field, ...], doc: str | None
+    index: TypeIndex,
+    qualified: str,
+    fields: tuple[Field, ...],
+    doc: str | None,
+    elsewhere: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A standalone record schema: named types defined at first use, referenced after."""
+    """A record schema: named types defined at first use, referenced after.
+
+    Types in `elsewhere` (qualified names) are always referenced by full name: their
+    definitions live next to the schema (the Python schema modules); the default is standalone.
+    """
     named = RecordType(qualified, *naming.split_qualified(qualified), fields=fields, doc=doc)
-    return AvroBuilder(index).named(named)
+    builder = AvroBuilder(index)
+    builder.defined.update(elsewhere)
+    return builder.named(named)
 
 
 def type_schema(index: TypeIndex, named: NamedType) -> dict[str, Any]:

@@ -19,6 +19,7 @@ Upcaster = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
 _parsed: dict[tuple[str, str, int], Any] = {}
 _parsed_keys: dict[str, Any] = {}
+_named: dict[str, dict[str, Any]] = {}  # schema module -> its parsed named types
 # The hot path (current version) finds everything it needs by class object in one dict probe:
 # the parsed schema and the compiled validator's bound `validate_python` (model_validate adds a
 # Python-level wrapper per call).
@@ -34,14 +35,27 @@ def avro_schema(cls: type[Message], version: int | None = None) -> Any:
     parsed = _parsed.get(key)
     if parsed is None:
         # Imported on first use, so importing the models never pays for the schemas.
-        schemas: Mapping[str, Mapping[int, Any]] = importlib.import_module(cls.SCHEMAS).SCHEMAS
+        module = importlib.import_module(cls.SCHEMAS)
+        schemas: Mapping[str, Mapping[int, Any]] = module.SCHEMAS
         raw = schemas.get(cls.TYPE, {}).get(key[2])
         if raw is None:
             raise DecodeError("unsupported_version", f"no Avro schema for v{key[2]}", cls.TYPE)
-        parsed = _parsed[key] = parse_schema(raw, named_schemas={})
+        named = dict(_named_types(cls.SCHEMAS, module))
+        parsed = _parsed[key] = parse_schema(raw, named_schemas=named)
     if version is None:
         _current[cls] = (parsed, cls.__pydantic_validator__.validate_python)
     return parsed
+
+
+def _named_types(name: str, module: Any) -> dict[str, Any]:
+    """The named types a schema module defines once (`TYPES`) and its schemas refer to."""
+    named = _named.get(name)
+    if named is None:
+        named = {}
+        for schema in getattr(module, "TYPES", ()):  # dependencies first
+            parse_schema(schema, named_schemas=named)
+        _named[name] = named
+    return named
 
 
 def encode_avro(message: Message) -> bytes:

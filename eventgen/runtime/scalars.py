@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Context, Decimal, InvalidOperation
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
-from pydantic import GetCoreSchemaHandler, ValidationInfo
-from pydantic_core import CoreSchema, core_schema
-
 from eventgen.runtime import patterns
+
+if TYPE_CHECKING:  # pydantic is imported only when a model is built: the emitters use `validate`
+    from pydantic import GetCoreSchemaHandler, ValidationInfo
+    from pydantic_core import CoreSchema
 
 FLOAT32_MAX = 3.4028234663852886e38
 INT32 = (-(2**31), 2**31 - 1)
@@ -42,6 +43,8 @@ class _Marker:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
+        from pydantic_core import core_schema
+
         serialization = core_schema.plain_serializer_function_ser_schema(
             self.serialize, when_used="json"
         )
@@ -99,6 +102,8 @@ class UuidWire(_Marker):
         return UUID(_wire_string(value, self.regex, "UUID"))
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.is_instance_schema(UUID)
 
     def serialize(self, value: UUID) -> str:
@@ -112,6 +117,8 @@ class TimestampWire(_Marker):
     regex: re.Pattern[str] = field(default=re.compile(patterns.TIMESTAMP), repr=False)
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         # No native schema tells `timezone.utc` from other zones at offset 0 (which `validate`
         # converts), so Python mode is a bare callback with the fastavro case first.
         return core_schema.no_info_plain_validator_function(self.from_python)
@@ -154,6 +161,8 @@ class DateWire(_Marker):
         return date.fromisoformat(_wire_string(value, self.regex, "date"))
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.date_schema(strict=True)  # date instances only, not datetimes
 
     def serialize(self, value: date) -> str:
@@ -174,6 +183,8 @@ class TimeWire(_Marker):
         return time.fromisoformat(_wire_string(value, self.regex, "time"))
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.time_schema(strict=True, tz_constraint="naive")
 
     def serialize(self, value: time) -> str:
@@ -198,6 +209,8 @@ class BytesWire(_Marker):
             raise ValueError(f"not valid base64: {exc}") from None
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.bytes_schema(strict=True)  # bytes instances only, returned as they are
 
     def serialize(self, value: bytes) -> str:
@@ -212,6 +225,8 @@ class IntRange(_Marker):
     maximum: int
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         # Strict int: int instances but not bools, like `validate` in Python mode; JSON mode
         # keeps `validate`, which also takes 1.0 like JSON Schema does.
         return core_schema.int_schema(strict=True, ge=self.minimum, le=self.maximum)
@@ -256,6 +271,8 @@ class FloatRange(_Marker):
         return float(value)
 
     def python_schema(self) -> CoreSchema | None:
+        from pydantic_core import core_schema
+
         bounds = [b for b in (self.minimum, self.maximum) if b is not None]
         if self.single or any(float(b) != b for b in bounds):
             return None  # binary32 rounding, or bounds a float comparison would round
@@ -296,6 +313,8 @@ class Str(_Marker):
         return value if type(value) is str else str.__str__(value)
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         # str instances (subclasses as plain str), lengths in code points, the pattern with
         # Python's `re.search`: `validate` in Python mode, except that with constraints pydantic
         # refuses strings holding lone surrogates (those go to `validate`).
@@ -331,6 +350,8 @@ class DecimalSpec(_Marker):
         object.__setattr__(self, "context", Context(prec=self.precision + 2))
 
     def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
         # pydantic's decimal checks digits and places but neither quantizes nor normalizes -0,
         # so Python mode is a bare callback with the fastavro case first.
         return core_schema.no_info_plain_validator_function(self.from_python)

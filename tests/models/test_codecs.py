@@ -129,3 +129,28 @@ def test_open_content_model(tmp_path: Path) -> None:
         '{"amount": "1.00", "currency": "EUR", "extra": 1}', strict=True
     )
     assert money == alpha.Money(amount="1.00", currency="EUR")
+
+
+def test_schema_modules_match_avsc_files(pkg: Any) -> None:
+    """The runtime's schemas (shared TYPES + SCHEMAS by name) are the self-contained .avsc."""
+    import importlib
+
+    from fastavro.schema import expand_schema
+
+    from eventgen.emit import avro, layout
+    from eventgen.ir import naming
+
+    project = fx.fixture_project("fx_codecs")
+    files = avro.emit(project)
+    checked = 0
+    for ctx in project.contexts:
+        module = importlib.import_module(layout.schema_module(project, ctx.name))
+        for message in ctx.messages:
+            for version, _ in layout.versions(message):
+                suffix = None if version == message.version else version
+                avsc = json.loads(files[layout.avro_path(ctx.name, message.name, suffix)])
+                schema = module.SCHEMAS[naming.message_type(message.qualified)][version]
+                # expand_schema inlines every use of a named type: compare fully expanded forms.
+                assert expand_schema([*module.TYPES, schema])[-1] == expand_schema(avsc)
+                checked += 1
+    assert checked >= 4

@@ -19,6 +19,8 @@ def py_str(text: str) -> str:
 
 
 def _quoted(text: str) -> str:
+    if text.isascii() and text.isprintable():  # the common case, without a loop per character
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     out = ['"']
     for ch in text:
         if ch == '"':
@@ -38,14 +40,18 @@ def py_docstring(text: str, indent: int = 0, width: int = 100) -> str:
 
     Escaped lines too long for `width` at `indent` are wrapped at spaces (only there).
     """
-    body: list[str] = []
-    for ch in text.strip():
-        if ch == "\\":
-            body.append("\\\\")
-        elif ch in "\n\t" or _is_printable(ch):
-            body.append(ch)
-        else:
-            body.append(_escape(ch))
+    stripped = text.strip()
+    if stripped.isascii() and stripped.replace("\n", " ").replace("\t", " ").isprintable():
+        body = [stripped.replace("\\", "\\\\")]  # the common case: only backslashes to double
+    else:
+        body = []
+        for ch in stripped:
+            if ch == "\\":
+                body.append("\\\\")
+            elif ch in "\n\t" or _is_printable(ch):
+                body.append(ch)
+            else:
+                body.append(_escape(ch))
     escaped = "".join(body).replace('"""', '\\"\\"\\"')
     room = width - indent - 6  # the quotes on the first and the last line
     lines: list[str] = []
@@ -80,6 +86,8 @@ def _is_printable(ch: str) -> bool:
 
 
 def _printable(text: str) -> bool:
+    if text.isascii():
+        return text.isprintable()  # for ASCII the same test as _is_printable, in C
     return all(_is_printable(ch) for ch in text)
 
 

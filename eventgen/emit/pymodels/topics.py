@@ -89,16 +89,30 @@ def _pascal(text: str) -> str:
 
 
 def schema_module(project: Project, index: TypeIndex, ctx: Context) -> dict[str, str]:
-    """Template values of `<package>/_avro/<module>.py`: every version's Avro schema."""
+    """Template values of `<package>/_avro/<module>.py`: every version's Avro schema.
+
+    Named types are written once (`TYPES`, dependencies first) and referenced by full name in
+    the message schemas; the runtime parses them into the messages' named schemas. The .avsc
+    files stay self-contained.
+    """
+    versions = [(m, v, fields) for m in ctx.messages for v, fields in layout.versions(m)]
+    shared = index.referenced(tuple(f for _, _, fields in versions for f in fields))
+    elsewhere = frozenset(t.qualified for t in shared)
+    types = []
+    for named in shared:
+        builder = avro.AvroBuilder(index)
+        builder.defined.update(elsewhere)
+        types.append(builder.named(named))
     schemas: dict[str, dict[int, object]] = {}
-    for message in ctx.messages:
-        versions = schemas.setdefault(naming.message_type(message.qualified), {})
-        for version, fields in layout.versions(message):
-            versions[version] = avro.record_schema(index, message.qualified, fields, message.doc)
+    for message, version, fields in versions:
+        schemas.setdefault(naming.message_type(message.qualified), {})[version] = (
+            avro.record_schema(index, message.qualified, fields, message.doc, elsewhere)
+        )
     doc = f"Avro schemas of the {ctx.name} context by message type and version (see avro/{ctx.name}/)."
     return {
         "header": py_comment(layout.header(ctx.files)),
         "docstring": py_docstring(doc),
+        "types": py_literal(_sorted(types)),
         "schemas": py_literal(_sorted(schemas)),
     }
 

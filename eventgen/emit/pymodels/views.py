@@ -20,6 +20,12 @@ class FieldView:
     default: str | None  # None: required
     docstring: str | None
 
+    @property
+    def declaration(self) -> str:
+        """`attr: annotation` or `attr: annotation = default`."""
+        text = f"{self.attr}: {self.annotation}"
+        return text if self.default is None else f"{text} = {self.default}"
+
 
 @dataclass
 class ClassView:
