@@ -40,20 +40,16 @@ class Warehouse(StrEnum):
 class ReservedLine(Record):
     """What was reserved for one order line, and where."""
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
-
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
     quantity: Annotated[int, IntRange(1, 1000)]
-
     warehouse: Warehouse
 
 
 class ShortLine(Record):
     """A line that could not be reserved."""
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
-
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
     requested: Annotated[int, IntRange(1, 2147483647)]
-
     available: Annotated[int, IntRange(0, 9223372036854775807)]
 
 
@@ -65,7 +61,6 @@ class CommitStock(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     reservation_id: Uuid | None = None
 
     def partition_key(self) -> UUID:
@@ -80,7 +75,7 @@ class GetStockLevel(Message):
     VERSION: ClassVar[int] = 1
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
 
 
 class ReleaseStock(Message):
@@ -91,7 +86,6 @@ class ReleaseStock(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     reservation_id: Uuid | None = None
 
     def partition_key(self) -> UUID:
@@ -107,11 +101,8 @@ class ReserveStock(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     lines: tuple[OrderLine, ...]
-
     hold_for: Annotated[int, IntRange(60, 86400)] = 1800
-
     """Seconds to hold the reservation"""
 
     def partition_key(self) -> UUID:
@@ -127,9 +118,7 @@ class StockCommitted(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     reservation_id: Uuid | None = None
-
     committed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -144,18 +133,15 @@ class StockLevelChanged(Message):
     VERSION: ClassVar[int] = 1
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
-
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
     on_hand: Annotated[int, IntRange(0, 9223372036854775807)]
-
     reserved: Annotated[int, IntRange(0, 9223372036854775807)]
-
     available: Int64
-
     """on_hand minus reserved; negative when oversold"""
-    per_warehouse: dict[str, Int64] = Field(default_factory=dict)
 
+    per_warehouse: dict[str, Int64] = Field(default_factory=dict)
     """Available units by Warehouse symbol"""
+
     changed_at: Timestamp
 
     def partition_key(self) -> str:
@@ -170,14 +156,10 @@ class StockReceived(Message):
     VERSION: ClassVar[int] = 1
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
-
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
     warehouse: Warehouse
-
     quantity: Annotated[int, IntRange(1, 9223372036854775807)]
-
     purchase_order: Annotated[str, Str(max_length=40)]
-
     received_at: Timestamp
 
     def partition_key(self) -> str:
@@ -193,9 +175,7 @@ class StockReleased(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     reservation_id: Uuid | None = None
-
     released_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -211,9 +191,7 @@ class StockReservationFailed(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     short_lines: tuple[ShortLine, ...]
-
     failed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -229,11 +207,8 @@ class StockReserved(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.inventory"
 
     order_id: Uuid
-
     reservation_id: Uuid
-
     lines: tuple[ReservedLine, ...]
-
     expires_at: Timestamp
 
     def partition_key(self) -> UUID:

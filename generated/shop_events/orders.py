@@ -39,20 +39,14 @@ class Address(Record):
     """A postal address. Shared with shipping (`orders.Address`)."""
 
     recipient: Annotated[str, Str(min_length=1, max_length=120)]
-
     line1: Annotated[str, Str(min_length=1, max_length=200)]
-
     line2: Annotated[str, Str(max_length=200)] | None = None
-
     city: Annotated[str, Str(min_length=1, max_length=100)]
-
     postal_code: Annotated[str, Str(min_length=2, max_length=12)]
-
-    country: Annotated[str, Str(pattern="^[A-Z]{2}$")]
-
+    country: Annotated[str, Str(pattern=r"^[A-Z]{2}$(?!\n)")]
     """ISO 3166-1 alpha-2 country code"""
-    phone: Annotated[str, Str(pattern=r"^\+[1-9][0-9]{6,14}$")] | None = None
 
+    phone: Annotated[str, Str(pattern=r"^\+[1-9][0-9]{6,14}$(?!\n)")] | None = None
     """E.164 phone number for the courier"""
 
 
@@ -60,23 +54,20 @@ class Money(Record):
     """An amount in one currency. Shared with payments (`orders.Money`)."""
 
     amount: Annotated[Decimal, DecimalSpec(12, 2, signed=False)]
-
     """Amount in major units, e.g. 19.99"""
-    currency: Annotated[str, Str(pattern="^[A-Z]{3}$")]
 
+    currency: Annotated[str, Str(pattern=r"^[A-Z]{3}$(?!\n)")]
     """ISO 4217 currency code"""
 
 
 class OrderLine(Record):
     """One product line of an order."""
 
-    sku: Annotated[str, Str(pattern="^[A-Z0-9][A-Z0-9-]{2,31}$")]
-
+    sku: Annotated[str, Str(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$(?!\n)")]
     """Stock keeping unit"""
+
     quantity: Annotated[int, IntRange(1, 1000)]
-
     unit_price: Money
-
     gift_wrap: bool = False
 
 
@@ -107,9 +98,7 @@ class AddOrderNote(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     text: Annotated[str, Str(min_length=1, max_length=2000)]
-
     author: Annotated[str, Str(max_length=64)] = "customer-service"
 
     def partition_key(self) -> UUID:
@@ -139,7 +128,6 @@ class CancelOrder(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     reason: Annotated[str, Str(min_length=1, max_length=500)]
 
     def partition_key(self) -> UUID:
@@ -155,7 +143,6 @@ class ChangeShippingAddress(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     address: Address
 
     def partition_key(self) -> UUID:
@@ -171,7 +158,6 @@ class ConfirmOrder(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     payment_id: Uuid | None = None
 
 
@@ -193,7 +179,6 @@ class OrderArchived(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     archived_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -209,11 +194,8 @@ class OrderCancelled(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     reason: Annotated[str, Str(max_length=500)]
-
     previous_status: OrderStatus
-
     cancelled_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -229,9 +211,7 @@ class OrderConfirmed(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     payment_id: Uuid | None = None
-
     confirmed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -247,9 +227,7 @@ class OrderNoteAdded(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     text: Annotated[str, Str(min_length=1, max_length=2000)]
-
     author: Annotated[str, Str(max_length=64)]
 
     def partition_key(self) -> UUID:
@@ -267,29 +245,23 @@ class OrderPlaced(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     customer_id: Uuid
-
     channel: SalesChannel = SalesChannel.WEB
-
     lines: tuple[OrderLine, ...]
-
     """At least one line; validated by PlaceOrder"""
+
     total: Money
-
     """Gross total including VAT and shipping"""
+
     shipping_address: Address
-
     placed_at: Timestamp
-
     requested_delivery_date: Date | None = None
-
     """Customer's preferred delivery day, if any"""
+
     attributes: dict[str, str] = Field(default_factory=dict)
-
     """Marketing attributes such as utm_source"""
-    coupon_code: str | None = Field(None, deprecated=True)
 
+    coupon_code: str | None = Field(None, deprecated=True)
     """Superseded by the promotions service; still filled for old storefront builds."""
 
     def partition_key(self) -> UUID:
@@ -305,11 +277,8 @@ class OrderRejected(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     customer_id: Uuid
-
     reason: Annotated[str, Str(min_length=1, max_length=500)]
-
     rejected_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -325,11 +294,8 @@ class OrderShippingAddressChanged(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     new_address: Address
-
     previous_address: Address | None = None
-
     changed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -345,20 +311,14 @@ class PlaceOrder(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
 
     order_id: Uuid
-
     """Chosen by the client so that retries are idempotent"""
+
     customer_id: Uuid
-
     channel: SalesChannel = SalesChannel.WEB
-
     lines: tuple[OrderLine, ...]
-
     total: Money
-
     shipping_address: Address
-
     requested_delivery_date: Date | None = None
-
     attributes: dict[str, str] = Field(default_factory=dict)
 
     def partition_key(self) -> UUID:

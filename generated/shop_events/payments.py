@@ -31,18 +31,13 @@ class CardToken(Record):
     """A PSP token for a stored card plus the non-sensitive parts shown to customers."""
 
     token: Annotated[str, Str(min_length=16, max_length=64)]
-
     brand: Annotated[str, Str(max_length=16)]
-
     """visa, mastercard, amex, ..."""
-    last4: Annotated[str, Str(pattern="^[0-9]{4}$")]
 
+    last4: Annotated[str, Str(pattern=r"^[0-9]{4}$(?!\n)")]
     expiry_month: Annotated[int, IntRange(1, 12)]
-
     expiry_year: Annotated[int, IntRange(2000, 2100)]
-
     fingerprint: Bytes
-
     """SHA-256 of the PAN as computed by the PSP; detects duplicate cards"""
 
 
@@ -80,15 +75,10 @@ class PaymentView(Record):
     """The answer to GetPayment."""
 
     payment_id: Uuid
-
     order_id: Uuid
-
     status: PaymentStatus
-
     amount: Money
-
     method: PaymentMethod
-
     updated_at: Timestamp
 
 
@@ -101,18 +91,13 @@ class CardCharged(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     payment_id: Uuid
-
     order_id: Uuid
-
     amount: Money
-
     method: PaymentMethod = PaymentMethod.UNKNOWN
-
     cardholder_name: Annotated[str, Str(max_length=200)]
-
     card: CardToken | None = None
-
     """Present when method is CARD"""
+
     charged_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -128,14 +113,11 @@ class CardDeclined(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     order_id: Uuid
-
     payment_id: Uuid
-
     decline_code: DeclineCode = DeclineCode.OTHER
-
     reason: Annotated[str, Str(max_length=500)]
-
     """Human-readable reason, shown to customer service"""
+
     declined_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -151,12 +133,11 @@ class ChargeCard(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     order_id: Uuid
-
     customer_id: Uuid
-
     amount: Money
-
-    statement_descriptor: Annotated[str, Str(max_length=22, pattern="^[A-Z0-9 .-]+$")] = "SHOP"
+    statement_descriptor: Annotated[str, Str(max_length=22, pattern=r"^[A-Z0-9 .-]+$(?!\n)")] = (
+        "SHOP"
+    )
 
     def partition_key(self) -> UUID:
         """The Kafka record key: `order_id`."""
@@ -181,11 +162,8 @@ class PaymentRefunded(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     order_id: Uuid
-
     payment_id: Uuid
-
     amount: Money
-
     refunded_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -201,11 +179,8 @@ class RefundFailed(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     order_id: Uuid
-
     payment_id: Uuid | None = None
-
     reason: Annotated[str, Str(max_length=500)]
-
     failed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -221,7 +196,6 @@ class RefundPayment(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
 
     order_id: Uuid
-
     reason: Annotated[str, Str(max_length=500)]
 
     def partition_key(self) -> UUID:

@@ -57,11 +57,8 @@ class DeliverySlot(Record):
     """A two-hour delivery window on one day."""
 
     slot_id: Uuid
-
     day: Date
-
     starts_at: Time
-
     ends_at: Time
 
 
@@ -69,7 +66,6 @@ class GeoPoint(Record):
     """WGS 84 coordinates."""
 
     latitude: Annotated[float, FloatRange(minimum=-90, maximum=90)]
-
     longitude: Annotated[float, FloatRange(minimum=-180, maximum=180)]
 
 
@@ -77,11 +73,8 @@ class Parcel(Record):
     """One physical parcel of a shipment."""
 
     weight_grams: Annotated[int, IntRange(1, 31500)]
-
     length_cm: Annotated[float, FloatRange(minimum=1, maximum=120, single=True)]
-
     width_cm: Annotated[float, FloatRange(minimum=1, maximum=60, single=True)]
-
     height_cm: Annotated[float, FloatRange(minimum=1, maximum=60, single=True)]
 
 
@@ -89,11 +82,8 @@ class ProofOfDelivery(Record):
     """What the courier captured at the door."""
 
     signed_by: str | None = None
-
     location: GeoPoint | None = None
-
     photo: Bytes | None = None
-
     """JPEG, at most 512 KiB"""
 
 
@@ -116,9 +106,7 @@ class BookDeliverySlot(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     address: Address
-
     preferred_date: Date | None = None
 
     def partition_key(self) -> UUID:
@@ -134,14 +122,11 @@ class CarrierStatusReceived(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     tracking_number: Annotated[str, Str(min_length=4, max_length=40)]
-
     carrier: Carrier
-
     status_code: Annotated[str, Str(max_length=32)]
-
     raw: Bytes
-
     """The callback body exactly as received"""
+
     received_at: Timestamp
 
     def partition_key(self) -> str:
@@ -157,9 +142,7 @@ class DeliverySlotBooked(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     slot: DeliverySlot
-
     carrier: Carrier
 
     def partition_key(self) -> UUID:
@@ -175,7 +158,6 @@ class DeliverySlotBookingFailed(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     reason: Annotated[str, Str(max_length=500)]
 
     def partition_key(self) -> UUID:
@@ -191,7 +173,6 @@ class DeliverySlotReleased(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     slot_id: Uuid | None = None
 
     def partition_key(self) -> UUID:
@@ -207,7 +188,6 @@ class ReleaseDeliverySlot(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     slot_id: Uuid | None = None
 
     def partition_key(self) -> UUID:
@@ -223,7 +203,6 @@ class ShipOrder(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     priority: Annotated[int, IntRange(0, 9)] = 0
 
     def partition_key(self) -> UUID:
@@ -239,11 +218,8 @@ class ShipmentDelivered(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     shipment_id: Uuid
-
     delivered_at: Timestamp
-
     proof: ProofOfDelivery | None = None
 
     def partition_key(self) -> UUID:
@@ -261,17 +237,11 @@ class ShipmentDispatched(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     shipment_id: Uuid
-
     order_id: Uuid
-
     carrier: Carrier
-
     tracking_number: Annotated[str, Str(min_length=4, max_length=40)]
-
     weight_grams: Annotated[int, IntRange(1, 9223372036854775807)]
-
     parcels: tuple[Parcel, ...] = ()
-
     dispatched_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -287,11 +257,8 @@ class ShipmentFailed(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     order_id: Uuid
-
     shipment_id: Uuid | None = None
-
     reason: Annotated[str, Str(max_length=500)]
-
     failed_at: Timestamp
 
     def partition_key(self) -> UUID:
@@ -307,16 +274,12 @@ class ShipmentTrackingUpdated(Message):
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
 
     shipment_id: Uuid
-
     order_id: Uuid
-
     status: TrackingStatus = TrackingStatus.UNKNOWN
-
     location: GeoPoint | None = None
-
     estimated_delivery: Date | None = None
-
     """Carrier's current estimate"""
+
     observed_at: Timestamp
 
     def partition_key(self) -> UUID:

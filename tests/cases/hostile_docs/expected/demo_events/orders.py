@@ -27,10 +27,13 @@ class OrderPlaced(Message):
     order_id: Uuid
     class_: str = Field(alias="class")
     """a Python keyword"""
+
     from_: str | None = Field(None, alias="from")
     """another keyword"""
+
     date_: Date = Field(alias="date")
     """shadows a type name"""
+
     type_: str = Field('it\'s "quoted" \\ and {{ x }}', alias="type")
     note: Note
 

@@ -3,6 +3,19 @@
 
 from typing import Any
 
+# Named types, dependencies first; the schemas below refer to them by full name.
+TYPES: list[dict[str, Any]] = [
+    {
+        "doc": "Ends with a backslash \\",
+        "fields": [
+            {"doc": '"""; import os; os.system(\'rm -rf /\') #', "name": "text", "type": "string"}
+        ],
+        "name": "Note",
+        "namespace": "demo.orders",
+        "type": "record",
+    }
+]
+
 SCHEMAS: dict[str, dict[int, Any]] = {
     "orders.OrderPlaced": {
         1: {
@@ -22,22 +35,7 @@ SCHEMAS: dict[str, dict[int, Any]] = {
                     "type": {"logicalType": "date", "type": "int"},
                 },
                 {"default": 'it\'s "quoted" \\ and {{ x }}', "name": "type", "type": "string"},
-                {
-                    "name": "note",
-                    "type": {
-                        "doc": "Ends with a backslash \\",
-                        "fields": [
-                            {
-                                "doc": '"""; import os; os.system(\'rm -rf /\') #',
-                                "name": "text",
-                                "type": "string",
-                            }
-                        ],
-                        "name": "Note",
-                        "namespace": "demo.orders",
-                        "type": "record",
-                    },
-                },
+                {"name": "note", "type": "demo.orders.Note"},
             ],
             "name": "OrderPlaced",
             "namespace": "demo.orders",

@@ -3,6 +3,30 @@
 
 from typing import Any
 
+# Named types, dependencies first; the schemas below refer to them by full name.
+TYPES: list[dict[str, Any]] = [
+    {
+        "doc": "An amount in one currency.",
+        "fields": [
+            {
+                "name": "amount",
+                "type": {"logicalType": "decimal", "precision": 12, "scale": 2, "type": "bytes"},
+            },
+            {"default": "EUR", "name": "currency", "type": "string"},
+        ],
+        "name": "Money",
+        "namespace": "demo.orders",
+        "type": "record",
+    },
+    {
+        "default": "PLACED",
+        "name": "OrderStatus",
+        "namespace": "demo.orders",
+        "symbols": ["PLACED", "PAID", "CANCELLED"],
+        "type": "enum",
+    },
+]
+
 SCHEMAS: dict[str, dict[int, Any]] = {
     "orders.OrderPlaced": {
         1: {
@@ -10,38 +34,8 @@ SCHEMAS: dict[str, dict[int, Any]] = {
             "fields": [
                 {"name": "order_id", "type": {"logicalType": "uuid", "type": "string"}},
                 {"name": "cust_id", "type": {"logicalType": "uuid", "type": "string"}},
-                {
-                    "name": "total",
-                    "type": {
-                        "doc": "An amount in one currency.",
-                        "fields": [
-                            {
-                                "name": "amount",
-                                "type": {
-                                    "logicalType": "decimal",
-                                    "precision": 12,
-                                    "scale": 2,
-                                    "type": "bytes",
-                                },
-                            },
-                            {"default": "EUR", "name": "currency", "type": "string"},
-                        ],
-                        "name": "Money",
-                        "namespace": "demo.orders",
-                        "type": "record",
-                    },
-                },
-                {
-                    "default": "PLACED",
-                    "name": "status",
-                    "type": {
-                        "default": "PLACED",
-                        "name": "OrderStatus",
-                        "namespace": "demo.orders",
-                        "symbols": ["PLACED", "PAID", "CANCELLED"],
-                        "type": "enum",
-                    },
-                },
+                {"name": "total", "type": "demo.orders.Money"},
+                {"default": "PLACED", "name": "status", "type": "demo.orders.OrderStatus"},
                 {"default": None, "name": "note", "type": ["null", "string"]},
                 {"default": [], "name": "tags", "type": {"items": "string", "type": "array"}},
                 {"name": "legacy_channel", "type": "string"},
@@ -56,38 +50,8 @@ SCHEMAS: dict[str, dict[int, Any]] = {
             "fields": [
                 {"name": "order_id", "type": {"logicalType": "uuid", "type": "string"}},
                 {"name": "customer_id", "type": {"logicalType": "uuid", "type": "string"}},
-                {
-                    "name": "total",
-                    "type": {
-                        "doc": "An amount in one currency.",
-                        "fields": [
-                            {
-                                "name": "amount",
-                                "type": {
-                                    "logicalType": "decimal",
-                                    "precision": 12,
-                                    "scale": 2,
-                                    "type": "bytes",
-                                },
-                            },
-                            {"default": "EUR", "name": "currency", "type": "string"},
-                        ],
-                        "name": "Money",
-                        "namespace": "demo.orders",
-                        "type": "record",
-                    },
-                },
-                {
-                    "default": "PLACED",
-                    "name": "status",
-                    "type": {
-                        "default": "PLACED",
-                        "name": "OrderStatus",
-                        "namespace": "demo.orders",
-                        "symbols": ["PLACED", "PAID", "CANCELLED"],
-                        "type": "enum",
-                    },
-                },
+                {"name": "total", "type": "demo.orders.Money"},
+                {"default": "PLACED", "name": "status", "type": "demo.orders.OrderStatus"},
                 {"name": "placed_at", "type": {"logicalType": "timestamp-micros", "type": "long"}},
                 {"default": None, "name": "note", "type": ["null", "string"]},
                 {"default": [], "name": "tags", "type": {"items": "string", "type": "array"}},
@@ -102,27 +66,7 @@ SCHEMAS: dict[str, dict[int, Any]] = {
             "fields": [
                 {"name": "order_id", "type": {"logicalType": "uuid", "type": "string"}},
                 {"name": "customer_id", "type": {"logicalType": "uuid", "type": "string"}},
-                {
-                    "name": "total",
-                    "type": {
-                        "doc": "An amount in one currency.",
-                        "fields": [
-                            {
-                                "name": "amount",
-                                "type": {
-                                    "logicalType": "decimal",
-                                    "precision": 12,
-                                    "scale": 2,
-                                    "type": "bytes",
-                                },
-                            },
-                            {"default": "EUR", "name": "currency", "type": "string"},
-                        ],
-                        "name": "Money",
-                        "namespace": "demo.orders",
-                        "type": "record",
-                    },
-                },
+                {"name": "total", "type": "demo.orders.Money"},
             ],
             "name": "PlaceOrder",
             "namespace": "demo.orders",
