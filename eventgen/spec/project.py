@@ -72,7 +72,9 @@ def read_specs(specs_dir: Path) -> tuple[SpecSet, list[Diagnostic]]:
     return specset, found
 
 
-def check_specs(specset: SpecSet, memo: dict[int, list[Diagnostic]] | None = None) -> list[Diagnostic]:
+def check_specs(
+    specset: SpecSet, memo: dict[int, list[Diagnostic]] | None = None
+) -> list[Diagnostic]:
     """Structure findings for every document of a (possibly overlaid) spec set.
 
     `memo` (by document identity) lets several environments share the checks of the

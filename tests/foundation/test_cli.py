@@ -135,4 +135,6 @@ def test_diagnostics_doc_is_generated_from_the_registry() -> None:
     from eventgen.rules.listing import list_rules
 
     doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
-    assert doc == list_rules("markdown"), "regenerate: eventgen rules --format markdown > docs/diagnostics.md"
+    assert doc == list_rules("markdown"), (
+        "regenerate: eventgen rules --format markdown > docs/diagnostics.md"
+    )
