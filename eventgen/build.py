@@ -149,7 +149,11 @@ def run_build(
             return 1
         click.echo(f"up to date: {len(files)} file(s) in {out}", err=True)
         return 0
-    write(out, files, changes)
+    try:
+        write(out, files, changes)
+    except OSError as exc:
+        click.echo(f"eventgen: cannot write {out}: {exc}; nothing was changed", err=True)
+        return 2
     click.echo(
         f"wrote {out}: {len(changes.create)} created, {len(changes.update)} updated, "
         f"{len(changes.delete)} removed, {changes.unchanged} unchanged",

@@ -6,11 +6,11 @@ Schema Registry with every registration, and the manifest already names each fil
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from eventgen.canonical import dumps
 from eventgen.emit import layout
 from eventgen.emit.layout import NamedType, TypeIndex
 from eventgen.ir import naming
@@ -49,10 +49,6 @@ def emit(project: Project) -> dict[str, bytes]:
                 key if isinstance(key, dict) else {"type": key}
             )
     return files
-
-
-def dumps(schema: Any) -> bytes:
-    return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def record_schema(

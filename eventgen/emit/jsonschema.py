@@ -8,12 +8,12 @@ exactly when the generated model accepts it in JSON mode.
 from __future__ import annotations
 
 import base64
-import json
 import math
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from eventgen.canonical import dumps
 from eventgen.emit import layout
 from eventgen.emit.layout import NamedType, TypeIndex
 from eventgen.ir.model import Constraints, EnumType, Field, Project, RecordType, TypeRef
@@ -44,10 +44,6 @@ def emit(project: Project) -> dict[str, bytes]:
                 suffix = None if version == message.version else version
                 files[layout.jsonschema_path(ctx.name, message.name, suffix)] = dumps(doc)
     return files
-
-
-def dumps(schema: Any) -> bytes:
-    return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def document(

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eventgen.canonical import dumps
 from eventgen.evolution.errors import InputError
-from eventgen.evolution.subjects import canonical, dumps, subjects
+from eventgen.evolution.subjects import canonical, subjects
 from eventgen.ir.model import Project
 
 ROOT = "schemas-history"

@@ -46,11 +46,6 @@ def canonical(schema: Any) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def dumps(schema: Any) -> bytes:
-    """The bytes of a committed schema file (sorted keys, indent 2, trailing newline)."""
-    return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
 def subjects(project: Project, strategy: Strategy = "topic") -> dict[str, Subject]:
     """Every subject of the project by name, for the project's serialization format."""
     builder = _Builders(project)

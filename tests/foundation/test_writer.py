@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -63,25 +62,26 @@ def test_refuses_to_overwrite_foreign_file(tmp_path: Path) -> None:
     assert _tree(out) == {"resolved-spec.json": b"hand written"}
 
 
-def test_failed_write_leaves_output_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_write_leaves_output_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["build", str(CASE), "-o", str(out)]) == 0
+    assert main(["build", str(CASE), "-o", str(out), "--no-cache"]) == 0
     (out / "resolved-spec.json").write_text("{}")
+    (out / "topics" / "default.json").write_text("{}")
+    # A directory where the writer stages one of the two files makes that staging fail
+    # after the other file was staged: neither may change.
+    (out / "topics" / ".default.json.eventgen-tmp").mkdir()
     before = _tree(out)
-    calls = {"n": 0}
-    real_fsync = os.fsync
-
-    def failing_fsync(fd: int) -> None:
-        calls["n"] += 1
-        if calls["n"] >= 1:
-            raise OSError(28, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", failing_fsync)
-    assert main(["build", str(CASE), "-o", str(out)]) == 2
+    assert main(["build", str(CASE), "-o", str(out), "--no-cache"]) == 2
     assert _tree(out) == before
+    assert not (out / ".resolved-spec.json.eventgen-tmp").exists()
+
+
+def test_paths_outside_the_output_are_refused(tmp_path: Path) -> None:
+    from eventgen.writer import plan
+
+    for bad in ("../escape.txt", "/etc/passwd", "a/../../b"):
+        with pytest.raises(RuntimeError):
+            plan(tmp_path, {bad: b""})
 
 
 def test_failed_validation_writes_nothing(tmp_path: Path) -> None:
