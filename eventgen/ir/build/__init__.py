@@ -1,0 +1,1 @@
+"""Resolve loaded spec documents into the frozen IR, reporting every problem found."""

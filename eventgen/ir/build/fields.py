@@ -1,0 +1,137 @@
+"""Fields: type expressions, decimals, constraints and defaults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from eventgen.diagnostics import Loc
+from eventgen.ir.build.scope import Scope
+from eventgen.ir.model import Constraints, Field, TypeRef, freeze
+from eventgen.ir.types import TypeSyntaxError, parse_type
+from eventgen.ir.values import constraint_problem, value_problem
+from eventgen.spec.nodes import PMap
+
+DEFAULT_DECIMAL = (38, 9)
+MAX_DECIMAL_PRECISION = 38  # what Avro readers, Java's BigDecimal schemas and Postgres agree on
+
+
+def resolve_type(scope: Scope, text: object, context: str, loc: Loc) -> TypeRef | None:
+    """Parse and resolve a type expression; report and return None when it is wrong."""
+    if not isinstance(text, str):
+        return None  # the structure check reported it
+    try:
+        ref = parse_type(text)
+    except TypeSyntaxError as exc:
+        scope.error("E0310", loc, str(exc), "examples: uuid, string?, list[OrderLine], map[int]")
+        return None
+    return _resolve_names(scope, ref, context, loc)
+
+
+def _resolve_names(scope: Scope, ref: TypeRef, context: str, loc: Loc) -> TypeRef | None:
+    if ref.item is not None:
+        item = _resolve_names(scope, ref.item, context, loc)
+        return replace(ref, item=item) if item is not None else None
+    if ref.kind == "named":
+        qualified = scope.resolve_type_name(ref.name, context, loc)
+        return replace(ref, name=qualified) if qualified else None
+    return ref
+
+
+def build_fields(scope: Scope, node: Any, context: str, *, check_defaults: bool = True) -> tuple[Field, ...]:
+    """Build the fields of a mapping `{name: type | {type: ..., ...}}` in declaration order."""
+    if not isinstance(node, PMap):
+        return ()
+    fields: list[Field] = []
+    for name, spec in node.items():
+        fld = build_field(scope, name, spec, context, node.key_loc(name), node.value_loc(name))
+        if fld is not None:
+            fields.append(fld)
+    if check_defaults:
+        for fld in fields:
+            check_field_default(scope, fld)
+    return tuple(fields)
+
+
+def build_field(scope: Scope, name: str, spec: Any, context: str, key_loc: Loc, loc: Loc) -> Field | None:
+    attrs: dict[str, Any] = {}
+    if isinstance(spec, PMap):
+        attrs = dict(spec)
+        type_text, type_loc = spec.get("type"), spec.value_loc("type")
+    else:
+        type_text, type_loc = spec, loc
+    ref = resolve_type(scope, type_text, context, type_loc)
+    if ref is None:
+        return None
+    ref = _decimal(scope, ref, attrs, loc, spec)
+    constraints = Constraints(
+        minimum=attrs.get("minimum"),
+        maximum=attrs.get("maximum"),
+        min_length=attrs.get("min_length"),
+        max_length=attrs.get("max_length"),
+        pattern=attrs.get("pattern"),
+    )
+    if constraints.pattern is not None:
+        try:
+            re.compile(constraints.pattern)
+        except re.error as exc:
+            scope.error("E0508", spec.value_loc("pattern"), f"invalid pattern: {exc}")
+    has_default = "default" in attrs or ref.nullable
+    default = freeze(attrs.get("default")) if "default" in attrs else None
+    doc = attrs.get("doc") if isinstance(attrs.get("doc"), str) else None
+    return Field(
+        name=name,
+        type=ref,
+        doc=doc,
+        has_default=has_default,
+        default=default,
+        constraints=constraints,
+        deprecated=attrs.get("deprecated") is True,
+        loc=key_loc,
+    )
+
+
+def _decimal(scope: Scope, ref: TypeRef, attrs: dict[str, Any], loc: Loc, spec: Any) -> TypeRef:
+    target = ref
+    while target.item is not None:
+        target = target.item
+    if target.name != "decimal":
+        if "precision" in attrs or "scale" in attrs:
+            scope.error("E0502", loc, f"`precision`/`scale` apply to decimals, not `{ref}`")
+        return ref
+    precision = attrs.get("precision", target.precision)
+    scale = attrs.get("scale", target.scale)
+    if precision is None:
+        scope.warn(
+            "W0501",
+            loc,
+            f"decimal without precision and scale; using decimal{DEFAULT_DECIMAL}",
+            "write {type: decimal, precision: 12, scale: 2} or decimal(12,2)",
+        )
+        precision, scale = DEFAULT_DECIMAL
+    scale = 0 if scale is None else scale
+    if not (1 <= precision <= MAX_DECIMAL_PRECISION) or not (0 <= scale <= precision):
+        where = spec.value_loc("precision") if isinstance(spec, PMap) and "precision" in spec else loc
+        scope.error(
+            "E0503",
+            where,
+            f"decimal({precision},{scale}) is invalid",
+            f"precision must be 1..{MAX_DECIMAL_PRECISION} and 0 <= scale <= precision",
+        )
+    return _with_decimal(ref, precision, scale)
+
+
+def _with_decimal(ref: TypeRef, precision: int, scale: int) -> TypeRef:
+    if ref.item is not None:
+        return replace(ref, item=_with_decimal(ref.item, precision, scale))
+    return replace(ref, precision=precision, scale=scale)
+
+
+def check_field_default(scope: Scope, fld: Field) -> None:
+    if not fld.has_default or fld.default is None:
+        return
+    problem = value_problem(fld.default, fld.type, scope.named)
+    problem = problem or constraint_problem(fld.default, fld.constraints)
+    if problem:
+        scope.error("E0504", fld.loc, f"default of `{fld.name}` does not fit its type: {problem}")
