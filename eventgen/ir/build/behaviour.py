@@ -9,8 +9,18 @@ from eventgen.ir.build.fields import build_fields
 from eventgen.ir.build.scope import Item, Scope
 from eventgen.ir.build.topics import build_retry, duration
 from eventgen.ir.model import (
-    Aggregate, AggregateCommand, ApplyRule, Assignments, Choreography, ChoreographyReaction,
-    Compensation, Defaults, Projection, Reaction, Saga, SagaStep,
+    Aggregate,
+    AggregateCommand,
+    ApplyRule,
+    Assignments,
+    Choreography,
+    ChoreographyReaction,
+    Compensation,
+    Defaults,
+    Projection,
+    Reaction,
+    Saga,
+    SagaStep,
 )  # fmt: skip
 from eventgen.ir.paths import parse_expr
 from eventgen.spec.nodes import PList, PMap, as_list
@@ -30,13 +40,19 @@ def _map(node: Any, loc: Loc) -> PMap:
 
 def _rules(scope: Scope, message: str, spec: PMap, loc: Loc) -> list[ApplyRule]:
     key = parse_expr(spec["key"]) if "key" in spec else None
-    rules = [ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc) for op in APPLY_OPS if op in spec]  # type: ignore[arg-type]
+    rules = [
+        ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc)
+        for op in APPLY_OPS
+        if op in spec
+    ]  # type: ignore[arg-type]
     if isinstance(spec.get("handler"), str):
         rules.append(ApplyRule(message, "handler", handler=spec["handler"], key=key, loc=loc))
     if spec.get("delete") is True:
         rules.append(ApplyRule(message, "delete", key=key, loc=loc))
     if not rules:
-        scope.error("E0311", loc, "no operation given", "use set, inc, append, upsert, delete or handler")
+        scope.error(
+            "E0311", loc, "no operation given", "use set, inc, append, upsert, delete or handler"
+        )
     return rules
 
 
@@ -57,7 +73,9 @@ def build_aggregate(scope: Scope, item: Item) -> Aggregate:
         emit = _map(spec.get("emit"), loc)
         emits = []
         for raw_event, payload in emit.items():
-            event = scope.resolve_message(raw_event, item.context, emit.key_loc(raw_event), ("event",))
+            event = scope.resolve_message(
+                raw_event, item.context, emit.key_loc(raw_event), ("event",)
+            )
             if event:
                 emits.append((event, assignments(payload)))
         if command:
@@ -121,9 +139,15 @@ def _step(scope: Scope, node: PMap, context: str, loc: Loc, defaults: Defaults) 
     if isinstance(node.get("compensate"), PMap):
         comp = node["compensate"]
         comp_send = _map(comp.get("send"), loc)
-        comp_cmd = scope.resolve_message(comp_send.get("command"), context, comp_send.value_loc("command"), ("command",))
+        comp_cmd = scope.resolve_message(
+            comp_send.get("command"), context, comp_send.value_loc("command"), ("command",)
+        )
         comp_expect = _expect(scope, _map(comp.get("expect"), loc).get("success"), context, loc)
-        compensation = Compensation(comp_cmd or "?", assignments(comp_send.get("payload")), tuple(r.message for r in comp_expect))
+        compensation = Compensation(
+            comp_cmd or "?",
+            assignments(comp_send.get("payload")),
+            tuple(r.message for r in comp_expect),
+        )
     return SagaStep(
         name=node.get("name", "?"),
         kind=kind,  # type: ignore[arg-type]
@@ -131,7 +155,9 @@ def _step(scope: Scope, node: PMap, context: str, loc: Loc, defaults: Defaults) 
         payload=assignments(send.get("payload")),
         success=_expect(scope, expect.get("success"), context, expect.value_loc("success")),
         failure=_expect(scope, expect.get("failure"), context, expect.value_loc("failure")),
-        timeout_ms=duration(scope, node, "timeout", defaults.timeout_ms if kind == "send" else None),
+        timeout_ms=duration(
+            scope, node, "timeout", defaults.timeout_ms if kind == "send" else None
+        ),
         retry=build_retry(scope, node["retry"], defaults.retry) if "retry" in node else None,
         compensate=compensation,
         pivot=node.get("pivot") is True,
@@ -141,7 +167,9 @@ def _step(scope: Scope, node: PMap, context: str, loc: Loc, defaults: Defaults) 
 
 def build_saga(scope: Scope, item: Item, defaults: Defaults) -> Saga:
     node = _map(item.node, item.loc)
-    started_by = scope.resolve_message(node.get("started_by"), item.context, node.value_loc("started_by"), ("event",))
+    started_by = scope.resolve_message(
+        node.get("started_by"), item.context, node.value_loc("started_by"), ("event",)
+    )
     steps = as_list(node.get("steps"), item.loc)
     failure = _map(node.get("on_compensation_failure"), item.loc)
     return Saga(
@@ -158,7 +186,9 @@ def build_saga(scope: Scope, item: Item, defaults: Defaults) -> Saga:
             for i, s in enumerate(steps)
             if isinstance(s, PMap)
         ),
-        compensation_retry=build_retry(scope, failure["retry"], defaults.retry) if "retry" in failure else None,
+        compensation_retry=build_retry(scope, failure["retry"], defaults.retry)
+        if "retry" in failure
+        else None,
         compensation_then=failure.get("then"),
         loc=item.key_loc,
     )
@@ -174,11 +204,13 @@ def build_choreography(scope: Scope, item: Item) -> Choreography:
             continue
         service = spec.get("service", "")
         if service not in scope.contexts:
-            scope.error("E0304", spec.value_loc("service"), f"unknown service (context) `{service}`")
+            scope.error(
+                "E0304", spec.value_loc("service"), f"unknown service (context) `{service}`"
+            )
         home = service if service in scope.contexts else ctx
         emits = _map(spec.get("emits"), raw_reactions.item_loc(i))
 
-        def emitted(key: str, emits: PMap = emits) -> str | None:
+        def emitted(key: str, emits: PMap = emits, home: str = home) -> str | None:
             if key not in emits:
                 return None
             return scope.resolve_message(emits[key], home, emits.value_loc(key), ("event",))
@@ -186,8 +218,10 @@ def build_choreography(scope: Scope, item: Item) -> Choreography:
         reactions.append(
             ChoreographyReaction(
                 service=service,
-                on=scope.resolve_message(spec.get("on"), ctx, spec.value_loc("on"), ("event",)) or "?",
-                do=scope.resolve_message(spec.get("do"), home, spec.value_loc("do"), ("command",)) or "?",
+                on=scope.resolve_message(spec.get("on"), ctx, spec.value_loc("on"), ("event",))
+                or "?",
+                do=scope.resolve_message(spec.get("do"), home, spec.value_loc("do"), ("command",))
+                or "?",
                 emits_success=emitted("success"),
                 emits_failure=emitted("failure"),
                 loc=raw_reactions.item_loc(i),
@@ -199,9 +233,16 @@ def build_choreography(scope: Scope, item: Item) -> Choreography:
         context=ctx,
         name=item.name,
         correlation=node.get("correlation", ""),
-        started_by=scope.resolve_message(node.get("started_by"), ctx, node.value_loc("started_by"), ("event",)) or "?",
+        started_by=scope.resolve_message(
+            node.get("started_by"), ctx, node.value_loc("started_by"), ("event",)
+        )
+        or "?",
         reactions=tuple(reactions),
-        outcomes_success=tuple(r.message for r in _expect(scope, outcomes.get("success"), ctx, item.loc)),
-        outcomes_failure=tuple(r.message for r in _expect(scope, outcomes.get("failure"), ctx, item.loc)),
+        outcomes_success=tuple(
+            r.message for r in _expect(scope, outcomes.get("success"), ctx, item.loc)
+        ),
+        outcomes_failure=tuple(
+            r.message for r in _expect(scope, outcomes.get("failure"), ctx, item.loc)
+        ),
         loc=item.key_loc,
     )

@@ -7,11 +7,22 @@ from typing import Any
 
 from eventgen.diagnostics import Diagnostic, Loc
 from eventgen.ir import naming
-from eventgen.ir.build.behaviour import build_aggregate, build_choreography, build_projection, build_saga
+from eventgen.ir.build.behaviour import (
+    build_aggregate,
+    build_choreography,
+    build_projection,
+    build_saga,
+)
 from eventgen.ir.build.fields import build_fields, check_field_default
 from eventgen.ir.build.messages import build_message
 from eventgen.ir.build.scope import Item, Scope
-from eventgen.ir.build.topics import build_consumer, build_outbox, build_retry, build_topic, duration
+from eventgen.ir.build.topics import (
+    build_consumer,
+    build_outbox,
+    build_retry,
+    build_topic,
+    duration,
+)
 from eventgen.ir.model import Context, Defaults, Dlq, EnumType, Outbox, Project, RecordType, Retry
 from eventgen.spec.nodes import PMap
 from eventgen.spec.project import SpecSet
@@ -23,7 +34,9 @@ SECTIONS = (
 MESSAGE_KINDS = {"events": "event", "commands": "command", "queries": "query"}
 # Sections whose names become classes in the context's generated module.
 CLASS_SECTIONS = ("types", "events", "commands", "queries", "projections")
-BASE_RETRY = Retry(max_attempts=5, initial_ms=200, multiplier=2.0, max_interval_ms=30_000, jitter="full")
+BASE_RETRY = Retry(
+    max_attempts=5, initial_ms=200, multiplier=2.0, max_interval_ms=30_000, jitter="full"
+)
 
 
 def build_defaults(scope: Scope, node: PMap) -> Defaults:
@@ -49,7 +62,11 @@ def _collect(scope: Scope, specset: SpecSet) -> dict[str, dict[str, dict[str, It
         if not isinstance(context, str):
             continue
         if not naming.CONTEXT_NAME.fullmatch(context):
-            scope.error("E0401", doc.root.value_loc("context"), f"context name `{context}` is not lower_snake or kebab-case")
+            scope.error(
+                "E0401",
+                doc.root.value_loc("context"),
+                f"context name `{context}` is not lower_snake or kebab-case",
+            )
         scope.contexts.setdefault(context, []).append(doc.root)
         per_context = items.setdefault(context, {s: {} for s in SECTIONS})
         for section in SECTIONS:
@@ -64,7 +81,9 @@ def _collect(scope: Scope, specset: SpecSet) -> dict[str, dict[str, dict[str, It
                         f"first defined at {first.key_loc}",
                     )
                     continue
-                per_context[section][name] = Item(context, name, doc.path, node, entries.key_loc(name), entries.value_loc(name))
+                per_context[section][name] = Item(
+                    context, name, doc.path, node, entries.key_loc(name), entries.value_loc(name)
+                )
     for context, sections in items.items():
         seen: dict[str, Item] = {}
         for section in CLASS_SECTIONS:
@@ -91,11 +110,19 @@ def _build_types(scope: Scope, items: dict[str, dict[str, dict[str, Item]]]) -> 
             if "enum" in node:
                 symbols = tuple(s for s in node.get("enum") or () if isinstance(s, str))
                 scope.types.types[item.qualified] = EnumType(
-                    item.qualified, item.context, item.name, symbols, node.get("default"), doc, item.key_loc
+                    item.qualified,
+                    item.context,
+                    item.name,
+                    symbols,
+                    node.get("default"),
+                    doc,
+                    item.key_loc,
                 )
             else:
                 fields = build_fields(scope, node.get("fields"), item.context, check_defaults=False)
-                scope.types.types[item.qualified] = RecordType(item.qualified, item.context, item.name, fields, doc, item.key_loc)
+                scope.types.types[item.qualified] = RecordType(
+                    item.qualified, item.context, item.name, fields, doc, item.key_loc
+                )
     for named in scope.types.types.values():
         for fld in named.fields if isinstance(named, RecordType) else ():
             check_field_default(scope, fld)
@@ -136,13 +163,17 @@ def build_project(specset: SpecSet, env: str | None) -> tuple[Project, list[Diag
     return project, scope.diagnostics
 
 
-def _context(scope: Scope, name: str, sections: dict[str, dict[str, Item]], defaults: Defaults) -> Context:
+def _context(
+    scope: Scope, name: str, sections: dict[str, dict[str, Item]], defaults: Defaults
+) -> Context:
     docs = scope.contexts[name]
     outbox: Outbox | None = None
     for doc in docs:
         if isinstance(doc.get("outbox"), PMap):
             if outbox is not None:
-                scope.error("E0402", doc.key_loc("outbox"), f"context `{name}` declares its outbox twice")
+                scope.error(
+                    "E0402", doc.key_loc("outbox"), f"context `{name}` declares its outbox twice"
+                )
             outbox = build_outbox(scope, name, doc["outbox"])
     doc_text = next((d.get("doc") for d in docs if isinstance(d.get("doc"), str)), None)
 
@@ -172,7 +203,9 @@ def _add_consumer_dlqs(contexts: list[Context]) -> list[Context]:
     result = []
     for ctx in contexts:
         topics = tuple(
-            replace(t, dlq=Dlq(naming.dlq_topic(t.kafka_name))) if t.qualified in wanted and t.dlq is None else t
+            replace(t, dlq=Dlq(naming.dlq_topic(t.kafka_name)))
+            if t.qualified in wanted and t.dlq is None
+            else t
             for t in ctx.topics
         )
         result.append(replace(ctx, topics=topics))

@@ -39,7 +39,9 @@ def _resolve_names(scope: Scope, ref: TypeRef, context: str, loc: Loc) -> TypeRe
     return ref
 
 
-def build_fields(scope: Scope, node: Any, context: str, *, check_defaults: bool = True) -> tuple[Field, ...]:
+def build_fields(
+    scope: Scope, node: Any, context: str, *, check_defaults: bool = True
+) -> tuple[Field, ...]:
     """Build the fields of a mapping `{name: type | {type: ..., ...}}` in declaration order."""
     if not isinstance(node, PMap):
         return ()
@@ -54,7 +56,9 @@ def build_fields(scope: Scope, node: Any, context: str, *, check_defaults: bool 
     return tuple(fields)
 
 
-def build_field(scope: Scope, name: str, spec: Any, context: str, key_loc: Loc, loc: Loc) -> Field | None:
+def build_field(
+    scope: Scope, name: str, spec: Any, context: str, key_loc: Loc, loc: Loc
+) -> Field | None:
     attrs: dict[str, Any] = {}
     if isinstance(spec, PMap):
         attrs = dict(spec)
@@ -112,7 +116,9 @@ def _decimal(scope: Scope, ref: TypeRef, attrs: dict[str, Any], loc: Loc, spec: 
         precision, scale = DEFAULT_DECIMAL
     scale = 0 if scale is None else scale
     if not (1 <= precision <= MAX_DECIMAL_PRECISION) or not (0 <= scale <= precision):
-        where = spec.value_loc("precision") if isinstance(spec, PMap) and "precision" in spec else loc
+        where = (
+            spec.value_loc("precision") if isinstance(spec, PMap) and "precision" in spec else loc
+        )
         scope.error(
             "E0503",
             where,

@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from eventgen.diagnostics import Loc
 from eventgen.ir.build.fields import build_fields, resolve_type
 from eventgen.ir.build.scope import Item, Scope
-from eventgen.ir.model import Example, Field, Message, MessageVersion, TypeRef, Upcast, UpcastOp, freeze
+from eventgen.ir.model import (
+    Example,
+    Field,
+    Message,
+    MessageVersion,
+    TypeRef,
+    Upcast,
+    UpcastOp,
+    freeze,
+)
 from eventgen.spec.nodes import PList, PMap, as_list, as_map
 
 STRING = TypeRef("scalar", "string")
@@ -62,7 +70,8 @@ def _message_list(scope: Scope, node: PMap, key: str, context: str) -> tuple[str
     if not isinstance(values, PList):
         return ()
     found = [
-        scope.resolve_message(v, context, values.item_loc(i), ("event",)) for i, v in enumerate(values)
+        scope.resolve_message(v, context, values.item_loc(i), ("event",))
+        for i, v in enumerate(values)
     ]
     return tuple(sorted({f for f in found if f}))
 
@@ -118,7 +127,11 @@ def _upcasts(scope: Scope, node: PMap, version: int, item: Item) -> tuple[Upcast
 
 
 def reconstruct_versions(
-    scope: Scope, current: tuple[Field, ...], version: int, upcasts: tuple[Upcast, ...], context: str
+    scope: Scope,
+    current: tuple[Field, ...],
+    version: int,
+    upcasts: tuple[Upcast, ...],
+    context: str,
 ) -> tuple[MessageVersion, ...]:
     """Walk the upcaster chain backwards to rebuild each older version's fields."""
     versions = [MessageVersion(version, current, True)]
@@ -145,7 +158,9 @@ def _undo(scope: Scope, op: UpcastOp, fields: list[Field], context: str) -> bool
         for old, new in args.items():
             index = _find(fields, new)
             if index < 0:
-                scope.error("E0704", op.loc, f"rename target `{new}` is not a field of the newer version")
+                scope.error(
+                    "E0704", op.loc, f"rename target `{new}` is not a field of the newer version"
+                )
                 continue
             fields[index] = replace(fields[index], name=old)
         return True
@@ -153,7 +168,9 @@ def _undo(scope: Scope, op: UpcastOp, fields: list[Field], context: str) -> bool
         for name, value in args.items():
             index = _find(fields, name)
             if index < 0:
-                scope.error("E0704", op.loc, f"added field `{name}` is not a field of the newer version")
+                scope.error(
+                    "E0704", op.loc, f"added field `{name}` is not a field of the newer version"
+                )
                 continue
             source = value.get("from") if hasattr(value, "get") else None
             added = fields.pop(index)
@@ -164,7 +181,9 @@ def _undo(scope: Scope, op: UpcastOp, fields: list[Field], context: str) -> bool
         typed = hasattr(args, "items")
         for name in args:
             if _find(fields, name) >= 0:
-                scope.error("E0704", op.loc, f"removed field `{name}` is still a field of the newer version")
+                scope.error(
+                    "E0704", op.loc, f"removed field `{name}` is still a field of the newer version"
+                )
                 continue
             ref = resolve_type(scope, args[name], context, op.loc) if typed else None
             fields.append(Field(name, ref or STRING, loc=op.loc))
@@ -184,7 +203,11 @@ def _undo(scope: Scope, op: UpcastOp, fields: list[Field], context: str) -> bool
     if op.op == "convert":
         index = _find(fields, args.get("field", ""))
         if index < 0:
-            scope.error("E0704", op.loc, f"converted field `{args.get('field')}` is not a field of the newer version")
+            scope.error(
+                "E0704",
+                op.loc,
+                f"converted field `{args.get('field')}` is not a field of the newer version",
+            )
             return False
         source = args.get("from")
         ref = resolve_type(scope, source, context, op.loc) if isinstance(source, str) else None
@@ -193,4 +216,3 @@ def _undo(scope: Scope, op: UpcastOp, fields: list[Field], context: str) -> bool
         fields[index] = replace(fields[index], type=ref, has_default=False, default=None)
         return True
     return False  # a handler can do anything: the older shape is unknown
-

@@ -75,7 +75,11 @@ class Scope:
         return table
 
     def resolve_message(
-        self, raw: object, context: str, loc: Loc, kinds: tuple[str, ...] = ("event", "command", "query")
+        self,
+        raw: object,
+        context: str,
+        loc: Loc,
+        kinds: tuple[str, ...] = ("event", "command", "query"),
     ) -> str | None:
         table = self._message_table(kinds)
         what = " or ".join(kinds) if len(kinds) < 3 else "message"

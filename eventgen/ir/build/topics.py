@@ -99,7 +99,9 @@ def build_topic(scope: Scope, item: Item, topic_defaults: PMap, defaults: Defaul
     if isinstance(raw_config, PMap):
         for key in sorted(raw_config):
             loc = raw_config.key_loc(key)
-            config.append((key, kafka_config_value(scope, key, raw_config[key], raw_config.value_loc(key))))
+            config.append(
+                (key, kafka_config_value(scope, key, raw_config[key], raw_config.value_loc(key)))
+            )
             locs.append((key, loc))
     return Topic(
         qualified=item.qualified,
@@ -127,8 +129,12 @@ def build_consumer(scope: Scope, item: Item, defaults: Defaults) -> Consumer:
     node: PMap = item.node if isinstance(item.node, PMap) else PMap(item.loc)
     subscribe = as_list(node.get("subscribe"), item.loc)
     handles = as_list(node.get("handles"), item.loc)
-    topics = [scope.resolve_topic(t, item.context, subscribe.item_loc(i)) for i, t in enumerate(subscribe)]
-    messages = [scope.resolve_message(m, item.context, handles.item_loc(i)) for i, m in enumerate(handles)]
+    topics = [
+        scope.resolve_topic(t, item.context, subscribe.item_loc(i)) for i, t in enumerate(subscribe)
+    ]
+    messages = [
+        scope.resolve_message(m, item.context, handles.item_loc(i)) for i, m in enumerate(handles)
+    ]
     processing = node.get("processing", "stream")
     raw_batch = processing.get("batch") if isinstance(processing, PMap) else None
     batch = raw_batch if isinstance(raw_batch, PMap) else None
