@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from eventgen.diagnostics import Loc
 from eventgen.ir.build.fields import build_fields
@@ -25,7 +25,12 @@ from eventgen.ir.model import (
 from eventgen.ir.paths import parse_expr
 from eventgen.spec.nodes import PList, PMap, as_list
 
-APPLY_OPS = ("set", "inc", "append", "upsert")
+APPLY_OPS: tuple[Literal["set", "inc", "append", "upsert"], ...] = (
+    "set",
+    "inc",
+    "append",
+    "upsert",
+)
 
 
 def assignments(node: Any) -> Assignments:
@@ -44,7 +49,7 @@ def _rules(scope: Scope, message: str, spec: PMap, loc: Loc) -> list[ApplyRule]:
         ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc)
         for op in APPLY_OPS
         if op in spec
-    ]  # type: ignore[arg-type]
+    ]
     if isinstance(spec.get("handler"), str):
         rules.append(ApplyRule(message, "handler", handler=spec["handler"], key=key, loc=loc))
     if spec.get("delete") is True:
