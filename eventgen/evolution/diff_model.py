@@ -100,15 +100,15 @@ def _versioning(before: MessageSnap, m: MessageSnap, old: Snapshot, new: Snapsho
                 )
             ]
         return []
-    if not comparable or m.record is None or _same(before.record, m.record):
-        return []
     topic = new.topics.get(m.topic) if m.topic else None
     mode = topic.compatibility if topic is not None else None
     if mode is None or mode == "NONE":
         return []
+    if not comparable or m.record is None or _same(before.record, m.record):
+        return _constraints(before, m, mode) if new.format == "avro" else []
     result = compat_check(new.format, [before.record], m.record, mode)
     if result.compatible:
-        return []
+        return _constraints(before, m, mode) if new.format == "avro" else []
     return [
         finding(
             "D0405",
@@ -119,6 +119,34 @@ def _versioning(before: MessageSnap, m: MessageSnap, old: Snapshot, new: Snapsho
             "[...]}]` that turns old payloads into new ones",
             old_loc=before.loc,
             details=tuple(f"{f.rule} at {f.path or '/'}: {f.message}" for f in result.findings),
+        )
+    ]
+
+
+# JSON Schema rules about value constraints: Avro cannot see them, the generated models enforce them.
+_CONSTRAINT_RULES = ("length", "pattern", "maximum", "minimum", "multiple_of", "items")
+
+
+def _constraints(before: MessageSnap, m: MessageSnap, mode: str) -> list[Finding]:
+    """Avro-compatible changes whose tighter constraints make generated consumers reject data."""
+    if before.constraints is None or m.constraints is None:
+        return []
+    if _same(before.constraints, m.constraints):
+        return []
+    result = compat_check("json", [before.constraints], m.constraints, mode)
+    tightened = [f for f in result.findings if any(word in f.rule for word in _CONSTRAINT_RULES)]
+    if not tightened:
+        return []
+    return [
+        finding(
+            "D0408",
+            m.loc,
+            f"{m.qualified}: validation constraints tightened ({mode}); the Avro schema is "
+            "unchanged, but generated consumers validate on decode and reject payloads that "
+            "producers of the previous version still write",
+            hint="loosen the constraint, or bump `version` and add an upcaster that fixes old payloads",
+            old_loc=before.loc,
+            details=tuple(f"{f.rule} at {f.path or '/'}: {f.message}" for f in tightened),
         )
     ]
 

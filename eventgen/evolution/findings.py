@@ -31,6 +31,7 @@ DIFF_RULES: tuple[tuple[str, Level, str], ...] = (
     ("D0405", "breaking", "incompatible change without a version bump"),
     ("D0406", "breaking", "message version went down"),
     ("D0407", "info", "message added"),
+    ("D0408", "breaking", "validation constraints tightened (generated consumers reject old data)"),
 )
 SEVERITY: dict[str, Level] = {rule: level for rule, level, _ in DIFF_RULES}
 

@@ -31,6 +31,9 @@ class MessageSnap:
     loc: Loc
     # field name -> position, for findings about one field
     field_locs: dict[str, Loc] = field(default_factory=dict)
+    # The current version as JSON Schema, whatever the wire format: it carries the validation
+    # constraints (lengths, patterns, ranges, decimal digits) that Avro schemas cannot express.
+    constraints: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def from_project(
             upcasts_from=frozenset(u.from_version for u in m.upcasts),
             loc=at(m.loc),
             field_locs=field_locs,
+            constraints=message_record(project, m, m.fields, "json"),
         )
     for t in project.all_types():
         fields = getattr(t, "fields", ())

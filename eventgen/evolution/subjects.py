@@ -71,11 +71,13 @@ def subjects(project: Project, strategy: Strategy = "topic") -> dict[str, Subjec
     return dict(sorted(found.items()))
 
 
-def message_record(project: Project, message: Message, fields: tuple[Field, ...]) -> Any:
-    """One message version's standalone record schema in the project's format."""
+def message_record(
+    project: Project, message: Message, fields: tuple[Field, ...], fmt: str | None = None
+) -> Any:
+    """One message version's standalone record schema in `fmt` (default: the project's)."""
     builder = _Builders(project)
     record = RecordType(message.qualified, message.context, message.name, fields, message.doc)
-    if project.defaults.serialization == "avro":
+    if (fmt or project.defaults.serialization) == "avro":
         return AvroBuilder(builder.index).named(record)
     builder.index.types[message.qualified] = record
     schema, _ = builder.json_root([message.qualified], union=False)
