@@ -20,6 +20,9 @@ class Record(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
+        # Validators are compiled on a class's first use, not at import: a service that
+        # imports a whole platform's models pays only for the messages it touches.
+        defer_build=True,
     )
 
 
