@@ -15,6 +15,8 @@ from eventgen.emit.registry import emit_all, emit_history, sources_of
 from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
+from eventgen.spec.project import DEFAULT_OUTPUT, PROJECT_FILES
+from eventgen.spec.yamlload import load_yaml
 from eventgen.writer import MANIFEST, plan, sha256, write
 
 
@@ -95,6 +97,20 @@ def _unchanged(out: Path, inputs: str) -> list[Diagnostic] | None:
         return None
 
 
+def _declared_output(specs: Path) -> Path | None:
+    """The project file's `output:` (read alone, so a no-change build need not load every spec).
+
+    Environments cannot override `output`, so this is the directory every build writes to.
+    """
+    for name in PROJECT_FILES:
+        path = specs / name
+        if path.is_file():
+            root, _ = load_yaml(path.read_bytes(), name)
+            value = root.get("output", DEFAULT_OUTPUT) if root is not None else None
+            return specs / value if isinstance(value, str) else None
+    return None
+
+
 def run_build(
     specs: Path,
     output: Path | None,
@@ -105,8 +121,13 @@ def run_build(
     use_cache: bool = True,
 ) -> int:
     inputs = inputs_fingerprint(specs, env)
-    if use_cache and output is not None and (recorded := _unchanged(output, inputs)) is not None:
-        return _report_unchanged(recorded, output, fmt)
+    declared = output if output is not None else _declared_output(specs)
+    if (
+        use_cache
+        and declared is not None
+        and (recorded := _unchanged(declared, inputs)) is not None
+    ):
+        return _report_unchanged(recorded, declared, fmt)
     project, by_env, found = load_project_envs(specs, env)
     text = render(found, fmt)
     if text:
@@ -115,8 +136,6 @@ def run_build(
         click.echo("build stopped: nothing was written", err=True)
         return 1
     out = output if output is not None else (specs / project.output)
-    if use_cache and output is None and (recorded := _unchanged(out, inputs)) is not None:
-        return _report_unchanged(recorded, out, fmt)
     files, kinds = emit_all(project, by_env)
     history, history_kinds = emit_history(project, out)
     files.update(history)

@@ -12,6 +12,7 @@ from eventgen.spec.yamlload import load_yaml
 from eventgen.suggest import did_you_mean
 
 PROJECT_FILES = ("eventgen.yaml", "eventgen.yml")
+DEFAULT_OUTPUT = "../generated"  # relative to the specs directory, as `output:` is
 
 
 @dataclass

@@ -25,7 +25,7 @@ from eventgen.ir.build.topics import (
 )
 from eventgen.ir.model import Context, Defaults, Dlq, EnumType, Outbox, Project, RecordType, Retry
 from eventgen.spec.nodes import PMap
-from eventgen.spec.project import SpecSet
+from eventgen.spec.project import DEFAULT_OUTPUT, SpecSet
 
 SECTIONS = (
     "types", "events", "commands", "queries", "topics", "consumers",
@@ -154,7 +154,7 @@ def build_project(specset: SpecSet, env: str | None) -> tuple[Project, list[Diag
     project = Project(
         name=str(root.get("project", "")),
         package=str(root.get("package", "")),
-        output=str(root.get("output", "../generated")),
+        output=str(root.get("output", DEFAULT_OUTPUT)),
         environment=env,
         defaults=defaults,
         contexts=tuple(contexts),
