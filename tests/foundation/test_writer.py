@@ -88,3 +88,23 @@ def test_failed_validation_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["build", str(REPO / "tests" / "cases" / "values" / "specs"), "-o", str(out)]) == 1
     assert not out.exists()
+
+
+def test_no_change_fast_path_with_the_declared_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for src in CASE.iterdir():
+        (specs / src.name).write_bytes(src.read_bytes())
+    assert main(["build", str(specs)]) == 0  # `output: ../out` in the project file
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["build", str(specs), "--check"]) == 0
+    assert "inputs unchanged" in capsys.readouterr().err
+    (out / "resolved-spec.json").write_text("{}")
+    assert main(["build", str(specs), "--check"]) == 1  # a tampered file defeats the fast path
+    assert "resolved-spec.json: changed" in capsys.readouterr().out
+    (specs / "orders.yaml").write_text((specs / "orders.yaml").read_text() + "\n# edited\n")
+    assert main(["build", str(specs)]) == 0
+    assert main(["build", str(specs), "--check"]) == 0
