@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -11,7 +10,6 @@ import click
 from eventgen import __version__
 from eventgen.canonical import dumps
 from eventgen.diagnostics import Diagnostic, Loc, Severity, has_errors, render
-from eventgen.emit.registry import emit_all, emit_history, sources_of
 from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
@@ -32,6 +30,8 @@ def manifest(
     It also records the inputs' fingerprint and the build's warnings, so an unchanged
     project can be confirmed (and its warnings shown) without rebuilding.
     """
+    from eventgen.emit.registry import sources_of
+
     entries = [
         {"path": p, "kind": kinds[p], "sources": sources_of(p, project), "sha256": sha256(files[p])}
         for p in sorted(files)
@@ -52,10 +52,8 @@ def manifest(
 
 
 def message_index(project: Project) -> list[dict[str, object]]:
-    try:
-        from eventgen.emit import layout
-    except ImportError:  # pragma: no cover - before the models emitter exists
-        layout = None  # type: ignore[assignment]
+    from eventgen.emit import layout
+
     index = []
     for m in project.all_messages():
         topic = project.topic(m.topic) if m.topic else None
@@ -65,8 +63,8 @@ def message_index(project: Project) -> list[dict[str, object]]:
                 "kind": m.kind,
                 "version": m.version,
                 "versions": [v.version for v in m.versions],
-                "python": layout.python_import(project, m) if layout else None,
-                "schemas": layout.schema_files(project, m) if layout else {},
+                "python": layout.python_import(project, m),
+                "schemas": layout.schema_files(project, m),
                 "topic": topic.kafka_name if topic else None,
                 "key": ".".join(m.key) if m.key else None,
             }
@@ -136,6 +134,10 @@ def run_build(
         click.echo("build stopped: nothing was written", err=True)
         return 1
     out = output if output is not None else (specs / project.output)
+    # Emitters (templates, runtime helpers) load only when something is generated, so the
+    # no-change fast path above stays cheap.
+    from eventgen.emit.registry import emit_all, emit_history
+
     files, kinds = emit_all(project, by_env)
     history, history_kinds = emit_history(project, out)
     files.update(history)
@@ -189,7 +191,3 @@ def _report_unchanged(recorded: list[Diagnostic], out: Path, fmt: str) -> int:
         f"up to date: inputs unchanged since the last build, every file in {out} verified", err=True
     )
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_build(Path(sys.argv[1]), None, check=False, env=None, fmt="text"))

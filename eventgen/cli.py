@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import sys
 import traceback
@@ -31,23 +30,15 @@ class LazyGroup(click.Group):
     """A click group whose extra commands are imported only when named."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        present = [name for name, target in LAZY_COMMANDS.items() if _module_exists(target)]
-        return sorted([*super().list_commands(ctx), *present])
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = LAZY_COMMANDS.get(cmd_name)
-        if target is None or not _module_exists(target):
+        if target is None:
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         return command if isinstance(command, click.Command) else None
-
-
-def _module_exists(target: str) -> bool:
-    try:
-        return importlib.util.find_spec(target.split(":")[0]) is not None
-    except ModuleNotFoundError:  # the parent package is not there either
-        return False
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -83,16 +83,10 @@ def _resolve(
     return project, found
 
 
-def environments(specs_dir: Path) -> tuple[str, ...]:
-    """Environment names the project file declares (for per-environment outputs)."""
-    specset, _ = read_specs(specs_dir)
-    return specset.environments
-
-
 def _without_cascades(resolved: list[Diagnostic], earlier: list[Diagnostic]) -> list[Diagnostic]:
     # A value the structure check already rejected is often unresolvable too: say it once.
     taken = {(d.loc.file, d.loc.line, d.loc.col) for d in earlier}
     return [d for d in resolved if (d.loc.file, d.loc.line, d.loc.col) not in taken]
 
 
-__all__ = ["DEFAULT_ENV", "SpecSet", "environments", "load_project", "load_project_envs"]
+__all__ = ["DEFAULT_ENV", "SpecSet", "load_project", "load_project_envs"]

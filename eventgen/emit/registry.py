@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventgen.emit import avro, jsonschema, python_models, resolved, topics
+from eventgen.evolution import history
 from eventgen.ir import naming
 from eventgen.ir.model import Project
 
@@ -17,39 +18,25 @@ FileMap = dict[str, bytes]
 class Emitter:
     name: str
     kind: str  # manifest kind: python | avro | jsonschema | topics | json | ...
-    module: str
+    emit: Callable[..., FileMap]
     per_environment: bool = False  # gets every environment's Project, not one
 
 
 EMITTERS = (
-    Emitter("resolved", "json", "eventgen.emit.resolved"),
-    Emitter("avro", "avro", "eventgen.emit.avro"),
-    Emitter("jsonschema", "jsonschema", "eventgen.emit.jsonschema"),
-    Emitter("python", "python", "eventgen.emit.python_models"),
-    Emitter("topics", "topics", "eventgen.emit.topics", per_environment=True),
+    Emitter("resolved", "json", resolved.emit),
+    Emitter("avro", "avro", avro.emit),
+    Emitter("jsonschema", "jsonschema", jsonschema.emit),
+    Emitter("python", "python", python_models.emit),
+    Emitter("topics", "topics", topics.emit, per_environment=True),
 )
-
-
-def available() -> list[tuple[Emitter, Callable[..., FileMap]]]:
-    """Emitters whose module is present (later issues add modules; none are optional at release)."""
-    found = []
-    for emitter in EMITTERS:
-        try:
-            module = importlib.import_module(emitter.module)
-        except ModuleNotFoundError as exc:
-            if exc.name != emitter.module:
-                raise
-            continue
-        found.append((emitter, module.emit))
-    return found
 
 
 def emit_all(project: Project, by_env: Mapping[str, Project]) -> tuple[FileMap, dict[str, str]]:
     """All files and their kinds; two emitters claiming one path is a bug."""
     files: FileMap = {}
     kinds: dict[str, str] = {}
-    for emitter, func in available():
-        produced = func(by_env) if emitter.per_environment else func(project)
+    for emitter in EMITTERS:
+        produced = emitter.emit(by_env) if emitter.per_environment else emitter.emit(project)
         for path in sorted(produced):
             if path in files:
                 raise RuntimeError(f"emitters {kinds[path]} and {emitter.kind} both write {path}")
@@ -79,12 +66,6 @@ def emit_history(project: Project, out: Path) -> tuple[FileMap, dict[str, str]]:
     the output directory and returns all of them plus any new version; old versions are
     returned unchanged, so the writer never rewrites or removes them.
     """
-    try:
-        history = importlib.import_module("eventgen.evolution.history")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("eventgen.evolution", "eventgen.evolution.history"):
-            raise
-        return {}, {}
     previous = history.read(out)
     files: FileMap = history.emit(project, previous)
     return files, {path: "schema-history" for path in files}

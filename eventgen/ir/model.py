@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -424,20 +425,25 @@ class Project:
     def all_topics(self) -> tuple[Topic, ...]:
         return tuple(t for c in self.contexts for t in c.topics)
 
+    # Lookup tables by qualified name, built on first use (the model is immutable, so they
+    # never go stale; cached_property writes the instance dict, which frozen allows).
+    @cached_property
+    def messages_by_name(self) -> Mapping[str, Message]:
+        return MappingProxyType({m.qualified: m for m in self.all_messages()})
+
+    @cached_property
+    def types_by_name(self) -> Mapping[str, RecordType | EnumType]:
+        return MappingProxyType({t.qualified: t for t in self.all_types()})
+
+    @cached_property
+    def topics_by_name(self) -> Mapping[str, Topic]:
+        return MappingProxyType({t.qualified: t for t in self.all_topics()})
+
     def message(self, qualified: str) -> Message:
-        for m in self.all_messages():
-            if m.qualified == qualified:
-                return m
-        raise KeyError(qualified)
+        return self.messages_by_name[qualified]
 
     def named_type(self, qualified: str) -> RecordType | EnumType:
-        for t in self.all_types():
-            if t.qualified == qualified:
-                return t
-        raise KeyError(qualified)
+        return self.types_by_name[qualified]
 
     def topic(self, qualified: str) -> Topic:
-        for t in self.all_topics():
-            if t.qualified == qualified:
-                return t
-        raise KeyError(qualified)
+        return self.topics_by_name[qualified]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from eventgen.kafka.validate import CONFIG_RULES
 from eventgen.rules.registry import describe
 
 _CODES = [
@@ -137,9 +138,6 @@ from eventgen.rules import (  # noqa: F401  (importing registers the checks)
     checks_topics,
 )
 
-try:  # Kafka topic-config codes live beside their definitions table.
-    from eventgen.kafka.validate import CONFIG_RULES
-except ImportError:  # pragma: no cover - partial checkouts
-    CONFIG_RULES = ()
+# Kafka topic-config codes live beside their definitions table.
 for _code, _severity, _purpose in CONFIG_RULES:
     describe(_code, _severity, _purpose, "kafka")

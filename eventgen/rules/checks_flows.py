@@ -18,8 +18,8 @@ class Checker:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.types = {t.qualified: t for t in project.all_types()}
-        self.messages = {m.qualified: m for m in project.all_messages()}
+        self.types = project.types_by_name
+        self.messages = project.messages_by_name
         self.found: list[Diagnostic] = []
 
     def fields_of(self, message: str) -> tuple[Field, ...] | None:

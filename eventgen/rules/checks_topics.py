@@ -9,6 +9,7 @@ from eventgen.ir import naming
 from eventgen.ir.model import Message, Project, Topic, TypeRef
 from eventgen.ir.paths import field_path_type
 from eventgen.ir.types import KEYABLE_SCALARS
+from eventgen.kafka.validate import check_topic_configs
 from eventgen.rules.registry import check
 
 
@@ -81,12 +82,7 @@ def check_replication(project: Project) -> Iterator[Diagnostic]:
 
 def _key_type(project: Project, message: Message) -> TypeRef | None:
     assert message.key is not None
-    return field_path_type(message.fields, message.key, _lookup(project))
-
-
-def _lookup(project: Project):  # type: ignore[no-untyped-def]
-    types = {t.qualified: t for t in project.all_types()}
-    return types.get
+    return field_path_type(message.fields, message.key, project.types_by_name.get)
 
 
 def _keyable(ref: TypeRef) -> bool:
@@ -148,8 +144,4 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
 
 @check("kafka-configs")
 def check_kafka_configs(project: Project) -> Iterator[Diagnostic]:
-    try:
-        from eventgen.kafka.validate import check_topic_configs
-    except ImportError:  # the Kafka package is optional in partial checkouts
-        return
     yield from check_topic_configs(project)

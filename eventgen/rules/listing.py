@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 
+from eventgen.compat import RULES
+from eventgen.evolution import DIFF_RULES
 from eventgen.rules import catalog  # noqa: F401  (registers every code)
 from eventgen.rules.registry import CODES, RuleInfo
 
 
 def _compat_rules() -> list[tuple[str, str, str]]:
-    try:
-        from eventgen.compat import RULES  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # pragma: no cover
-        return []
     return [(r.id, ", ".join(r.formats), r.purpose) for r in RULES]
 
 
 def _diff_rules() -> list[tuple[str, str, str]]:
-    try:
-        from eventgen.evolution import DIFF_RULES
-    except ImportError:  # pragma: no cover
-        return []
     return [(code, str(level), purpose) for code, level, purpose in DIFF_RULES]
 
 

@@ -91,17 +91,6 @@ def check_specs(
     return found
 
 
-def load_specs(specs_dir: Path, env: str | None) -> tuple[SpecSet, list[Diagnostic]]:
-    """Load, overlay the environment, and check the structure of every spec file."""
-    specset, found = read_specs(specs_dir)
-    if specset.project is None:
-        return specset, found
-    if env is not None:
-        specset, env_found = with_environment(specset, env)
-        found.extend(env_found)
-    return specset, found + check_specs(specset)
-
-
 def with_environment(base: SpecSet, env: str) -> tuple[SpecSet, list[Diagnostic]]:
     """A new spec set with `environments.<env>` deep-merged; `base` is left untouched."""
     assert base.project is not None
