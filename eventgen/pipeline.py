@@ -6,8 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from eventgen.diagnostics import Diagnostic, has_errors, normalize
-from eventgen.ir.build.builder import build_project
 from eventgen.ir.model import Project
+from eventgen.ir.resolve.builder import build_project
 from eventgen.rules.registry import run_checks
 from eventgen.spec.project import SpecSet, check_specs, read_specs, with_environment
 

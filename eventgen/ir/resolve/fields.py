@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from eventgen.diagnostics import Loc
-from eventgen.ir.build.scope import Scope
 from eventgen.ir.model import Constraints, Field, TypeRef, freeze
+from eventgen.ir.resolve.scope import Scope
 from eventgen.ir.types import TypeSyntaxError, parse_type
 from eventgen.ir.values import constraint_problem, value_problem
 from eventgen.spec.nodes import PMap

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from eventgen.diagnostics import Loc
-from eventgen.ir.build.fields import build_fields
-from eventgen.ir.build.scope import Item, Scope
-from eventgen.ir.build.topics import build_retry, duration
 from eventgen.ir.model import (
     Aggregate,
     AggregateCommand,
@@ -23,6 +20,9 @@ from eventgen.ir.model import (
     SagaStep,
 )  # fmt: skip
 from eventgen.ir.paths import parse_expr
+from eventgen.ir.resolve.fields import build_fields
+from eventgen.ir.resolve.scope import Item, Scope
+from eventgen.ir.resolve.topics import build_retry, duration
 from eventgen.spec.nodes import PList, PMap, as_list
 
 APPLY_OPS: tuple[Literal["set", "inc", "append", "upsert"], ...] = (

@@ -7,23 +7,23 @@ from typing import Any
 
 from eventgen.diagnostics import Diagnostic, Loc
 from eventgen.ir import naming
-from eventgen.ir.build.behaviour import (
+from eventgen.ir.model import Context, Defaults, Dlq, EnumType, Outbox, Project, RecordType, Retry
+from eventgen.ir.resolve.behaviour import (
     build_aggregate,
     build_choreography,
     build_projection,
     build_saga,
 )
-from eventgen.ir.build.fields import build_fields, check_field_default
-from eventgen.ir.build.messages import build_message
-from eventgen.ir.build.scope import Item, Scope
-from eventgen.ir.build.topics import (
+from eventgen.ir.resolve.fields import build_fields, check_field_default
+from eventgen.ir.resolve.messages import build_message
+from eventgen.ir.resolve.scope import Item, Scope
+from eventgen.ir.resolve.topics import (
     build_consumer,
     build_outbox,
     build_retry,
     build_topic,
     duration,
 )
-from eventgen.ir.model import Context, Defaults, Dlq, EnumType, Outbox, Project, RecordType, Retry
 from eventgen.spec.nodes import PMap
 from eventgen.spec.project import DEFAULT_OUTPUT, SpecSet
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from eventgen.ir.build.fields import build_fields, resolve_type
-from eventgen.ir.build.scope import Item, Scope
 from eventgen.ir.model import (
     Example,
     Field,
@@ -17,6 +15,8 @@ from eventgen.ir.model import (
     UpcastOp,
     freeze,
 )
+from eventgen.ir.resolve.fields import build_fields, resolve_type
+from eventgen.ir.resolve.scope import Item, Scope
 from eventgen.spec.nodes import PList, PMap, as_list, as_map
 
 STRING = TypeRef("scalar", "string")

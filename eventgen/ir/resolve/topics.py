@@ -6,9 +6,9 @@ from typing import Any
 
 from eventgen.diagnostics import Loc
 from eventgen.ir import naming
-from eventgen.ir.build.fields import resolve_type
-from eventgen.ir.build.scope import Item, Scope
 from eventgen.ir.model import Consumer, Defaults, Dlq, Outbox, Retry, Topic
+from eventgen.ir.resolve.fields import resolve_type
+from eventgen.ir.resolve.scope import Item, Scope
 from eventgen.spec.nodes import PMap, as_list, as_map
 from eventgen.spec.units import UnitError, duration_ms, size_bytes
 
