@@ -5,7 +5,9 @@ stops it."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
 import pytest
 from confluent_kafka import Producer
@@ -14,6 +16,22 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from tests.services import started_services
 
 TIMEOUT_S = 30
+
+
+def _settled_partitions(admin: AdminClient, topic: str) -> dict[int, Any]:
+    """The topic's partitions once metadata shows all three with full ISRs.
+
+    create_topics returns when the controller accepted the topic; the broker that answers a
+    metadata request may learn of it a moment later, and then reports no partitions yet.
+    Bounded: after TIMEOUT_S the last answer is returned and the asserts report it.
+    """
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        partitions = dict(admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic].partitions)
+        settled = len(partitions) == 3 and all(len(p.isrs) == 3 for p in partitions.values())
+        if settled or time.monotonic() > deadline:
+            return partitions
+        time.sleep(0.2)
 
 
 @pytest.mark.kafka
@@ -31,7 +49,7 @@ def test_three_node_cluster_replicates() -> None:
         )
         admin.create_topics([new_topic])[topic].result(timeout=TIMEOUT_S)
 
-        partitions = admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic].partitions
+        partitions = _settled_partitions(admin, topic)
         assert len(partitions) == 3
         for partition in partitions.values():
             assert sorted(partition.replicas) == [1, 2, 3]
