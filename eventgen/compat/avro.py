@@ -33,6 +33,18 @@ class AvroIssue:
         return "/" + "/".join(self.location)
 
 
+class _Ambiguous(Exception):
+    """Avro-Java throws on an ambiguous field alias: the whole check stops with that error.
+
+    Raised rather than returned so no caller (a reader-union branch search above all) can
+    treat it as one incompatible branch and move on to a compatible one.
+    """
+
+    def __init__(self, issue: AvroIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
 class _InProgress:
     """Marker for a reader/writer pair whose check is still on the stack."""
 
@@ -49,8 +61,18 @@ class AvroChecker:
         self._keep: list[tuple[AvroType, AvroType]] = []
 
     def check(self, reader: AvroType, writer: AvroType) -> list[AvroIssue]:
-        """Return every incompatibility of reading `writer` data with `reader`, deduplicated."""
-        issues = self._get(reader, writer, [])
+        """Return every incompatibility of reading `writer` data with `reader`, deduplicated.
+
+        An ambiguous field alias is the only finding when it is reached: Avro-Java throws
+        there, so Confluent refuses the schema whatever else was found before.
+        """
+        try:
+            issues = self._get(reader, writer, [])
+        except _Ambiguous as exc:
+            # The memo holds pairs left in progress by the abort; start afresh next time.
+            self._memo.clear()
+            self._keep.clear()
+            return [exc.issue]
         out: list[AvroIssue] = []
         seen: set[tuple[str, tuple[str, ...], str]] = set()
         for i in issues:
@@ -160,9 +182,10 @@ class AvroChecker:
             loc.append(str(rf.pos))
             matches = _lookup_writer_fields(w, rf)
             if len(matches) > 1:
-                # Avro-Java throws here; we report it rather than guess a verdict.
-                msg = f"reader field {rf.name} matches several writer fields"
-                out.append(self._issue("AMBIGUOUS_FIELD_ALIAS", r, w, loc, msg))
+                # Avro-Java throws here, ending the whole check (see _Ambiguous).
+                names = ", ".join(f.name for f in matches)
+                msg = f"reader field {rf.name} matches several writer fields: {names}"
+                raise _Ambiguous(self._issue("AMBIGUOUS_FIELD_ALIAS", r, w, loc, msg))
             elif not matches:
                 if not rf.has_default:
                     if rf.type.kind == "enum" and rf.type.enum_default is not None:
@@ -181,9 +204,15 @@ class AvroChecker:
 
 
 def _lookup_writer_fields(writer: AvroType, rf: AvroField) -> list[AvroField]:
+    """Writer fields the reader field resolves to, counted as Avro-Java's lookupWriterField.
+
+    Java keeps a field's aliases in a set, so an alias listed twice counts once; the direct
+    name match is counted apart from the aliases, so an alias equal to the field's own name
+    still makes a second match (and Java throws on it).
+    """
     by_name = {f.name: f for f in writer.fields}
-    found = [by_name[n] for n in (rf.name, *rf.aliases) if n in by_name]
-    return found
+    aliases = dict.fromkeys(rf.aliases)  # ordered set, like Java's LinkedHashSet
+    return [by_name[n] for n in (rf.name, *aliases) if n in by_name]
 
 
 def check_avro(reader: AvroType, writer: AvroType) -> list[AvroIssue]:

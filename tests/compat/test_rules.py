@@ -83,6 +83,61 @@ CASES: list[tuple[str, str, Any, Any, str, str, list[tuple[str, str, str]]]] = [
         [("avro.field_alias_ambiguous", "/fields/0", "backward")],
     ),
     (
+        # Avro-Java throws on the ambiguous branch before it reaches the alias branch S, so
+        # the registry refuses; a branch search that skips it would answer "compatible".
+        "avro-ambiguous-alias-in-reader-union-branch",
+        "avro",
+        rec({"name": "a", "type": "int"}, {"name": "b", "type": "int"}),
+        ["null", rec({"name": "a", "aliases": ["b"], "type": "int"}), rec(name="S", aliases=["R"])],
+        "BACKWARD",
+        "STRICT",
+        [("avro.field_alias_ambiguous", "/fields/0", "backward")],
+    ),
+    (
+        # The ambiguity ends the check: the other field's type mismatch is not reported.
+        "avro-ambiguous-alias-stops-the-check",
+        "avro",
+        rec(
+            {"name": "a", "type": "int"},
+            {"name": "b", "type": "int"},
+            {"name": "c", "type": "long"},
+        ),
+        rec({"name": "c", "type": "int"}, {"name": "a", "aliases": ["b"], "type": "int"}),
+        "BACKWARD",
+        "STRICT",
+        [("avro.field_alias_ambiguous", "/fields/1", "backward")],
+    ),
+    (
+        # An alias equal to the field's own name is a second match in Avro-Java (it throws).
+        "avro-alias-equal-to-own-name",
+        "avro",
+        rec({"name": "value", "type": "int"}),
+        rec({"name": "value", "aliases": ["value"], "type": "int"}),
+        "BACKWARD",
+        "STRICT",
+        [("avro.field_alias_ambiguous", "/fields/0", "backward")],
+    ),
+    (
+        # Avro-Java keeps aliases in a set: one alias listed twice is one match, not ambiguous.
+        "avro-alias-listed-twice",
+        "avro",
+        rec({"name": "value", "type": "int"}),
+        rec({"name": "amount", "aliases": ["value", "value"], "type": "long"}),
+        "BACKWARD",
+        "STRICT",
+        [],
+    ),
+    (
+        # Same, with a real incompatibility behind the alias: found, not masked as ambiguous.
+        "avro-alias-listed-twice-type-mismatch",
+        "avro",
+        rec({"name": "value", "type": "long"}),
+        rec({"name": "amount", "aliases": ["value", "value"], "type": "int"}),
+        "BACKWARD",
+        "STRICT",
+        [("avro.type_mismatch", "/fields/0/type", "backward")],
+    ),
+    (
         "json-optional-added-open",
         "json",
         {"type": "object", "properties": {"a": {"type": "string"}}},
