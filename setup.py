@@ -1,9 +1,16 @@
-"""Package layout that pyproject.toml alone cannot say: top-level templates/ ship as eventgen.templates."""
+"""Package layout that pyproject.toml alone cannot say: top-level templates/ ship as eventgen.templates.
 
-from setuptools import find_packages, setup
+Namespace discovery: a folder under eventgen/ that lacks `__init__.py` (eventgen/emit once did)
+is still a package and still ships; `find_packages` silently dropped it.
+"""
+
+from setuptools import find_namespace_packages, setup
 
 setup(
-    packages=[*find_packages(include=["eventgen", "eventgen.*"]), "eventgen.templates"],
+    packages=[
+        *find_namespace_packages(include=["eventgen", "eventgen.*"], exclude=["*.__pycache__"]),
+        "eventgen.templates",
+    ],
     package_dir={"eventgen.templates": "templates"},
     package_data={
         "eventgen": ["py.typed"],

@@ -7,27 +7,37 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
 from eventgen import __version__
-from eventgen.diagnostics import has_errors, render
 
 FORMATS = click.Choice(["text", "json", "github"])
 SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-# Commands of other packages load on first use, so `eventgen build` never pays for
-# importing the Kafka admin client or the registry client.
-LAZY_COMMANDS = {
-    "topics": "eventgen.kafka.cli:topics",
-    "diff": "eventgen.evolution.cli:diff",
-    "registry": "eventgen.evolution.registry_cli:registry",
+# Commands of other packages load on first use, so `eventgen build` never pays for importing
+# the Kafka admin client or the registry client. The short help is kept here because click's
+# `--help` asks every listed command for it, which would import all of them.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "topics": (
+        "eventgen.kafka.cli:topics",
+        "Plan and apply the specs' Kafka topics (incl. DLQs) against a live cluster.",
+    ),
+    "diff": (
+        "eventgen.evolution.cli:diff",
+        "Report breaking changes of SPECS against REF (schemas, keys, topics, versions).",
+    ),
+    "registry": (
+        "eventgen.evolution.registry_cli:registry",
+        "Check or register the project's subjects against a Confluent-compatible registry.",
+    ),
 }
 
 
 class LazyGroup(click.Group):
-    """A click group whose extra commands are imported only when named."""
+    """A click group whose extra commands are imported only when named (not for `--help`)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -36,9 +46,24 @@ class LazyGroup(click.Group):
         target = LAZY_COMMANDS.get(cmd_name)
         if target is None:
             return super().get_command(ctx, cmd_name)
-        module_name, attr = target.split(":")
+        module_name, attr = target[0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         return command if isinstance(command, click.Command) else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's own listing (same width and truncation), lazy commands from the table."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            lazy = LAZY_COMMANDS.get(name)
+            # A stand-in carrying only the help text: click shortens it exactly as its own.
+            command = click.Command(name, help=lazy[1]) if lazy else super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,6 +78,7 @@ def cli() -> None:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def validate(specs: Path, env: str | None, fmt: str) -> None:
     """Check SPECS and report every finding, sorted, with file:line:col."""
+    from eventgen.diagnostics import has_errors
     from eventgen.pipeline import load_project
 
     project, found = load_project(specs, env)
@@ -116,16 +142,23 @@ def rules(fmt: str) -> None:
     click.echo(list_rules(fmt), nl=False)
 
 
-def _report(found: list, fmt: str) -> None:  # type: ignore[type-arg]
+def _report(found: list[Any], fmt: str) -> None:
+    from eventgen.diagnostics import render
+
     text = render(found, fmt)
     if text:
         click.echo(text, nl=False, err=fmt == "text")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code; internal errors are exit 2 with a short report."""
+    """Run the CLI and return its exit code; internal errors are exit 2 with a short report.
+
+    Every subcommand's code reaches the caller: a command ends with `sys.exit(code)`,
+    `ctx.exit(code)` (which click, outside standalone mode, *returns* rather than raises) or a
+    domain error that carries its own exit code.
+    """
     try:
-        cli.main(args=argv, prog_name="eventgen", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="eventgen", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -136,10 +169,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    except Exception:  # noqa: BLE001 - an internal bug must never look like a spec finding
-        click.echo(
-            "eventgen: internal error (this is a bug in eventgen, not in your specs):", err=True
-        )
-        click.echo(traceback.format_exc(), err=True)
-        return 2
-    return 0
+    except Exception as exc:  # noqa: BLE001 - an internal bug must never look like a spec finding
+        return _domain_error(exc)
+    return code if isinstance(code, int) else 0
+
+
+def _domain_error(exc: Exception) -> int:
+    """Translate a domain error into its message and exit code; anything else is a bug."""
+    # Imported here: the errors module is tiny, but `eventgen --help` should import nothing else.
+    from eventgen.evolution.errors import InputError
+
+    if isinstance(exc, InputError):
+        click.echo(f"Error: {exc.message}", err=True)
+        return exc.exit_code
+    click.echo("eventgen: internal error (this is a bug in eventgen, not in your specs):", err=True)
+    click.echo("".join(traceback.format_exception(exc)), err=True)
+    return 2

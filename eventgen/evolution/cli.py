@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
 import click
 
+from eventgen.evolution.errors import InputError
 from eventgen.evolution.report import FORMATS, render
 from eventgen.evolution.subjects import STRATEGIES, Strategy
 
 SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+class CliInputError(click.ClickException):
+    """An InputError as click shows it: `Error: ...` on stderr, exit 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Translate the library's InputError at the command boundary (the domain knows no click)."""
+    try:
+        yield
+    except InputError as exc:
+        raise CliInputError(exc.message) from exc
 
 
 @click.command()
@@ -41,8 +59,9 @@ def diff(specs: Path, ref: str, env: str | None, fmt: str, strategy: str) -> Non
     # A short-lived process that builds two large, acyclic models: collection cycles find
     # nothing to free and cost ~15% of the run.
     gc.disable()
-    new = load_new(specs, env, cast(Strategy, strategy))
-    old = load_old(specs, ref, env, cast(Strategy, strategy))
-    findings = run(old, new)
+    with input_errors():
+        new = load_new(specs, env, cast(Strategy, strategy))
+        old = load_old(specs, ref, env, cast(Strategy, strategy))
+        findings = run(old, new)
     click.echo(render(findings, fmt, against=ref), nl=False)
     sys.exit(1 if any(f.severity == "breaking" for f in findings) else 0)

@@ -9,6 +9,7 @@ from typing import cast
 
 import click
 
+from eventgen.evolution.cli import input_errors
 from eventgen.evolution.subjects import STRATEGIES, Strategy
 
 SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -49,14 +50,16 @@ def registry() -> None:
 @_options
 def check(specs: Path, url: str, env: str | None, strategy: str, fmt: str) -> None:
     """Ask the registry whether every subject's current schema is compatible."""
-    _run("check", specs, url, env, strategy, fmt)
+    with input_errors():
+        _run("check", specs, url, env, strategy, fmt)
 
 
 @registry.command()
 @_options
 def push(specs: Path, url: str, env: str | None, strategy: str, fmt: str) -> None:
     """Set each subject's compatibility from the spec and register its schema versions."""
-    _run("push", specs, url, env, strategy, fmt)
+    with input_errors():
+        _run("push", specs, url, env, strategy, fmt)
 
 
 def _run(action: str, specs: Path, url: str, env: str | None, strategy: str, fmt: str) -> None:
