@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from eventgen.kafka.admin import Admin, Outcome
 from eventgen.kafka.plan import Plan
+
+if TYPE_CHECKING:  # the admin client (confluent-kafka) is passed in, never imported here
+    from eventgen.kafka.admin import Admin, Outcome
 
 VISIBLE_POLL_S = 0.2
 # Each metadata request may go to another broker, and brokers learn of changes at slightly

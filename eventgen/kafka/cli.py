@@ -1,4 +1,8 @@
-"""`eventgen topics plan|apply`: reconcile a live Kafka cluster with the specs' topics."""
+"""`eventgen topics plan|apply`: reconcile a live Kafka cluster with the specs' topics.
+
+Exit codes (docs/topics.md): 0 in sync / applied; 1 spec findings, or changes pending under
+`plan --detailed-exitcode`; 2 refused changes, broker rejections, an unreachable cluster, usage.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,22 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from eventgen.diagnostics import Diagnostic, Severity, render
 from eventgen.ir.model import Project
-from eventgen.kafka.admin import Admin, AdminError
-from eventgen.kafka.apply import apply_plan
 from eventgen.kafka.desired import DesiredTopic, desired_topics
 from eventgen.kafka.plan import Plan, compute_plan
 from eventgen.kafka.report import apply_dict, apply_text, dumps, plan_dict, plan_text
 
-EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
+if TYPE_CHECKING:
+    from eventgen.kafka.admin import Admin
+
+# 1 is shared by "the specs have findings" and "changes pending": both mean "look at this",
+# as `eventgen validate` and `build --check` use it; 2 is "the tool could not do its job".
+EXIT_OK, EXIT_PENDING, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 1, 2
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,8 +84,11 @@ def _plan(ctx: click.Context, opts: dict[str, Any]) -> tuple[Admin, Plan]:
     desired = _desired(opts["specs"], opts["env"], opts["fmt"])
     if desired is None:
         click.echo("error: the specs have errors; nothing was planned", err=True)
-        ctx.exit(EXIT_ERROR)
+        ctx.exit(EXIT_FINDINGS)
     assert desired is not None
+    # Late: confluent-kafka's import costs more than the rest of `topics --help` together.
+    from eventgen.kafka.admin import Admin, AdminError
+
     admin = Admin(opts["bootstrap_servers"], opts["timeout"])
     try:
         actual, names = admin.snapshot(t.name for t in desired)
@@ -119,6 +129,9 @@ def plan_cmd(ctx: click.Context, /, detailed_exitcode: bool, **opts: Any) -> Non
 @click.pass_context
 def apply_cmd(ctx: click.Context, /, **opts: Any) -> None:
     """Create topics, alter configs, add partitions; all-or-nothing up to the brokers' commit."""
+    from eventgen.kafka.admin import AdminError
+    from eventgen.kafka.apply import apply_plan
+
     admin, plan = _plan(ctx, opts)
     try:
         report = apply_plan(admin, plan)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventgen.kafka.apply import ApplyReport
 from eventgen.kafka.plan import Plan
+
+if TYPE_CHECKING:  # apply imports the admin client; a plan renders without it
+    from eventgen.kafka.apply import ApplyReport
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:

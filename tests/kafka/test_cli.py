@@ -1,4 +1,7 @@
-"""`eventgen topics` without a broker: help, unreachable cluster, spec errors; exit codes."""
+"""`eventgen topics` without a broker: help, unreachable cluster, spec errors; exit codes.
+
+The same outcomes through the installed console script: tests/integration/test_cli_exit_codes.py.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ def test_spec_errors_stop_before_any_connection(
     )
     code = main(["plan", str(tmp_path), "--bootstrap-servers", "127.0.0.1:1", "--timeout", "1"])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 1  # findings, as in `eventgen validate`; 2 is for the cluster and usage
     assert "ctx.yaml:5:14: error E0621" in err and "removed in Kafka 4.0" in err
     assert "cannot reach" not in err
 
