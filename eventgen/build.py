@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import click
@@ -15,7 +16,18 @@ from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
 from eventgen.spec.project import DEFAULT_OUTPUT, PROJECT_FILES
 from eventgen.spec.yamlload import load_yaml
-from eventgen.writer import MANIFEST, plan, sha256, write
+from eventgen.writer import (
+    MANIFEST,
+    Interrupted,
+    Plan,
+    SafeReader,
+    WriteError,
+    locked,
+    plan,
+    recover,
+    sha256,
+    write,
+)
 
 
 def manifest(
@@ -75,11 +87,13 @@ def message_index(project: Project) -> list[dict[str, object]]:
 def _unchanged(out: Path, inputs: str) -> list[Diagnostic] | None:
     """The recorded warnings when `out` provably holds this exact build's output, else None."""
     try:
-        recorded = json.loads((out / MANIFEST).read_bytes())
+        reader = SafeReader(out)  # a symlinked file must not pass for ours (full path: E0121)
+        recorded = json.loads(reader.read(MANIFEST) or b"")
         if recorded.get("inputs_sha256") != inputs:
             return None
         for entry in recorded["files"]:
-            if sha256((out / entry["path"]).read_bytes()) != entry["sha256"]:
+            data = reader.read(entry["path"])
+            if data is None or sha256(data) != entry["sha256"]:
                 return None
         return [
             Diagnostic(
@@ -91,8 +105,19 @@ def _unchanged(out: Path, inputs: str) -> list[Diagnostic] | None:
             )
             for d in recorded["diagnostics"]
         ]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         return None
+
+
+def _recovered(out: Path) -> bool:
+    """Finish or undo an interrupted write before the fast path reads `out` (False: it could
+    not be done here; the full path retries and reports)."""
+    try:
+        with locked(out, create=False, on_wait=lambda: _waiting(out)):
+            recover(out)
+        return True
+    except (OSError, WriteError):
+        return False
 
 
 def _declared_output(specs: Path) -> Path | None:
@@ -123,6 +148,8 @@ def run_build(
     if (
         use_cache
         and declared is not None
+        and (output is not None or not declared.is_symlink())
+        and _recovered(declared)
         and (recorded := _unchanged(declared, inputs)) is not None
     ):
         return _report_unchanged(recorded, declared, fmt)
@@ -144,34 +171,46 @@ def run_build(
     kinds.update(history_kinds)
     files[MANIFEST] = manifest(project, files, kinds, inputs, found)
     kinds[MANIFEST] = "manifest"
-    changes = plan(out, files)
-    if changes.foreign:
-        for rel in changes.foreign:
-            click.echo(
-                f"{out / rel}: error E0120: exists and was not made by eventgen; refusing to overwrite",
-                err=True,
-            )
+    return _commit(specs, out, files, check=check, trusted_root=output is not None)
+
+
+def _commit(
+    specs: Path, out: Path, files: dict[str, bytes], *, check: bool, trusted_root: bool
+) -> int:
+    """Plan, then check or write, under the output lock (see eventgen/writer/).
+
+    A root given with `-o` is the user's choice and may be a symlink; a root that only the
+    project file declares (committed content) may not, like any symlink below it.
+    """
+    if not trusted_root and out.is_symlink():
+        click.echo(f"{out}: error E0121: {_SYMLINK}", err=True)
         return 1
-    if check:
-        for rel in changes.drift:
-            state = (
-                "missing"
-                if rel in changes.create
-                else "stale"
-                if rel in changes.delete
-                else "changed"
-            )
-            click.echo(f"{out / rel}: {state}")
-        if changes.drift:
-            click.echo(
-                f"{len(changes.drift)} generated file(s) drifted; run `eventgen build {specs}`",
-                err=True,
-            )
-            return 1
-        click.echo(f"up to date: {len(files)} file(s) in {out}", err=True)
-        return 0
     try:
-        write(out, files, changes)
+        with locked(out, create=not check, on_wait=lambda: _waiting(out)):
+            recover(out)
+            changes = plan(out, files)
+            if changes.symlinks or changes.foreign:
+                for rel in changes.symlinks:
+                    click.echo(f"{out / rel}: error E0121: {_SYMLINK}", err=True)
+                for rel in changes.foreign:
+                    click.echo(
+                        f"{out / rel}: error E0120: exists and was not made by eventgen; "
+                        "refusing to overwrite",
+                        err=True,
+                    )
+                return 1
+            if check:
+                return _report_drift(specs, out, files, changes)
+            write(out, files, changes)
+    except Interrupted as exc:
+        state = "has the new build" if exc.completed else "was left as it was"
+        click.echo(
+            f"eventgen: interrupted by {signal.Signals(exc.signum).name}; {out} {state}", err=True
+        )
+        return 128 + exc.signum
+    except WriteError as exc:
+        click.echo(f"eventgen: {exc}", err=True)
+        return 2
     except OSError as exc:
         click.echo(f"eventgen: cannot write {out}: {exc}; nothing was changed", err=True)
         return 2
@@ -180,6 +219,32 @@ def run_build(
         f"{len(changes.delete)} removed, {changes.unchanged} unchanged",
         err=True,
     )
+    return 0
+
+
+_SYMLINK = (
+    "is a symbolic link; eventgen never writes, reads or deletes through one in its output "
+    "(remove the link and build again)"
+)
+
+
+def _waiting(out: Path) -> None:
+    click.echo(f"eventgen: waiting for another eventgen build writing {out}", err=True)
+
+
+def _report_drift(specs: Path, out: Path, files: dict[str, bytes], changes: Plan) -> int:
+    for rel in changes.drift:
+        state = (
+            "missing" if rel in changes.create else "stale" if rel in changes.delete else "changed"
+        )
+        click.echo(f"{out / rel}: {state}")
+    if changes.drift:
+        click.echo(
+            f"{len(changes.drift)} generated file(s) drifted; run `eventgen build {specs}`",
+            err=True,
+        )
+        return 1
+    click.echo(f"up to date: {len(files)} file(s) in {out}", err=True)
     return 0
 
 
