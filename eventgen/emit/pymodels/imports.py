@@ -12,21 +12,25 @@ class Imports:
 
     def __init__(self, package: str, defined: Iterable[str]) -> None:
         self.package = package
-        self.defined = set(defined)  # names the module itself defines
+        self.defined = frozenset(defined)  # names the module itself defines (fixed)
         self.used: dict[tuple[str, str], str] = {}
+        # Defined names plus every local name handed out, kept up to date by use(): rebuilding
+        # it per call made a module with one import per message (topics) quadratic.
+        self._taken = set(self.defined)
 
     def use(self, module: str, name: str, prefer: str | None = None) -> str:
         """Import `name` from `module`; aliased when it would clash with another name."""
         key = (module, name)
         if key in self.used:
             return self.used[key]
-        taken = self.defined | set(self.used.values())
+        taken = self._taken
         local = name
         if local in taken:
             local = prefer if prefer and prefer not in taken else "_" + name
         while local in taken:
             local = "_" + local
         self.used[key] = local
+        taken.add(local)
         return local
 
     def lines(self) -> list[str]:
