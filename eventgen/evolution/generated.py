@@ -30,6 +30,8 @@ def is_generated_tree(path: Path) -> bool:
 def from_generated(root: Path, label: str) -> Snapshot:
     """Read a generated tree; anything missing or malformed is an InputError (exit 2)."""
     manifest = _load_json(root / MANIFEST, label)
+    # Keys whose value is null, false or empty are omitted since that made the file a third of
+    # its size (emit/resolved.py); older trees still write them, so both read alike via .get().
     resolved = _load_json(root / RESOLVED, label).get("project")
     if not isinstance(resolved, dict) or not isinstance(manifest.get("messages"), list):
         raise InputError(f"{label}: {RESOLVED} or {MANIFEST} has an unexpected shape")
@@ -49,25 +51,25 @@ def from_generated(root: Path, label: str) -> Snapshot:
         consumers: dict[str, ConsumerSnap] = {}
         topic_names: dict[str, str] = {}
         compat: dict[str, str] = {}
-        for ctx in resolved["contexts"]:
-            for t in ctx["topics"]:
+        for ctx in resolved.get("contexts", []):
+            for t in ctx.get("topics", []):
                 topic_names[t["qualified"]] = t["kafka_name"]
                 compat[t["kafka_name"]] = t["compatibility"]
                 topics[t["kafka_name"]] = TopicSnap(
                     t["kafka_name"],
                     int(t["partitions"]),
-                    tuple(t["cleanup"]),
-                    t["retention_ms"],
-                    t["retention_bytes"],
+                    tuple(t.get("cleanup", ())),
+                    t.get("retention_ms"),
+                    t.get("retention_bytes"),
                     t["compatibility"],
                     spec_loc,
                     t["context"],
                 )
-            for c in ctx["consumers"]:
+            for c in ctx.get("consumers", []):
                 consumers[c["qualified"]] = ConsumerSnap(
-                    c["qualified"], tuple(c["handles"]), spec_loc
+                    c["qualified"], tuple(c.get("handles", ())), spec_loc
                 )
-            for m in ctx["messages"]:
+            for m in ctx.get("messages", []):
                 entry = index.get(m["qualified"], {})
                 files = entry.get("schemas", {}).get(ext, [])
                 numbers = entry.get("versions", [m["version"]])
@@ -79,11 +81,11 @@ def from_generated(root: Path, label: str) -> Snapshot:
                     qualified=m["qualified"],
                     kind=m["kind"],
                     version=int(m["version"]),
-                    topic=topic_names.get(m["topic"]) if m["topic"] else None,
-                    key=tuple(m["key"]) if m["key"] else None,
+                    topic=topic_names.get(m["topic"]) if m.get("topic") else None,
+                    key=tuple(m["key"]) if m.get("key") else None,
                     record=records.get(int(m["version"])),
                     versions=records,
-                    upcasts_from=frozenset(int(u["from_version"]) for u in m["upcasts"]),
+                    upcasts_from=frozenset(int(u["from_version"]) for u in m.get("upcasts", ())),
                     loc=spec_loc,
                 )
         subjects = {
