@@ -117,7 +117,9 @@ class AvroChecker:
             return out
         if r.kind == "union":
             for branch in r.branches:
-                if not self._get(branch, w, loc):
+                # Java checks each branch from a fresh (root) location: only the verdict is
+                # used here, but the memo keeps that result with its root-relative paths.
+                if not self._get(branch, w, []):
                     return []
             msg = f"reader union lacking writer type: {w.kind.upper()}"
             return [self._issue("MISSING_UNION_BRANCH", r, w, loc, msg)]
@@ -150,7 +152,7 @@ class AvroChecker:
             out = []
             for i, branch in enumerate(w.branches):
                 loc.append(str(i))
-                if self._get(r, branch, loc):
+                if self._get(r, branch, []):  # a fresh location, as above
                     msg = f"reader union lacking writer type: {branch.kind.upper()}"
                     out.append(self._issue("MISSING_UNION_BRANCH", r, w, loc, msg))
                 loc.pop()
