@@ -26,7 +26,11 @@ CASES: dict[str, tuple[Edits, int, list[tuple[str, str]]]] = {
         [("D0101", "new/shop.yaml:35:7"), ("D0405", "new/shop.yaml:28:3")],
     ),
     "D0408_constraint_tightened": (
-        {"shop.yaml": [("      customer: string\n", "      customer: {type: string, max_length: 8}\n")]},
+        {
+            "shop.yaml": [
+                ("      customer: string\n", "      customer: {type: string, max_length: 8}\n")
+            ]
+        },
         1,
         [("D0408", "new/shop.yaml:16:3")],
     ),
