@@ -6,6 +6,7 @@ import io
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,14 @@ class Outcome:
 
 
 def corpus_dir() -> Path:
-    """Locate the corpus: next to the repository, else under $EVENTGEN_SHARED_DIR."""
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [repo.parent / "shared" / "conformance" / "schema-compat"]
+    """Locate the corpus: under $EVENTGEN_SHARED_DIR when set, else next to the repository."""
     env = os.environ.get("EVENTGEN_SHARED_DIR")
     if env:
-        candidates += [Path(env) / "conformance" / "schema-compat", Path(env)]
+        # An explicit location wins outright, so a wrong one is an error, not a fallback.
+        candidates = [Path(env) / "conformance" / "schema-compat", Path(env)]
+    else:
+        repo = Path(__file__).resolve().parents[2]
+        candidates = [repo.parent / "shared" / "conformance" / "schema-compat"]
     for c in candidates:
         if (c / "avro_cases.jsonl").is_file():
             return c
@@ -161,6 +164,12 @@ SUITES = {
 
 def main() -> None:
     """Print the score per file (and per label for JSON Schema) with every miss."""
+    try:
+        corpus_dir()
+    except FileNotFoundError as exc:
+        # An environment problem: one line and exit 2, as every eventgen command does.
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     for name, fn in SUITES.items():
         outcomes = fn()
         labels = sorted({o.label for o in outcomes}) if name == "jsonschema_cases" else [None]
