@@ -13,20 +13,21 @@ from typing import Any
 from eventgen.canonical import dumps
 from eventgen.emit import layout
 from eventgen.emit.layout import NamedType, TypeIndex
-from eventgen.ir import naming
-from eventgen.ir.model import EnumType, Field, Project, RecordType, TypeRef
+from eventgen.ir import naming, scalars
+from eventgen.ir.model import (
+    EnumType,
+    Field,
+    ListOf,
+    MapOf,
+    Named,
+    Project,
+    RecordType,
+    Scalar,
+    TypeRef,
+)
+from eventgen.ir.types import non_null
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PRIMITIVES = {
-    "string": "string", "int": "int", "long": "long", "float": "float",
-    "double": "double", "boolean": "boolean", "bytes": "bytes",
-}  # fmt: skip
-_LOGICAL = {
-    "uuid": ("string", "uuid"),
-    "date": ("int", "date"),
-    "time": ("long", "time-micros"),
-    "timestamp": ("long", "timestamp-micros"),
-}
 
 
 def emit(project: Project) -> dict[str, bytes]:
@@ -103,7 +104,7 @@ class AvroBuilder:
             out["doc"] = f.doc
         if f.deprecated:
             out["deprecated"] = True  # a custom property: not part of the canonical form
-        inner = self.type(TypeRef(**{**f.type.__dict__, "nullable": False}))
+        inner = self.type(non_null(f.type))
         if f.type.nullable:
             null_first = not f.has_default or f.default is None
             out["type"] = ["null", inner] if null_first else [inner, "null"]
@@ -115,30 +116,20 @@ class AvroBuilder:
         return out
 
     def type(self, ref: TypeRef) -> Any:
-        if ref.kind == "list":
-            assert ref.item is not None
-            return {"type": "array", "items": self._member(ref.item)}
-        if ref.kind == "map":
-            assert ref.item is not None
-            return {"type": "map", "values": self._member(ref.item)}
-        if ref.kind == "named":
-            if ref.name in self.defined:
-                return naming.avro_fullname(self.project, ref.name)
-            return self.named(self.index[ref.name])
-        if ref.name == "decimal":
-            return {
-                "type": "bytes",
-                "logicalType": "decimal",
-                "precision": ref.precision,
-                "scale": ref.scale,
-            }
-        if ref.name in _LOGICAL:
-            base, logical = _LOGICAL[ref.name]
-            return {"type": base, "logicalType": logical}
-        return _PRIMITIVES[ref.name]
+        match ref:
+            case ListOf(item):
+                return {"type": "array", "items": self._member(item)}
+            case MapOf(item):
+                return {"type": "map", "values": self._member(item)}
+            case Named(name):
+                if name in self.defined:
+                    return naming.avro_fullname(self.project, name)
+                return self.named(self.index[name])
+            case Scalar():
+                return scalars.info(ref).avro(ref)
 
     def _member(self, ref: TypeRef) -> Any:
-        inner = self.type(TypeRef(**{**ref.__dict__, "nullable": False}))
+        inner = self.type(non_null(ref))
         return ["null", inner] if ref.nullable else inner
 
 
@@ -150,18 +141,18 @@ def avro_default(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
 def _avro_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
     if value is None:
         return None
-    if ref.kind == "list":
-        assert ref.item is not None
-        return [_avro_json(index, ref.item, v) for v in value]
-    if ref.kind == "map":
-        assert ref.item is not None
-        return {k: _avro_json(index, ref.item, v) for k, v in value.items()}
-    if ref.kind == "named":
-        named = index[ref.name]
-        if isinstance(named, EnumType):
-            return value
-        return {f.name: _avro_json(index, f.type, value[f.name]) for f in named.fields}
-    return _scalar_json(value)
+    match ref:
+        case ListOf(item):
+            return [_avro_json(index, item, v) for v in value]
+        case MapOf(item):
+            return {k: _avro_json(index, item, v) for k, v in value.items()}
+        case Named(name):
+            named = index[name]
+            if isinstance(named, EnumType):
+                return value
+            return {f.name: _avro_json(index, f.type, value[f.name]) for f in named.fields}
+        case Scalar():
+            return _scalar_json(value)
 
 
 def _scalar_json(value: Any) -> Any:

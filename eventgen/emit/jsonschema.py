@@ -8,7 +8,6 @@ exactly when the generated model accepts it in JSON mode.
 from __future__ import annotations
 
 import base64
-import math
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -16,17 +15,22 @@ from typing import Any
 from eventgen.canonical import dumps
 from eventgen.emit import layout
 from eventgen.emit.layout import NamedType, TypeIndex
-from eventgen.ir.model import Constraints, EnumType, Field, Project, RecordType, TypeRef
-from eventgen.runtime import patterns, scalars
+from eventgen.ir import naming, scalars
+from eventgen.ir.model import (
+    Constraints,
+    EnumType,
+    Field,
+    ListOf,
+    MapOf,
+    Named,
+    Project,
+    RecordType,
+    Scalar,
+    TypeRef,
+)
 
-NO_CONSTRAINTS = Constraints()
+NO_CONSTRAINTS = scalars.NO_CONSTRAINTS
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_FORMATS = {
-    "uuid": ("uuid", patterns.UUID),
-    "date": ("date", patterns.DATE),
-    "time": ("time", patterns.TIME),
-    "timestamp": ("date-time", patterns.TIMESTAMP),
-}
 
 
 def emit(project: Project) -> dict[str, bytes]:
@@ -73,7 +77,8 @@ class SchemaBuilder:
         deps = [t for t in index.referenced(_fields(root)) if t.qualified != root.qualified]
         clash = {t.name for t in deps if sum(d.name == t.name for d in deps) > 1}
         self.keys = {
-            t.qualified: _pascal(t.context) + t.name if t.name in clash else t.name for t in deps
+            t.qualified: naming.pascal(t.context) + t.name if t.name in clash else t.name
+            for t in deps
         }
         self.defs: dict[str, Any] = {}
         for named in deps:
@@ -114,60 +119,17 @@ class SchemaBuilder:
         return {"anyOf": [inner, {"type": "null"}]} if ref.nullable else inner
 
     def _inner(self, ref: TypeRef, c: Constraints) -> dict[str, Any]:
-        if ref.kind == "list":
-            assert ref.item is not None
-            out = {"type": "array", "items": self.type(ref.item)}
-            return out | _bounds(c, "minItems", "maxItems")
-        if ref.kind == "map":
-            assert ref.item is not None
-            out = {"type": "object", "additionalProperties": self.type(ref.item)}
-            return out | _bounds(c, "minProperties", "maxProperties")
-        if ref.kind == "named":
-            return {"$ref": f"#/$defs/{self.keys[ref.name]}"}
-        return scalar(ref, c)
-
-
-def scalar(ref: TypeRef, c: Constraints) -> dict[str, Any]:
-    """The schema of a scalar type with its constraints."""
-    name = ref.name
-    if name == "string":
-        out: dict[str, Any] = {"type": "string"} | _bounds(c, "minLength", "maxLength")
-        return out | ({"pattern": patterns.portable(c.pattern)} if c.pattern is not None else {})
-    if name in ("int", "long"):
-        return {
-            "type": "integer",
-            "minimum": int_bounds(ref, c)[0],
-            "maximum": int_bounds(ref, c)[1],
-        }
-    if name in ("float", "double"):
-        limit = scalars.FLOAT32_MAX if name == "float" else None
-        out = {"type": "number"}
-        if c.minimum is not None or limit is not None:
-            out["minimum"] = c.minimum if c.minimum is not None else -limit  # type: ignore[operator]
-        if c.maximum is not None or limit is not None:
-            out["maximum"] = c.maximum if c.maximum is not None else limit
-        return out
-    if name == "boolean":
-        return {"type": "boolean"}
-    if name == "bytes":
-        return {"type": "string", "contentEncoding": "base64", "pattern": patterns.BASE64}
-    if name == "decimal":
-        assert ref.precision is not None and ref.scale is not None
-        signed = c.minimum is None or c.minimum < 0
-        pattern = patterns.decimal(ref.precision, ref.scale, signed)
-        return {"type": "string", "pattern": pattern}
-    fmt, pattern = _FORMATS[name]
-    return {"type": "string", "format": fmt, "pattern": pattern}
-
-
-def int_bounds(ref: TypeRef, c: Constraints) -> tuple[int, int]:
-    """The spec bounds of an int/long intersected with its width."""
-    low, high = scalars.INT32 if ref.name == "int" else scalars.INT64
-    if c.minimum is not None:
-        low = max(low, math.ceil(c.minimum))
-    if c.maximum is not None:
-        high = min(high, math.floor(c.maximum))
-    return low, high
+        match ref:
+            case ListOf(item):
+                out = {"type": "array", "items": self.type(item)}
+                return out | _bounds(c, "minItems", "maxItems")
+            case MapOf(item):
+                out = {"type": "object", "additionalProperties": self.type(item)}
+                return out | _bounds(c, "minProperties", "maxProperties")
+            case Named(name):
+                return {"$ref": f"#/$defs/{self.keys[name]}"}
+            case Scalar():
+                return scalars.info(ref).json(ref, c)
 
 
 def _bounds(c: Constraints, low: str, high: str) -> dict[str, Any]:
@@ -183,19 +145,25 @@ def wire_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
     """A typed value (see layout.typed_value) in its JSON wire form."""
     if value is None:
         return None
-    if ref.kind in ("list", "map"):
-        assert ref.item is not None
-        item = ref.item
-        if ref.kind == "list":
+    match ref:
+        case ListOf(item):
             return [wire_json(index, item, v) for v in value]
-        return {k: wire_json(index, item, v) for k, v in value.items()}
-    if ref.kind == "named":
-        named = index[ref.name]
-        if isinstance(named, EnumType):
-            return value
-        return {
-            f.name: wire_json(index, f.type, value[f.name]) for f in named.fields if f.name in value
-        }
+        case MapOf(item):
+            return {k: wire_json(index, item, v) for k, v in value.items()}
+        case Named(name):
+            named = index[name]
+            if isinstance(named, EnumType):
+                return value
+            return {
+                f.name: wire_json(index, f.type, value[f.name])
+                for f in named.fields
+                if f.name in value
+            }
+        case Scalar():
+            return _scalar_wire(value)
+
+
+def _scalar_wire(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, bytes):
@@ -211,7 +179,3 @@ def wire_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
 
 def _fields(named: NamedType) -> tuple[Field, ...]:
     return named.fields if isinstance(named, RecordType) else ()
-
-
-def _pascal(context: str) -> str:
-    return "".join(part.capitalize() for part in context.replace("-", "_").split("_"))

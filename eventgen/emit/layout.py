@@ -14,12 +14,22 @@ Named types get files too (same directories), so tools can validate them alone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
-from eventgen.ir import naming
-from eventgen.ir.model import EnumType, Field, Message, Project, RecordType, Topic, TypeRef
-from eventgen.runtime import scalars
+from eventgen.ir import naming, scalars
+from eventgen.ir.model import (
+    EnumType,
+    Field,
+    ListOf,
+    MapOf,
+    Message,
+    Named,
+    Project,
+    RecordType,
+    Scalar,
+    Topic,
+    TypeRef,
+)
 
 NamedType = RecordType | EnumType
 
@@ -95,14 +105,17 @@ class TypeIndex:
         return list(seen.values())
 
     def _visit(self, ref: TypeRef, seen: dict[str, NamedType]) -> None:
-        if ref.item is not None:
-            self._visit(ref.item, seen)
-        elif ref.kind == "named" and ref.name not in seen:
-            named = self.types[ref.name]
-            if isinstance(named, RecordType):
-                for f in named.fields:
-                    self._visit(f.type, seen)
-            seen[ref.name] = named
+        match ref:
+            case ListOf(item) | MapOf(item):
+                self._visit(item, seen)
+            case Named(name) if name not in seen:
+                named = self.types[name]
+                if isinstance(named, RecordType):
+                    for f in named.fields:
+                        self._visit(f.type, seen)
+                seen[name] = named
+            case _:
+                pass  # scalars, and named types already seen
 
     def context_order(self, context: str) -> list[NamedType]:
         """The types of one context, each after the same-context types it uses."""
@@ -112,31 +125,29 @@ class TypeIndex:
 
 
 def _as_field(named: NamedType) -> Field:
-    return Field(name="_", type=TypeRef(kind="named", name=named.qualified))
-
-
-_JSON_MODE: Any = SimpleNamespace(mode="json")
+    return Field(name="_", type=Named(named.qualified))
 
 
 def typed_value(ref: TypeRef, value: Any, index: TypeIndex) -> Any:
     """A JSON-like spec value (a default) as the Python value the models hold.
 
-    It goes through the runtime's wire validators, so defaults mean what payloads mean.
+    Scalars go through the runtime's wire validators (the scalar table), so defaults mean what
+    payloads mean; validate checked them with the same validators.
     """
     if value is None:
         return None
-    if ref.kind == "list":
-        assert ref.item is not None
-        return tuple(typed_value(ref.item, v, index) for v in value)
-    if ref.kind == "map":
-        assert ref.item is not None
-        return {k: typed_value(ref.item, v, index) for k, v in sorted(value.items())}
-    if ref.kind == "named":
-        named = index[ref.name]
-        if isinstance(named, EnumType):
-            return value
-        return {f.name: typed_value(f.type, v, index) for f, v in record_items(named, value)}
-    return scalar_marker(ref).validate(value, _JSON_MODE)
+    match ref:
+        case ListOf(item):
+            return tuple(typed_value(item, v, index) for v in value)
+        case MapOf(item):
+            return {k: typed_value(item, v, index) for k, v in sorted(value.items())}
+        case Named(name):
+            named = index[name]
+            if isinstance(named, EnumType):
+                return value
+            return {f.name: typed_value(f.type, v, index) for f, v in record_items(named, value)}
+        case Scalar():
+            return scalars.wire_value(ref, value)
 
 
 def record_items(record: RecordType, value: Any) -> Iterator[tuple[Field, Any]]:
@@ -146,30 +157,3 @@ def record_items(record: RecordType, value: Any) -> Iterator[tuple[Field, Any]]:
             yield f, value[f.name]
         elif f.has_default:
             yield f, f.default
-
-
-def scalar_marker(ref: TypeRef) -> Any:
-    """The runtime validator of a scalar type, without spec constraints."""
-    if ref.name == "decimal":
-        assert ref.precision is not None and ref.scale is not None
-        return scalars.DecimalSpec(ref.precision, ref.scale)
-    if ref.name in ("int", "long"):
-        return scalars.IntRange(*(scalars.INT32 if ref.name == "int" else scalars.INT64))
-    if ref.name in ("float", "double"):
-        return scalars.FloatRange(single=ref.name == "float")
-    markers = {
-        "string": scalars.Str(),
-        "uuid": scalars.UuidWire(),
-        "date": scalars.DateWire(),
-        "time": scalars.TimeWire(),
-        "timestamp": scalars.TimestampWire(),
-        "bytes": scalars.BytesWire(),
-    }
-    if ref.name == "boolean":
-        return _Bool()
-    return markers[ref.name]
-
-
-class _Bool:
-    def validate(self, value: Any, info: Any) -> bool:
-        return bool(value)

@@ -19,7 +19,7 @@ from eventgen.emit.avro import AvroBuilder
 from eventgen.emit.jsonschema import DIALECT, SchemaBuilder
 from eventgen.emit.layout import TypeIndex
 from eventgen.ir import naming
-from eventgen.ir.model import Field, Message, Project, RecordType, Topic, TypeRef
+from eventgen.ir.model import Field, Message, Named, Project, RecordType, Topic
 
 Strategy = Literal["topic", "record"]
 STRATEGIES: tuple[str, ...] = ("topic", "record")
@@ -148,7 +148,7 @@ class _Builders:
     ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
         """A `oneOf` of `$defs` references, or the single record with its `$defs`."""
         if union:
-            refs = tuple(Field(f"m{i}", TypeRef("named", q)) for i, q in enumerate(qualified))
+            refs = tuple(Field(f"m{i}", Named(q)) for i, q in enumerate(qualified))
             json_builder = SchemaBuilder(self.index, RecordType("<union>", "", "<union>", refs))
             schema: dict[str, Any] = {
                 "oneOf": [{"$ref": f"#/$defs/{json_builder.keys[q]}"} for q in qualified]

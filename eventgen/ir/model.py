@@ -48,27 +48,58 @@ def thaw(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class TypeRef:
-    """A field type. kind: scalar | list | map | named; `item` for list/map values."""
+def _mark(text: str, nullable: bool) -> str:
+    return text + "?" if nullable else text
 
-    kind: Literal["scalar", "list", "map", "named"]
-    name: str = ""  # scalar name, or qualified named type `context.Name`
-    item: TypeRef | None = None
+
+@dataclass(frozen=True)
+class Scalar:
+    """A built-in scalar (`string`, `decimal(12,2)`, ...); see eventgen/ir/scalars.py."""
+
+    name: str  # one of SCALARS
     nullable: bool = False
     precision: int | None = None  # decimal only
     scale: int | None = None  # decimal only
 
     def __str__(self) -> str:
-        if self.kind == "list":
-            text = f"list[{self.item}]"
-        elif self.kind == "map":
-            text = f"map[{self.item}]"
-        elif self.name == "decimal" and self.precision is not None:
-            text = f"decimal({self.precision},{self.scale})"
-        else:
-            text = self.name
-        return text + ("?" if self.nullable else "")
+        if self.name == "decimal" and self.precision is not None:
+            return _mark(f"decimal({self.precision},{self.scale})", self.nullable)
+        return _mark(self.name, self.nullable)
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: TypeRef
+    nullable: bool = False
+
+    def __str__(self) -> str:
+        return _mark(f"list[{self.item}]", self.nullable)
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A map with string keys; `item` is the value type."""
+
+    item: TypeRef
+    nullable: bool = False
+
+    def __str__(self) -> str:
+        return _mark(f"map[{self.item}]", self.nullable)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A record or enum, by qualified name `context.Name` once resolved (raw name before)."""
+
+    name: str
+    nullable: bool = False
+
+    def __str__(self) -> str:
+        return _mark(self.name, self.nullable)
+
+
+# A field type: a tagged union handled with `match` (each member is frozen and hashable).
+TypeRef = Scalar | ListOf | MapOf | Named
 
 
 @dataclass(frozen=True)

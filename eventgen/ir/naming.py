@@ -73,6 +73,11 @@ def py_class(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) or name in PY_RESERVED else name
 
 
+def pascal(text: str) -> str:
+    """`order-lines` / `order_lines` -> `OrderLines`: prefixes that tell same-named types apart."""
+    return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
+
+
 def qualified(context: str, name: str) -> str:
     return f"{context}.{name}"
 

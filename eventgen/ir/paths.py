@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventgen.ir.model import EnumType, Expr, Field, RecordType, TypeRef, freeze
+from eventgen.ir.model import EnumType, Expr, Field, Named, RecordType, TypeRef, freeze
 
 Lookup = Callable[[str], RecordType | EnumType | None]
 ROOTS = ("$data", "$state", "$meta", "$")
@@ -30,7 +30,7 @@ def field_path_type(fields: Sequence[Field], path: Sequence[str], lookup: Lookup
             return None
         ref = match.type
         if i < len(path) - 1:
-            target = lookup(ref.name) if ref.kind == "named" else None
+            target = lookup(ref.name) if isinstance(ref, Named) else None
             if not isinstance(target, RecordType):
                 return None
             current = target.fields

@@ -6,11 +6,10 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from eventgen.ir.model import SCALARS, EnumType, RecordType, TypeRef
+from eventgen.ir.model import SCALARS, EnumType, ListOf, MapOf, Named, RecordType, Scalar, TypeRef
 
 _TOKEN = re.compile(r"\s*(list\[|map\[|\]|\?|decimal\(\s*\d+\s*,\s*\d+\s*\)|[A-Za-z_][\w.-]*)")
 _DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)")
-KEYABLE_SCALARS = frozenset({"string", "uuid", "int", "long", "bytes"})
 
 
 class TypeSyntaxError(ValueError):
@@ -46,16 +45,16 @@ def _parse(tokens: list[str], text: str) -> tuple[TypeRef, list[str]]:
         item, rest = _parse(rest, text)
         if not rest or rest[0] != "]":
             raise TypeSyntaxError(f"missing `]` in type `{text}`")
-        ref = TypeRef("list" if head == "list[" else "map", item=item)
+        ref: TypeRef = ListOf(item) if head == "list[" else MapOf(item)
         rest = rest[1:]
     elif decimal := _DECIMAL.fullmatch(head):
-        ref = TypeRef("scalar", "decimal", precision=int(decimal[1]), scale=int(decimal[2]))
+        ref = Scalar("decimal", precision=int(decimal[1]), scale=int(decimal[2]))
     elif head in SCALARS:
-        ref = TypeRef("scalar", head)
+        ref = Scalar(head)
     elif head in ("]", "?"):
         raise TypeSyntaxError(f"unexpected `{head}` in type `{text}`")
     else:
-        ref = TypeRef("named", head)
+        ref = Named(head)
     if rest and rest[0] == "?":
         ref = replace(ref, nullable=True)
         rest = rest[1:]
@@ -80,7 +79,29 @@ class TypeTable:
 def walk(ref: TypeRef) -> list[TypeRef]:
     """The type and every type nested in it (list items, map values)."""
     out = [ref]
-    while ref.item is not None:
+    while isinstance(ref, (ListOf, MapOf)):
         ref = ref.item
         out.append(ref)
     return out
+
+
+def innermost(ref: TypeRef) -> TypeRef:
+    """The type at the bottom of list/map nesting (`decimal(4,2)` in `list[decimal(4,2)]`)."""
+    return walk(ref)[-1]
+
+
+def non_null(ref: TypeRef) -> TypeRef:
+    return replace(ref, nullable=False) if ref.nullable else ref
+
+
+def kind_name(ref: TypeRef) -> str:
+    """`list`, `map`, `named`, or the scalar's name: what a message calls the type's shape."""
+    match ref:
+        case ListOf():
+            return "list"
+        case MapOf():
+            return "map"
+        case Named():
+            return "named"
+        case Scalar(name):
+            return name

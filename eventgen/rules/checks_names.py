@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir import naming
-from eventgen.ir.model import EnumType, Field, Project, RecordType
-from eventgen.ir.types import walk
+from eventgen.ir.model import EnumType, Field, Named, Project, RecordType
+from eventgen.ir.types import kind_name, walk
 from eventgen.rules.registry import check
 
 NUMERIC = {"int", "long", "float", "double", "decimal"}
@@ -130,7 +130,7 @@ def check_fields(project: Project) -> Iterator[Diagnostic]:
 def _constraint_checks(fld: Field) -> Iterator[Diagnostic]:
     base = walk(fld.type)[0]
     c = fld.constraints
-    name = base.name if base.kind == "scalar" else base.kind
+    name = kind_name(base)
     if (c.minimum is not None or c.maximum is not None) and name not in NUMERIC:
         yield error("E0509", fld.loc, f"minimum/maximum do not apply to `{fld.type}`")
     if (c.min_length is not None or c.max_length is not None) and name not in SIZED | {
@@ -212,7 +212,7 @@ def _cycle(name: str, records: dict[str, RecordType], path: list[str]) -> list[s
     for fld in records[name].fields:
         for ref in walk(fld.type):
             if (
-                ref.kind == "named"
+                isinstance(ref, Named)
                 and ref.name in records
                 and (found := _cycle(ref.name, records, [*path, name]))
             ):
@@ -228,7 +228,7 @@ def check_context_cycles(project: Project) -> Iterator[Diagnostic]:
         context = owner.split(".")[0]
         for fld in fields:
             for ref in walk(fld.type):
-                other = ref.name.split(".")[0] if ref.kind == "named" else context
+                other = ref.name.split(".")[0] if isinstance(ref, Named) else context
                 if other != context:
                     uses.setdefault(context, {}).setdefault(other, fld)
     reported: set[frozenset[str]] = set()

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from eventgen.diagnostics import Diagnostic, error, warning
-from eventgen.ir import naming
-from eventgen.ir.model import Message, Project, Topic, TypeRef
+from eventgen.ir import naming, scalars
+from eventgen.ir.model import Message, Project, Scalar, Topic, TypeRef
 from eventgen.ir.paths import field_path_type
-from eventgen.ir.types import KEYABLE_SCALARS
 from eventgen.kafka.validate import check_topic_configs
 from eventgen.rules.registry import check
 
@@ -86,7 +85,7 @@ def _key_type(project: Project, message: Message) -> TypeRef | None:
 
 
 def _keyable(ref: TypeRef) -> bool:
-    return ref.kind == "scalar" and ref.name in KEYABLE_SCALARS
+    return isinstance(ref, Scalar) and scalars.keyable(ref)
 
 
 @check("partition-keys")

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     )
     from eventgen.runtime.registry import MessageRegistry, TopicBinding
     from eventgen.runtime.scalars import (
+        Boolean,
         Bytes,
         Date,
         DecimalSpec,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     )
 
 _HOMES = {
+    "Boolean": "scalars",
     "Bytes": "scalars",
     "ConfluentCodec": "confluent",
     "Date": "scalars",
@@ -116,7 +118,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Bytes", "ConfluentCodec", "Date", "DecimalSpec", "DecodeError", "Envelope", "EnvelopeHead",
+    "Boolean", "Bytes", "ConfluentCodec", "Date", "DecimalSpec", "DecodeError", "Envelope", "EnvelopeHead",
     "Float32", "Float64", "FloatRange", "Int32", "Int64", "IntRange", "Message",
     "MessageRegistry", "OpenMessage", "OpenRecord", "Record", "SchemaIdResolver",
     "StaticSchemaIds", "Str", "String", "Time", "Timestamp", "TopicBinding", "Upcaster", "Uuid",

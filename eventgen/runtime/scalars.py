@@ -218,6 +218,25 @@ class BytesWire(_Marker):
 
 
 @dataclass(frozen=True)
+class BoolWire(_Marker):
+    """true or false, nothing else: exactly JSON Schema's `boolean`."""
+
+    def validate(self, value: Any, info: ValidationInfo) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")  # noqa: TRY004
+        return value
+
+    def python_schema(self) -> CoreSchema:
+        from pydantic_core import core_schema
+
+        # Strict: pydantic's lax bool takes 0, 1.0 and "yes", which JSON Schema's boolean refuses.
+        return core_schema.bool_schema(strict=True)
+
+    def python_is_complete(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class IntRange(_Marker):
     """An integer within [minimum, maximum] (the spec bounds intersected with int/long)."""
 
@@ -263,12 +282,16 @@ class FloatRange(_Marker):
             raise ValueError(f"must be >= {self.minimum}")
         if self.maximum is not None and value > self.maximum:
             raise ValueError(f"must be <= {self.maximum}")
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any double
+            raise ValueError("out of range for a 64-bit float") from None
         if self.single:
-            if abs(value) > FLOAT32_MAX:
+            if abs(number) > FLOAT32_MAX:
                 raise ValueError("out of range for a 32-bit float")
             # Round once here so that Avro `float` round trips are exact.
-            return float(struct.unpack("<f", struct.pack("<f", value))[0])
-        return float(value)
+            return float(struct.unpack("<f", struct.pack("<f", number))[0])
+        return number
 
     def python_schema(self) -> CoreSchema | None:
         from pydantic_core import core_schema
@@ -410,3 +433,4 @@ Int64 = Annotated[int, IntRange(*INT64)]
 Float32 = Annotated[float, FloatRange(single=True)]
 Float64 = Annotated[float, FloatRange()]
 String = Annotated[str, Str()]
+Boolean = Annotated[bool, BoolWire()]

@@ -9,7 +9,17 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from eventgen.runtime import Date, DecimalSpec, IntRange, Message, Record, Str, Timestamp, Uuid
+from eventgen.runtime import (
+    Boolean,
+    Date,
+    DecimalSpec,
+    IntRange,
+    Message,
+    Record,
+    Str,
+    Timestamp,
+    Uuid,
+)
 from pydantic import Field
 
 __all__ = [
@@ -68,7 +78,7 @@ class OrderLine(Record):
 
     quantity: Annotated[int, IntRange(1, 1000)]
     unit_price: Money
-    gift_wrap: bool = False
+    gift_wrap: Boolean = False
 
 
 class OrderStatus(StrEnum):

@@ -15,11 +15,15 @@ from eventgen.ir.model import (
     Defaults,
     EnumType,
     Field,
+    ListOf,
+    MapOf,
     Message,
     MessageVersion,
+    Named,
     Project,
     RecordType,
     Retry,
+    Scalar,
     Topic,
     TypeRef,
     freeze,
@@ -33,19 +37,19 @@ HOSTILE_DOC = (
 
 
 def scalar(name: str, nullable: bool = False, **kw: Any) -> TypeRef:
-    return TypeRef(kind="scalar", name=name, nullable=nullable, **kw)
+    return Scalar(name, nullable=nullable, **kw)
 
 
 def named(qualified: str, nullable: bool = False) -> TypeRef:
-    return TypeRef(kind="named", name=qualified, nullable=nullable)
+    return Named(qualified, nullable=nullable)
 
 
 def list_of(item: TypeRef, nullable: bool = False) -> TypeRef:
-    return TypeRef(kind="list", item=item, nullable=nullable)
+    return ListOf(item, nullable=nullable)
 
 
 def map_of(item: TypeRef, nullable: bool = False) -> TypeRef:
-    return TypeRef(kind="map", item=item, nullable=nullable)
+    return MapOf(item, nullable=nullable)
 
 
 def fld(name: str, type_: TypeRef, default: Any = ..., **kw: Any) -> Field:

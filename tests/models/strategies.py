@@ -10,9 +10,20 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from eventgen.emit.jsonschema import int_bounds
 from eventgen.emit.layout import TypeIndex
-from eventgen.ir.model import Constraints, EnumType, Field, Project, RecordType, TypeRef
+from eventgen.ir.model import (
+    Constraints,
+    EnumType,
+    Field,
+    ListOf,
+    MapOf,
+    Named,
+    Project,
+    RecordType,
+    Scalar,
+    TypeRef,
+)
+from eventgen.ir.scalars import int_bounds
 from tests.models import fixtures as fx
 
 SCALARS = ("string", "int", "long", "float", "double", "boolean", "bytes",
@@ -121,25 +132,25 @@ def wire_values(index: TypeIndex, ref: TypeRef, c: Constraints = NONE) -> st.Sea
 
 
 def _inner(index: TypeIndex, ref: TypeRef, c: Constraints) -> st.SearchStrategy[Any]:
-    if ref.kind == "list":
-        assert ref.item is not None
-        return st.lists(
-            wire_values(index, ref.item),
-            min_size=c.min_length or 0,
-            max_size=min(c.max_length or 3, 3),
-        )
-    if ref.kind == "map":
-        assert ref.item is not None
-        keys = st.text(max_size=4)
-        return st.dictionaries(
-            keys, wire_values(index, ref.item), max_size=min(c.max_length or 3, 3)
-        )
-    if ref.kind == "named":
-        named = index[ref.name]
-        if isinstance(named, EnumType):
-            return st.sampled_from(named.symbols)
-        return record_instances(index, named.fields)
-    return _scalar(ref, c)
+    match ref:
+        case ListOf(item):
+            return st.lists(
+                wire_values(index, item),
+                min_size=c.min_length or 0,
+                max_size=min(c.max_length or 3, 3),
+            )
+        case MapOf(item):
+            keys = st.text(max_size=4)
+            return st.dictionaries(
+                keys, wire_values(index, item), max_size=min(c.max_length or 3, 3)
+            )
+        case Named(name):
+            named = index[name]
+            if isinstance(named, EnumType):
+                return st.sampled_from(named.symbols)
+            return record_instances(index, named.fields)
+        case Scalar():
+            return _scalar(ref, c)
 
 
 def record_instances(
@@ -158,7 +169,7 @@ def record_instances(
     return st.fixed_dictionaries(required, optional=optional)
 
 
-def _scalar(ref: TypeRef, c: Constraints) -> st.SearchStrategy[Any]:
+def _scalar(ref: Scalar, c: Constraints) -> st.SearchStrategy[Any]:
     name = ref.name
     if name == "string":
         if c.pattern is not None:

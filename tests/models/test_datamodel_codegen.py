@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from eventgen import runtime as rt
 from eventgen.emit import jsonschema as js_emit
 from eventgen.emit import layout
+from eventgen.ir.model import Named, Scalar
 from eventgen.pipeline import load_project
 from tests.models import fixtures as fx
 from tests.models import strategies as strat
@@ -71,12 +72,14 @@ def _violations(
         if not (f.has_default or f.type.nullable) and f.name in instance:
             out.append({k: v for k, v in instance.items() if k != f.name})
         c, bad = f.constraints, copy.deepcopy(instance)
-        if f.type.kind == "scalar" and f.type.name == "string" and c.max_length is not None:
+        if isinstance(f.type, Scalar) and f.type.name == "string" and c.max_length is not None:
             bad[f.name] = "A" * (c.max_length + 1)
-        elif f.type.kind == "scalar" and f.type.name in ("int", "long") and c.minimum is not None:
+        elif (
+            isinstance(f.type, Scalar) and f.type.name in ("int", "long") and c.minimum is not None
+        ):
             bad[f.name] = int(c.minimum) - 1
         elif (
-            f.type.kind == "named"
+            isinstance(f.type, Named)
             and not f.type.nullable
             and f.type.name.endswith(("Status", "Channel", "Method", "Code", "Warehouse"))
         ):

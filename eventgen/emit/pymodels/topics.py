@@ -42,7 +42,7 @@ def topics_module(project: Project, index: TypeIndex) -> tuple[ModuleView, list[
         for qualified in sorted(by_topic[topic.qualified]):
             message = project.message(qualified)
             module = f"{project.package}.{naming.py_module(message.context)}"
-            prefer = _pascal(message.context) + naming.py_class(message.name)
+            prefer = naming.pascal(message.context) + naming.py_class(message.name)
             classes.append(imports.use(module, naming.py_class(message.name), prefer))
         key = None
         if topic.key_type is not None:
@@ -77,15 +77,11 @@ def _binding_doc(kafka_name: str, doc: str | None) -> str:
 
 
 def _union_name(qualified: str) -> str:
-    return _pascal(qualified.replace(".", "_"))
+    return naming.pascal(qualified.replace(".", "_"))
 
 
 def _constant(qualified: str) -> str:
     return qualified.replace(".", "_").replace("-", "_").upper()
-
-
-def _pascal(text: str) -> str:
-    return "".join(p.capitalize() for p in text.replace("-", "_").split("_"))
 
 
 def schema_module(project: Project, index: TypeIndex, ctx: Context) -> dict[str, str]:

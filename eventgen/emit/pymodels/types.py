@@ -7,23 +7,25 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventgen.emit.jsonschema import int_bounds
 from eventgen.emit.layout import TypeIndex
 from eventgen.emit.pymodels.imports import Imports
 from eventgen.emit.pymodels.literals import py_str
-from eventgen.ir import naming
-from eventgen.ir.model import Constraints, EnumType, Project, RecordType, TypeRef
+from eventgen.ir import naming, scalars
+from eventgen.ir.model import (
+    Constraints,
+    EnumType,
+    ListOf,
+    MapOf,
+    Named,
+    Project,
+    RecordType,
+    Scalar,
+    TypeRef,
+)
 from eventgen.runtime import patterns
 
 RT = "eventgen.runtime"
-NO_CONSTRAINTS = Constraints()
-_ALIASES = {
-    "uuid": "Uuid", "date": "Date", "time": "Time", "timestamp": "Timestamp", "bytes": "Bytes",
-}  # fmt: skip
-_PLAIN = {
-    "uuid": ("uuid", "UUID"), "date": ("datetime", "date"), "time": ("datetime", "time"),
-    "timestamp": ("datetime", "datetime"), "decimal": ("decimal", "Decimal"),
-}  # fmt: skip
+NO_CONSTRAINTS = scalars.NO_CONSTRAINTS
 
 
 class TypeWriter:
@@ -42,7 +44,7 @@ class TypeWriter:
         if named.context == self.context:
             return name
         module = f"{self.project.package}.{naming.py_module(named.context)}"
-        prefer = _pascal(named.context) + name
+        prefer = naming.pascal(named.context) + name
         return self.imports.use(module, name, prefer)
 
     def annotation(self, ref: TypeRef, c: Constraints = NO_CONSTRAINTS) -> str:
@@ -50,41 +52,42 @@ class TypeWriter:
         return f"{inner} | None" if ref.nullable else inner
 
     def _inner(self, ref: TypeRef, c: Constraints) -> str:
-        if ref.kind in ("list", "map"):
-            assert ref.item is not None
-            item = self.annotation(ref.item)
-            text = f"tuple[{item}, ...]" if ref.kind == "list" else f"dict[str, {item}]"
-            bounds = _kwargs(min_length=c.min_length, max_length=c.max_length)
-            return self._annotated(text, self.rt_or_field("Field", bounds)) if bounds else text
-        if ref.kind == "named":
-            return self.class_name(ref.name)
-        return self._scalar(ref, c)
+        match ref:
+            case ListOf(item) | MapOf(item):
+                inner = self.annotation(item)
+                text = f"tuple[{inner}, ...]" if isinstance(ref, ListOf) else f"dict[str, {inner}]"
+                bounds = _kwargs(min_length=c.min_length, max_length=c.max_length)
+                return self._annotated(text, self.rt_or_field("Field", bounds)) if bounds else text
+            case Named(name):
+                return self.class_name(name)
+            case Scalar():
+                return self._scalar(ref, c)
 
-    def _scalar(self, ref: TypeRef, c: Constraints) -> str:
+    def _scalar(self, ref: Scalar, c: Constraints) -> str:
+        """The table's marker; constraints need the runtime's parametrized validator."""
+        row = scalars.info(ref)
         name = ref.name
         if name == "string":
             pattern = None if c.pattern is None else patterns.portable(c.pattern)
             args = _kwargs(min_length=c.min_length, max_length=c.max_length, pattern=pattern)
             return self._annotated("str", self.rt("Str") + f"({args})") if args else "str"
-        if name == "boolean":
-            return "bool"
-        if name in ("int", "long"):
-            if c.minimum is None and c.maximum is None:
-                return self.rt("Int32" if name == "int" else "Int64")
-            low, high = int_bounds(ref, c)
+        if name in ("int", "long") and (c.minimum is not None or c.maximum is not None):
+            low, high = scalars.int_bounds(ref, c)
             return self._annotated("int", f"{self.rt('IntRange')}({low}, {high})")
-        if name in ("float", "double"):
+        if name in ("float", "double") and (c.minimum is not None or c.maximum is not None):
             single = name == "float"
-            if c.minimum is None and c.maximum is None:
-                return self.rt("Float32" if single else "Float64")
             args = _kwargs(minimum=c.minimum, maximum=c.maximum, single=single or None)
             return self._annotated("float", f"{self.rt('FloatRange')}({args})")
         if name == "decimal":
-            signed = c.minimum is None or c.minimum < 0
+            signed = scalars.decimal_signed(c)
             spec = f"{ref.precision}, {ref.scale}" + ("" if signed else ", signed=False")
             decimal = self.imports.use("decimal", "Decimal")
             return self._annotated(decimal, f"{self.rt('DecimalSpec')}({spec})")
-        return self.rt(_ALIASES[name])
+        return self.rt(row.marker) if row.marker else self._plain_scalar(ref)
+
+    def _plain_scalar(self, ref: Scalar) -> str:
+        python = scalars.info(ref).python
+        return python if isinstance(python, str) else self.imports.use(*python)
 
     def _annotated(self, base: str, *extra: str) -> str:
         return f"{self.imports.use('typing', 'Annotated')}[{base}, {', '.join(extra)}]"
@@ -97,41 +100,32 @@ class TypeWriter:
 
     def plain(self, ref: TypeRef) -> str:
         """The annotation without validation markers (for return types)."""
-        if ref.kind == "list":
-            assert ref.item is not None
-            text = f"tuple[{self.plain(ref.item)}, ...]"
-        elif ref.kind == "map":
-            assert ref.item is not None
-            text = f"dict[str, {self.plain(ref.item)}]"
-        elif ref.kind == "named":
-            text = self.class_name(ref.name)
-        elif ref.name in _PLAIN:
-            text = self.imports.use(*_PLAIN[ref.name])
-        else:
-            text = {"string": "str", "boolean": "bool", "int": "int", "long": "int"}.get(
-                ref.name, {"float": "float", "double": "float"}.get(ref.name, "bytes")
-            )
+        match ref:
+            case ListOf(item):
+                text = f"tuple[{self.plain(item)}, ...]"
+            case MapOf(item):
+                text = f"dict[str, {self.plain(item)}]"
+            case Named(name):
+                text = self.class_name(name)
+            case Scalar():
+                text = self._plain_scalar(ref)
         return f"{text} | None" if ref.nullable else text
 
     def value(self, ref: TypeRef, value: Any) -> str:
         """A Python expression for a typed value (see layout.typed_value)."""
         if value is None:
             return "None"
-        if ref.kind == "list":
-            assert ref.item is not None
-            items = [self.value(ref.item, v) for v in value]
-            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-        if ref.kind == "map":
-            assert ref.item is not None
-            item = ref.item
-            return (
-                "{"
-                + ", ".join(f"{py_str(k)}: {self.value(item, v)}" for k, v in value.items())
-                + "}"
-            )
-        if ref.kind == "named":
-            return self._named_value(ref.name, value)
-        return self._scalar_value(value)
+        match ref:
+            case ListOf(item):
+                items = [self.value(item, v) for v in value]
+                return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+            case MapOf(item):
+                entries = (f"{py_str(k)}: {self.value(item, v)}" for k, v in value.items())
+                return "{" + ", ".join(entries) + "}"
+            case Named(name):
+                return self._named_value(name, value)
+            case Scalar():
+                return self._scalar_value(value)
 
     def _named_value(self, qualified: str, value: Any) -> str:
         named = self.index[qualified]
@@ -185,7 +179,3 @@ def _kwargs(**values: Any) -> str:
 
 def _arg(value: Any) -> str:
     return py_str(value) if isinstance(value, str) else repr(value)
-
-
-def _pascal(context: str) -> str:
-    return "".join(part.capitalize() for part in context.replace("-", "_").split("_"))

@@ -10,7 +10,7 @@ from eventgen.emit.pymodels.imports import Imports
 from eventgen.emit.pymodels.literals import py_comment, py_docstring, py_str
 from eventgen.emit.pymodels.types import TypeWriter
 from eventgen.ir import naming
-from eventgen.ir.model import Context, EnumType, Field, Message, Project, RecordType
+from eventgen.ir.model import Context, EnumType, Field, MapOf, Message, Named, Project, RecordType
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _field(f: Field, writer: TypeWriter) -> FieldView:
     if f.has_default or f.type.nullable:
         value = layout.typed_value(f.type, f.default if f.has_default else None, writer.index)
         default = writer.value(f.type, value)
-        if f.type.kind == "map" and value is not None:
+        if isinstance(f.type, MapOf) and value is not None:
             factory = "dict" if not value else f"lambda: {default}"
             default = _field_call(writer, f"default_factory={factory}", attr, f)
         elif attr != f.name or f.deprecated:
@@ -143,6 +143,7 @@ def _key_access(message: Message, writer: TypeWriter) -> tuple[str, str]:
         if i < len(message.key) - 1:
             if f.type.nullable:
                 guards.append(expr)
+            assert isinstance(f.type, Named)  # the key check keeps key paths in records
             named = writer.index[f.type.name]
             assert isinstance(named, RecordType)
             fields = named.fields

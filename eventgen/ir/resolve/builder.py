@@ -14,7 +14,7 @@ from eventgen.ir.resolve.behaviour import (
     build_projection,
     build_saga,
 )
-from eventgen.ir.resolve.fields import build_fields, check_field_default
+from eventgen.ir.resolve.fields import build_fields, check_field_default, default_loc
 from eventgen.ir.resolve.messages import build_message
 from eventgen.ir.resolve.scope import Item, Scope
 from eventgen.ir.resolve.topics import (
@@ -124,8 +124,12 @@ def _build_types(scope: Scope, items: dict[str, dict[str, dict[str, Item]]]) -> 
                     item.qualified, item.context, item.name, fields, doc, item.key_loc
                 )
     for named in scope.types.types.values():
-        for fld in named.fields if isinstance(named, RecordType) else ():
-            check_field_default(scope, fld)
+        if not isinstance(named, RecordType):
+            continue
+        raw = scope.raw_types[named.qualified]
+        fields_node = _map(raw.node, raw.loc).get("fields")
+        for fld in named.fields:
+            check_field_default(scope, fld, default_loc(fields_node, fld.name))
 
 
 def build_project(specset: SpecSet, env: str | None) -> tuple[Project, list[Diagnostic]]:

@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from eventgen.diagnostics import Loc
-from eventgen.ir.model import Constraints, Field, TypeRef, freeze
+from eventgen.ir.model import Constraints, Field, ListOf, MapOf, Named, Scalar, TypeRef, freeze
 from eventgen.ir.resolve.scope import Scope
-from eventgen.ir.types import TypeSyntaxError, parse_type
-from eventgen.ir.values import constraint_problem, value_problem
+from eventgen.ir.types import TypeSyntaxError, innermost, parse_type
+from eventgen.ir.values import value_problem
 from eventgen.spec.nodes import PMap
 
 DEFAULT_DECIMAL = (38, 9)
@@ -30,13 +30,15 @@ def resolve_type(scope: Scope, text: object, context: str, loc: Loc) -> TypeRef 
 
 
 def _resolve_names(scope: Scope, ref: TypeRef, context: str, loc: Loc) -> TypeRef | None:
-    if ref.item is not None:
-        item = _resolve_names(scope, ref.item, context, loc)
-        return replace(ref, item=item) if item is not None else None
-    if ref.kind == "named":
-        qualified = scope.resolve_type_name(ref.name, context, loc)
-        return replace(ref, name=qualified) if qualified else None
-    return ref
+    match ref:
+        case ListOf(item) | MapOf(item):
+            resolved = _resolve_names(scope, item, context, loc)
+            return replace(ref, item=resolved) if resolved is not None else None
+        case Named(name):
+            qualified = scope.resolve_type_name(name, context, loc)
+            return replace(ref, name=qualified) if qualified else None
+        case Scalar():
+            return ref
 
 
 def build_fields(
@@ -52,7 +54,7 @@ def build_fields(
             fields.append(fld)
     if check_defaults:
         for fld in fields:
-            check_field_default(scope, fld)
+            check_field_default(scope, fld, default_loc(node, fld.name))
     return tuple(fields)
 
 
@@ -97,10 +99,8 @@ def build_field(
 
 
 def _decimal(scope: Scope, ref: TypeRef, attrs: dict[str, Any], loc: Loc, spec: Any) -> TypeRef:
-    target = ref
-    while target.item is not None:
-        target = target.item
-    if target.name != "decimal":
+    target = innermost(ref)
+    if not (isinstance(target, Scalar) and target.name == "decimal"):
         if "precision" in attrs or "scale" in attrs:
             scope.error("E0502", loc, f"`precision`/`scale` apply to decimals, not `{ref}`")
         return ref
@@ -129,15 +129,31 @@ def _decimal(scope: Scope, ref: TypeRef, attrs: dict[str, Any], loc: Loc, spec: 
 
 
 def _with_decimal(ref: TypeRef, precision: int, scale: int) -> TypeRef:
-    if ref.item is not None:
-        return replace(ref, item=_with_decimal(ref.item, precision, scale))
-    return replace(ref, precision=precision, scale=scale)
+    match ref:
+        case ListOf(item) | MapOf(item):
+            return replace(ref, item=_with_decimal(item, precision, scale))
+        case Scalar():
+            return replace(ref, precision=precision, scale=scale)
+        case Named():
+            return ref  # _decimal calls this only for decimals
 
 
-def check_field_default(scope: Scope, fld: Field) -> None:
-    if not fld.has_default or fld.default is None:
-        return
-    problem = value_problem(fld.default, fld.type, scope.named)
-    problem = problem or constraint_problem(fld.default, fld.constraints)
+def default_loc(fields_node: Any, name: str) -> Loc | None:
+    """Where the `default:` of field `name` is written (None when it has no mapping form)."""
+    spec = fields_node.get(name) if isinstance(fields_node, PMap) else None
+    if isinstance(spec, PMap) and "default" in spec:
+        return spec.value_loc("default")
+    return None
+
+
+def check_field_default(scope: Scope, fld: Field, where: Loc | None = None) -> None:
+    """E0504 at the default itself when the runtime would refuse it: one definition of valid."""
+    if not fld.has_default:
+        return  # `default: null` on a non-nullable type is refused below like any other value
+    problem = value_problem(fld.default, fld.type, scope.named, constraints=fld.constraints)
     if problem:
-        scope.error("E0504", fld.loc, f"default of `{fld.name}` does not fit its type: {problem}")
+        scope.error(
+            "E0504",
+            where or fld.loc,
+            f"default of `{fld.name}` does not fit its type: {problem}",
+        )

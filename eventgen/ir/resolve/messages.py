@@ -10,7 +10,7 @@ from eventgen.ir.model import (
     Field,
     Message,
     MessageVersion,
-    TypeRef,
+    Scalar,
     Upcast,
     UpcastOp,
     freeze,
@@ -19,7 +19,7 @@ from eventgen.ir.resolve.fields import build_fields, resolve_type
 from eventgen.ir.resolve.scope import Item, Scope
 from eventgen.spec.nodes import PList, PMap, as_list, as_map
 
-STRING = TypeRef("scalar", "string")
+STRING = Scalar("string")
 
 
 def build_message(scope: Scope, kind: str, item: Item) -> Message:

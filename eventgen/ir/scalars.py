@@ -1,0 +1,234 @@
+"""The scalar table: everything eventgen knows about each built-in scalar, in one place.
+
+Per scalar: its Avro schema (with logical type), its JSON Schema fragment, its Python
+annotation (plain and with the runtime marker generated models use), whether it can be a
+Kafka key, and its value validator. The validator IS the runtime's (eventgen.runtime.scalars,
+which generated models run through pydantic): the generator checks defaults and literals with
+the very code that will check payloads, so validate, build and the models cannot disagree.
+Emitters and rules read this table instead of branching on scalar names.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any
+
+from eventgen.ir.model import SCALARS, Constraints, Scalar
+from eventgen.runtime import patterns, scalars
+
+NO_CONSTRAINTS = Constraints()
+JSON_MODE: Any = SimpleNamespace(mode="json")  # the only part of ValidationInfo markers read
+
+
+@dataclass(frozen=True)
+class ScalarInfo:
+    name: str
+    avro: Callable[[Scalar], Any]  # the Avro schema (a type name or a logical-type dict)
+    json: Callable[[Scalar, Constraints], dict[str, Any]]  # JSON Schema with constraints
+    python: tuple[str, str] | str  # plain annotation: a builtin, or (module, name) to import
+    marker: str | None  # runtime alias used without constraints (`Uuid`); None: the plain type
+    keyable: bool  # may be a Kafka key
+    validator: Callable[[Scalar, Constraints], Any]  # the runtime marker that checks a value
+
+
+def int_bounds(ref: Scalar, c: Constraints) -> tuple[int, int]:
+    """The spec bounds of an int/long intersected with its width."""
+    low, high = scalars.INT32 if ref.name == "int" else scalars.INT64
+    if c.minimum is not None:
+        low = max(low, math.ceil(c.minimum))
+    if c.maximum is not None:
+        high = min(high, math.floor(c.maximum))
+    return low, high
+
+
+def decimal_signed(c: Constraints) -> bool:
+    """False when the spec says `minimum: 0` (the only decimal bound JSON Schema can carry)."""
+    return c.minimum is None or c.minimum < 0
+
+
+def _lengths(c: Constraints, low: str, high: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if c.min_length is not None:
+        out[low] = c.min_length
+    if c.max_length is not None:
+        out[high] = c.max_length
+    return out
+
+
+def _json_string(ref: Scalar, c: Constraints) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string"} | _lengths(c, "minLength", "maxLength")
+    return out | ({"pattern": patterns.portable(c.pattern)} if c.pattern is not None else {})
+
+
+def _json_int(ref: Scalar, c: Constraints) -> dict[str, Any]:
+    low, high = int_bounds(ref, c)
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _json_float(ref: Scalar, c: Constraints) -> dict[str, Any]:
+    limit = scalars.FLOAT32_MAX if ref.name == "float" else None
+    out: dict[str, Any] = {"type": "number"}
+    if c.minimum is not None or limit is not None:
+        out["minimum"] = c.minimum if c.minimum is not None else -limit  # type: ignore[operator]
+    if c.maximum is not None or limit is not None:
+        out["maximum"] = c.maximum if c.maximum is not None else limit
+    return out
+
+
+def _json_decimal(ref: Scalar, c: Constraints) -> dict[str, Any]:
+    assert ref.precision is not None and ref.scale is not None
+    return {
+        "type": "string",
+        "pattern": patterns.decimal(ref.precision, ref.scale, decimal_signed(c)),
+    }
+
+
+def _json_format(fmt: str, pattern: str) -> Callable[[Scalar, Constraints], dict[str, Any]]:
+    return lambda ref, c: {"type": "string", "format": fmt, "pattern": pattern}
+
+
+def _avro_decimal(ref: Scalar) -> dict[str, Any]:
+    return {
+        "type": "bytes",
+        "logicalType": "decimal",
+        "precision": ref.precision,
+        "scale": ref.scale,
+    }
+
+
+def _logical(base: str, logical: str) -> Callable[[Scalar], Any]:
+    return lambda ref: {"type": base, "logicalType": logical}
+
+
+def _primitive(name: str) -> Callable[[Scalar], Any]:
+    return lambda ref: name
+
+
+def _fixed(marker: Any) -> Callable[[Scalar, Constraints], Any]:
+    return lambda ref, c: marker
+
+
+def _int_validator(ref: Scalar, c: Constraints) -> Any:
+    return scalars.IntRange(*int_bounds(ref, c))
+
+
+def _float_validator(ref: Scalar, c: Constraints) -> Any:
+    return scalars.FloatRange(c.minimum, c.maximum, single=ref.name == "float")
+
+
+def _str_validator(ref: Scalar, c: Constraints) -> Any:
+    pattern = None if c.pattern is None else patterns.portable(c.pattern)
+    return scalars.Str(c.min_length, c.max_length, pattern)
+
+
+def _decimal_validator(ref: Scalar, c: Constraints) -> Any:
+    assert ref.precision is not None and ref.scale is not None
+    return scalars.DecimalSpec(ref.precision, ref.scale, decimal_signed(c))
+
+
+_ROWS = (
+    ScalarInfo("string", _primitive("string"), _json_string, "str", None, True, _str_validator),
+    ScalarInfo("int", _primitive("int"), _json_int, "int", "Int32", True, _int_validator),
+    ScalarInfo("long", _primitive("long"), _json_int, "int", "Int64", True, _int_validator),
+    ScalarInfo(
+        "float", _primitive("float"), _json_float, "float", "Float32", False, _float_validator
+    ),
+    ScalarInfo(
+        "double", _primitive("double"), _json_float, "float", "Float64", False, _float_validator
+    ),
+    ScalarInfo(
+        "boolean",
+        _primitive("boolean"),
+        lambda ref, c: {"type": "boolean"},
+        "bool",
+        "Boolean",
+        False,
+        _fixed(scalars.BoolWire()),
+    ),
+    ScalarInfo(
+        "bytes",
+        _primitive("bytes"),
+        lambda ref, c: {"type": "string", "contentEncoding": "base64", "pattern": patterns.BASE64},
+        "bytes",
+        "Bytes",
+        True,
+        _fixed(scalars.BytesWire()),
+    ),
+    ScalarInfo(
+        "uuid",
+        _logical("string", "uuid"),
+        _json_format("uuid", patterns.UUID),
+        ("uuid", "UUID"),
+        "Uuid",
+        True,
+        _fixed(scalars.UuidWire()),
+    ),
+    ScalarInfo(
+        "date",
+        _logical("int", "date"),
+        _json_format("date", patterns.DATE),
+        ("datetime", "date"),
+        "Date",
+        False,
+        _fixed(scalars.DateWire()),
+    ),
+    ScalarInfo(
+        "time",
+        _logical("long", "time-micros"),
+        _json_format("time", patterns.TIME),
+        ("datetime", "time"),
+        "Time",
+        False,
+        _fixed(scalars.TimeWire()),
+    ),
+    ScalarInfo(
+        "timestamp",
+        _logical("long", "timestamp-micros"),
+        _json_format("date-time", patterns.TIMESTAMP),
+        ("datetime", "datetime"),
+        "Timestamp",
+        False,
+        _fixed(scalars.TimestampWire()),
+    ),
+    ScalarInfo(
+        "decimal",
+        _avro_decimal,
+        _json_decimal,
+        ("decimal", "Decimal"),
+        None,
+        False,
+        _decimal_validator,
+    ),
+)
+TABLE: dict[str, ScalarInfo] = {row.name: row for row in _ROWS}
+assert tuple(TABLE) == SCALARS, "the table and the type grammar must list the same scalars"
+
+
+def info(ref: Scalar) -> ScalarInfo:
+    return TABLE[ref.name]
+
+
+def keyable(ref: Scalar) -> bool:
+    return TABLE[ref.name].keyable
+
+
+def wire_value(ref: Scalar, value: Any, c: Constraints = NO_CONSTRAINTS) -> Any:
+    """The Python value of a JSON wire-form literal; ValueError (the runtime's) when invalid."""
+    return TABLE[ref.name].validator(ref, c).validate(value, JSON_MODE)
+
+
+def value_problem(ref: Scalar, value: Any, c: Constraints = NO_CONSTRAINTS) -> str | None:
+    """Why the runtime would refuse `value` as a JSON-mode `ref` (with constraints), or None."""
+    try:
+        validator = TABLE[ref.name].validator(ref, c)
+    except re.error:  # a bad `pattern:` is E0508 on its own; check the rest without it
+        validator = TABLE[ref.name].validator(ref, replace(c, pattern=None))
+    try:
+        validator.validate(value, JSON_MODE)
+    except ValueError as exc:
+        return str(exc)
+    return None
