@@ -1,0 +1,225 @@
+"""One definition of a valid value: `validate` accepts a default exactly when `build` can emit it.
+
+For random (type, default) pairs written as a real spec: when validate is clean, the emitters
+must succeed and the generated model, the Avro schema (default resolution by fastavro) and the
+JSON Schema must all accept the default; when validate refuses, it is one E0504 at the default
+itself, and the model built for the same type refuses the value as a JSON payload (or the value
+has no JSON form at all). Floors on both outcomes keep either side from going untested.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, cast
+
+import fastavro
+import jsonschema
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eventgen.emit import avro, layout
+from eventgen.emit import jsonschema as js_emit
+from eventgen.ir.model import Constraints, ListOf, MapOf, Project, TypeRef
+from eventgen.pipeline import load_project
+from tests.models import fixtures as fx
+from tests.models import strategies as strat
+
+PACKAGE = "dflt_events"
+NO_INDEX = cast(Any, None)  # wire_values reads the index only for named types; none here
+HOSTILE = st.one_of(
+    st.floats(),  # NaN, infinities, values past float32
+    st.sampled_from([1e39, -1e39, 3.5e38, 1e308, 10**400, 2**31, -(2**31) - 1, 2**63, 1.0, 1.5]),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=6),
+    st.uuids().map(lambda u: u.hex),  # no hyphens
+    st.uuids().map(lambda u: str(u).upper()),
+    st.sampled_from(
+        [
+            "12345678901234567890123456789012345678",  # 38 digits: past any decimal(38, s > 0)
+            "-0.00",
+            "1e5",
+            "0.125",
+            "2024-02-30",
+            "2024-01-01T00:00:00",  # no zone
+            "2024-01-01T00:00:00Z",
+            "2024-01-01 10:00:00+01:00",
+            "24:00:00",
+            "10:00:00.1234567",
+            "YQ",
+            "YQ==",
+            "",
+        ]
+    ),
+    st.lists(st.integers(-3, 3) | st.none(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(-3, 3), max_size=2),
+)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[TypeRef, Constraints, Any]:
+    ref, c = draw(strat.scalar_refs())
+    wrap = draw(st.sampled_from([None, None, None, ListOf, MapOf]))
+    if wrap is not None:  # collections: constraints would be the item's; keep them off
+        ref, c = wrap(ref), Constraints()
+    valid = strat.wire_values(NO_INDEX, ref, c)
+    value = draw(valid if draw(st.booleans()) else HOSTILE)
+    return ref, c, value
+
+
+def _spec(ref: TypeRef, c: Constraints, value: Any, with_default: bool) -> dict[str, Any]:
+    field: dict[str, Any] = {"type": str(ref)}
+    bounds = {
+        "minimum": c.minimum,
+        "maximum": c.maximum,
+        "min_length": c.min_length,
+        "max_length": c.max_length,
+        "pattern": c.pattern,
+    }
+    field.update({k: v for k, v in bounds.items() if v is not None})
+    if with_default:
+        field["default"] = value
+    return {
+        "eventgen": 1,
+        "context": "d",
+        "events": {"DefaultSet": {"fields": {"value": field}}},
+    }
+
+
+def _load(root: Path, spec: dict[str, Any]) -> tuple[Project | None, list[Any]]:
+    specs = root / "specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    (specs / "eventgen.yaml").write_text(
+        f"eventgen: 1\nproject: dflt\npackage: {PACKAGE}\noutput: ../out\n", encoding="utf-8"
+    )
+    (specs / "d.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return load_project(specs)
+
+
+def _default_line(root: Path) -> int:
+    lines = (root / "specs" / "d.yaml").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.strip().startswith("default:"))
+
+
+def _model(project: Project, out: Path) -> Any:
+    modules = fx.import_package(project, out)
+    return fx.model_class(project, modules, "d.DefaultSet")
+
+
+def _emitted_accepts_default(project: Project, out: Path) -> None:
+    """Build succeeds, and the model, Avro resolution and JSON Schema all take the default."""
+    avro_files, js_files = avro.emit(project), js_emit.emit(project)
+    cls = _model(project, out)
+    instance = cls()  # the default fills the only field
+    wire = json.loads(cls.model_validate_json(instance.model_dump_json()).model_dump_json())
+    schema = json.loads(js_files[layout.jsonschema_path("d", "DefaultSet")])
+    jsonschema.Draft202012Validator(schema).validate(wire)
+    field_schema = schema["properties"]["value"]
+    jsonschema.Draft202012Validator(field_schema).validate(field_schema["default"])
+    declared = json.loads(avro_files[layout.avro_path("d", "DefaultSet")])
+    reader = fastavro.parse_schema(declared)
+    writer = {"type": "record", "name": "DefaultSet", "namespace": reader["name"].rsplit(".", 1)[0]}
+    resolved = fastavro.schemaless_reader(io.BytesIO(b""), writer | {"fields": []}, reader)
+    # fastavro hands defaults over in their Avro JSON form (a date as days, bytes as latin-1
+    # text): compare with the model's own value written by fastavro and read back without
+    # logical types, which is that same underlying form.
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, reader, instance.model_dump())
+    buf.seek(0)
+    plain = fastavro.parse_schema(_strip_logical(declared))
+    raw = fastavro.schemaless_reader(buf, plain, None)
+    assert _same_underlying(raw["value"], resolved["value"]), (raw, resolved)
+
+
+def _strip_logical(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _strip_logical(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_strip_logical(v) for v in schema]
+    return schema
+
+
+def _same_underlying(raw: Any, default: Any) -> bool:
+    if isinstance(raw, bytes) and isinstance(default, str):
+        return raw == default.encode("latin-1")
+    if isinstance(raw, list) and isinstance(default, list):
+        return len(raw) == len(default) and all(map(_same_underlying, raw, default))
+    if isinstance(raw, dict) and isinstance(default, dict):
+        return raw.keys() == default.keys() and all(
+            _same_underlying(raw[k], default[k]) for k in raw
+        )
+    return type(raw) is type(default) and raw == default
+
+
+def _model_refuses(project: Project, out: Path, value: Any) -> bool:
+    try:
+        payload = json.dumps({"value": value}, allow_nan=False)
+    except ValueError:
+        return True  # NaN and infinities have no JSON form: nothing could carry this default
+    try:
+        _model(project, out).model_validate_json(payload)
+    except ValueError:
+        return True
+    return False
+
+
+def test_validate_accepts_exactly_what_build_emits() -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(
+        max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=cases())
+    def run(case: tuple[TypeRef, Constraints, Any]) -> None:
+        ref, c, value = case
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            project, found = _load(root, _spec(ref, c, value, with_default=True))
+            errors = [d for d in found if d.severity.value == "error"]
+            if project is not None:
+                outcomes["clean"] += 1
+                _emitted_accepts_default(project, root / "out")
+                return
+            outcomes["refused"] += 1
+            assert [d.code for d in errors] == ["E0504"], errors
+            # At the default itself (a block list or mapping starts on the next line).
+            assert errors[0].loc.line - _default_line(root) in (0, 1), errors
+            bare, more = _load(root / "bare", _spec(ref, c, value, with_default=False))
+            assert bare is not None, more
+            assert _model_refuses(bare, root / "bare-out", value), (str(ref), value)
+
+    run()
+    assert outcomes["clean"] >= 25, outcomes
+    assert outcomes["refused"] >= 25, outcomes
+
+
+@pytest.mark.parametrize(
+    ("type_text", "default"),
+    [
+        ("double", float("inf")),
+        ("double", float("nan")),
+        ("float", 1e39),
+        ("decimal(38,9)", "12345678901234567890123456789012345678"),
+        ("uuid", "12345678123456781234567812345678"),
+        ("int", 2**31),
+        ("date", "2023-02-29"),
+        ("boolean", 0),
+    ],
+)
+def test_known_disagreements_are_refused(type_text: str, default: Any, tmp_path: Path) -> None:
+    spec = {
+        "eventgen": 1,
+        "context": "d",
+        "events": {"DefaultSet": {"fields": {"value": {"type": type_text, "default": default}}}},
+    }
+    project, found = _load(tmp_path, spec)
+    assert project is None
+    errors = [(d.code, d.loc.line) for d in found if d.severity.value == "error"]
+    assert errors == [("E0504", _default_line(tmp_path))]
