@@ -6,8 +6,6 @@ Schema Registry with every registration, and the manifest already names each fil
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from eventgen.canonical import dumps
@@ -26,8 +24,6 @@ from eventgen.ir.model import (
     TypeRef,
 )
 from eventgen.ir.types import non_null
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def emit(project: Project) -> dict[str, bytes]:
@@ -152,27 +148,4 @@ def _avro_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
                 return value
             return {f.name: _avro_json(index, f.type, value[f.name]) for f in named.fields}
         case Scalar():
-            return _scalar_json(value)
-
-
-def _scalar_json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        exponent = value.as_tuple().exponent
-        assert isinstance(exponent, int)  # typed_value quantized it: finite
-        unscaled = int(value.scaleb(-exponent))
-        size = max(1, (unscaled.bit_length() + 8) // 8)
-        return unscaled.to_bytes(size, "big", signed=True).decode("latin-1")
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, datetime):
-        delta = value - _EPOCH
-        return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if isinstance(value, date):
-        return (value - _EPOCH.date()).days
-    if isinstance(value, time):
-        return (
-            (value.hour * 60 + value.minute) * 60 + value.second
-        ) * 1_000_000 + value.microsecond
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)  # UUID
+            return scalars.avro_json(ref, value)

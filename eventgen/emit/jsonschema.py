@@ -7,9 +7,6 @@ exactly when the generated model accepts it in JSON mode.
 
 from __future__ import annotations
 
-import base64
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from eventgen.canonical import dumps
@@ -160,21 +157,7 @@ def wire_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
                 if f.name in value
             }
         case Scalar():
-            return _scalar_wire(value)
-
-
-def _scalar_wire(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)  # UUID
+            return scalars.json_wire(ref, value)
 
 
 def _fields(named: NamedType) -> tuple[Field, ...]:

@@ -14,6 +14,8 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +23,7 @@ from eventgen.ir.model import SCALARS, Constraints, Scalar
 from eventgen.runtime import patterns, scalars
 
 NO_CONSTRAINTS = Constraints()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JSON_MODE: Any = SimpleNamespace(mode="json")  # the only part of ValidationInfo markers read
 
 
@@ -33,6 +36,7 @@ class ScalarInfo:
     marker: str | None  # runtime alias used without constraints (`Uuid`); None: the plain type
     keyable: bool  # may be a Kafka key
     validator: Callable[[Scalar, Constraints], Any]  # the runtime marker that checks a value
+    avro_json: Callable[[Any], Any] = lambda value: value  # a typed value as an Avro JSON default
 
 
 def int_bounds(ref: Scalar, c: Constraints) -> tuple[int, int]:
@@ -130,6 +134,23 @@ def _decimal_validator(ref: Scalar, c: Constraints) -> Any:
     return scalars.DecimalSpec(ref.precision, ref.scale, decimal_signed(c))
 
 
+def _avro_decimal_json(value: Decimal) -> str:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # the validator quantized it: finite
+    unscaled = int(value.scaleb(-exponent))
+    size = max(1, (unscaled.bit_length() + 8) // 8)
+    return unscaled.to_bytes(size, "big", signed=True).decode("latin-1")
+
+
+def _micros_since_epoch(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _micros_of_day(value: time) -> int:
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
 _ROWS = (
     ScalarInfo("string", _primitive("string"), _json_string, "str", None, True, _str_validator),
     ScalarInfo("int", _primitive("int"), _json_int, "int", "Int32", True, _int_validator),
@@ -157,6 +178,7 @@ _ROWS = (
         "Bytes",
         True,
         _fixed(scalars.BytesWire()),
+        lambda value: value.decode("latin-1"),
     ),
     ScalarInfo(
         "uuid",
@@ -166,6 +188,7 @@ _ROWS = (
         "Uuid",
         True,
         _fixed(scalars.UuidWire()),
+        str,
     ),
     ScalarInfo(
         "date",
@@ -175,6 +198,7 @@ _ROWS = (
         "Date",
         False,
         _fixed(scalars.DateWire()),
+        lambda value: (value - _EPOCH.date()).days,
     ),
     ScalarInfo(
         "time",
@@ -184,6 +208,7 @@ _ROWS = (
         "Time",
         False,
         _fixed(scalars.TimeWire()),
+        _micros_of_day,
     ),
     ScalarInfo(
         "timestamp",
@@ -193,6 +218,7 @@ _ROWS = (
         "Timestamp",
         False,
         _fixed(scalars.TimestampWire()),
+        _micros_since_epoch,
     ),
     ScalarInfo(
         "decimal",
@@ -202,6 +228,7 @@ _ROWS = (
         None,
         False,
         _decimal_validator,
+        _avro_decimal_json,
     ),
 )
 TABLE: dict[str, ScalarInfo] = {row.name: row for row in _ROWS}
@@ -232,3 +259,13 @@ def value_problem(ref: Scalar, value: Any, c: Constraints = NO_CONSTRAINTS) -> s
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def avro_json(ref: Scalar, value: Any) -> Any:
+    """A typed value (see `wire_value`) in Avro's JSON encoding of defaults."""
+    return TABLE[ref.name].avro_json(value)
+
+
+def json_wire(ref: Scalar, value: Any) -> Any:
+    """A typed value back in its JSON wire form: the runtime marker's own serializer."""
+    return TABLE[ref.name].validator(ref, NO_CONSTRAINTS).serialize(value)
