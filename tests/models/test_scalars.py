@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from eventgen.ir import scalars as table
+from eventgen.ir.model import SCALARS, Scalar
 from eventgen.runtime import scalars as sc
 
 PYTHON: Any = sc._PYTHON_INFO
@@ -30,6 +32,7 @@ MARKERS: list[Any] = [
     sc.FloatRange(0, 2**60 + 1), sc.Str(), sc.Str(min_length=1, max_length=3),
     sc.Str(pattern=r"^[A-Z]{3}$(?!\n)"), sc.Str(pattern=r"[a-z]"), sc.DecimalSpec(12, 2),
     sc.DecimalSpec(4, 4), sc.DecimalSpec(5, 0, signed=False), sc.DecimalSpec(3, 1, signed=False),
+    sc.BoolWire(),
 ]  # fmt: skip
 
 
@@ -115,3 +118,23 @@ ANY_VALUE = st.one_of(
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_python_mode_matches_validate_on_random_values(marker: Any, value: Any) -> None:
     _check(marker, value)
+
+
+@pytest.mark.parametrize("text", ["0", "1", "0.0", '"true"', '"yes"', "null"])
+def test_boolean_takes_only_true_and_false_from_json(text: str) -> None:
+    adapter = TypeAdapter(sc.Boolean)
+    assert adapter.validate_json("true") is True
+    with pytest.raises(ValueError, match="true or false"):
+        adapter.validate_json(text)
+
+
+@pytest.mark.parametrize("name", SCALARS)
+def test_table_validator_is_the_marker_generated_code_uses(name: str) -> None:
+    """The generator checks defaults with the very marker the unconstrained annotation carries."""
+    ref = Scalar(name, precision=10, scale=2) if name == "decimal" else Scalar(name)
+    row = table.TABLE[name]
+    validator = row.validator(ref, table.NO_CONSTRAINTS)
+    assert type(validator).__module__ == "eventgen.runtime.scalars"
+    if row.marker is not None:
+        (marker,) = getattr(sc, row.marker).__metadata__
+        assert marker == validator
