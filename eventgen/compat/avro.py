@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventgen.compat.avro_schema import AvroField, AvroType
+from eventgen.compat.result import SchemaParseError
 
 _PROMOTIONS: dict[str, frozenset[str]] = {
     # reader kind -> writer kinds it can read (Avro spec "Schema Resolution")
@@ -73,6 +74,12 @@ class AvroChecker:
             self._memo.clear()
             self._keep.clear()
             return [exc.issue]
+        except RecursionError:
+            # The parser takes fewer frames per level than this walk, so a schema that parsed
+            # can still be too deep here: a clear error, never a raised recursion limit.
+            self._memo.clear()
+            self._keep.clear()
+            raise SchemaParseError("schema nesting is too deep to compare") from None
         out: list[AvroIssue] = []
         seen: set[tuple[str, tuple[str, ...], str]] = set()
         for i in issues:

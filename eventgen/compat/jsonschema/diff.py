@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Generator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,6 +11,12 @@ from eventgen.compat.jsonschema.model import JSchema
 from eventgen.compat.jsonschema.types import Diff, at
 
 _EMPTY_KINDS = frozenset({"empty", "true"})
+
+Request = tuple[JSchema | None, JSchema | None]
+# A suspended comparison step: it yields the subschema pairs it needs compared, receives each
+# pair's differences, and returns its own. The Differ drives these steps from an explicit
+# stack, so nesting depth costs list entries, not Python frames (no recursion limit to raise).
+Step = Generator[Request, list[Diff], list[Diff]]
 
 
 def _deref(s: JSchema) -> JSchema:
@@ -45,65 +51,87 @@ class Differ:
     def run(self, o: JSchema, u: JSchema) -> list[Diff]:
         """Top-level comparison: iterate to a fixpoint so recursion assumptions are sound."""
         self._keep += [o, u]  # node ids key the memo; keep the nodes alive
-        limit = sys.getrecursionlimit()
-        # Recursive schemas are compared depth-first over node pairs; deep but bounded.
-        sys.setrecursionlimit(max(limit, 20000))
-        try:
-            while True:
-                self._memo, self._active, self._assumed = {}, set(), set()
-                result = self.compare(o, u)
-                wrong = {
-                    k: self._memo[k]
-                    for k in self._assumed
-                    if k in self._memo and not self.ok(self._memo[k]) and k not in self._known_bad
-                }
-                if not wrong:
-                    return result
-                self._known_bad.update(wrong)
-        finally:
-            sys.setrecursionlimit(limit)
+        while True:
+            self._memo, self._active, self._assumed = {}, set(), set()
+            result = self.compare(o, u)
+            wrong = {
+                k: self._memo[k]
+                for k in self._assumed
+                if k in self._memo and not self.ok(self._memo[k]) and k not in self._known_bad
+            }
+            if not wrong:
+                return result
+            self._known_bad.update(wrong)
 
     def compare(self, o: JSchema | None, u: JSchema | None) -> list[Diff]:
-        """All differences from `o` to `u`, with paths relative to this node."""
+        """All differences from `o` to `u`, with paths relative to this node.
+
+        Depth-first over node pairs, as the recursive original was, but every pending pair
+        waits on an explicit stack of suspended steps.
+        """
+        ready, frame = self._enter(o, u)
+        if frame is None:
+            return ready
+        stack = [frame]
+        send: list[Diff] | None = None
+        while True:
+            key, step = stack[-1]
+            try:
+                request = next(step) if send is None else step.send(send)
+            except StopIteration as stop:
+                done: list[Diff] = stop.value
+                stack.pop()
+                self._active.discard(key)
+                self._memo[key] = done
+                if not stack:
+                    return done
+                send = done
+                continue
+            ready, frame = self._enter(*request)
+            if frame is None:
+                send = ready  # known at once: resume the asking step with it
+            else:
+                stack.append(frame)
+                send = None  # a new step starts with next()
+
+    def _enter(
+        self, o: JSchema | None, u: JSchema | None
+    ) -> tuple[list[Diff], tuple[tuple[int, int], Step] | None]:
+        """The pair's differences if known now, else a new step to run (marked active)."""
         if o is None and u is None:
-            return []
+            return [], None
         if o is None:
-            return [("SCHEMA_ADDED", ())]
+            return [("SCHEMA_ADDED", ())], None
         if u is None:
-            return [("SCHEMA_REMOVED", ())]
+            return [("SCHEMA_REMOVED", ())], None
         o, u = _deref(o), _deref(u)
         key = (id(o), id(u))
         cached = self._memo.get(key)
         if cached is not None:
-            return cached
+            return cached, None
         if key in self._active:
             # A recursive pair is assumed compatible unless an earlier pass proved it
             # is not; run() repeats until no assumption turns out wrong.
             if key in self._known_bad:
-                return self._known_bad[key]
+                return self._known_bad[key], None
             self._assumed.add(key)
-            return []
+            return [], None
         self._active.add(key)
-        try:
-            result = self._compare(o, u)
-        finally:
-            self._active.discard(key)
-        self._memo[key] = result
-        return result
+        return [], (key, self._compare(o, u))
 
-    def _compare(self, o: JSchema, u: JSchema) -> list[Diff]:
+    def _compare(self, o: JSchema, u: JSchema) -> Step:
         if o.kind != "combined" and u.kind == "combined":
             if len(u.subschemas) == 1:
-                sub = self.compare(o, u.subschemas[0])
+                sub = yield (o, u.subschemas[0])
                 if self.ok(sub):
                     return sub
             elif u.criterion in ("anyOf", "oneOf"):
                 for branch in u.subschemas:
-                    sub = self.compare(o, branch)
+                    sub = yield (o, branch)
                     if self.ok(sub):
                         return [*sub, ("SUM_TYPE_EXTENDED", ())]
         elif o.kind == "combined" and u.kind != "combined" and len(o.subschemas) == 1:
-            sub = self.compare(o.subschemas[0], u)
+            sub = yield (o.subschemas[0], u)
             if self.ok(sub):
                 return sub
         if (o.kind == "combined") != (u.kind == "combined"):
@@ -111,9 +139,9 @@ class Differ:
             # e.g. dropping the enum from {type, enum} reads as PRODUCT_TYPE_NARROWED.
             if o.kind == "combined":
                 wrapped = JSchema(kind="combined", raw=u.raw, criterion=o.criterion, subschemas=[u])
-                return self._combined(o, wrapped)
+                return (yield from self._combined(o, wrapped))
             wrapped = JSchema(kind="combined", raw=o.raw, criterion=u.criterion, subschemas=[o])
-            return self._combined(wrapped, u)
+            return (yield from self._combined(wrapped, u))
         if o.kind != u.kind:
             if (
                 o.kind == "false"
@@ -125,9 +153,9 @@ class Differ:
             if {o.kind, u.kind} == {"string", "number"} and (o.connect_bytes or u.connect_bytes):
                 return []  # Kafka Connect Decimal may be encoded either way
             return [("TYPE_CHANGED", ())]
-        return self._body(o, u)
+        return (yield from self._body(o, u))
 
-    def _body(self, o: JSchema, u: JSchema) -> list[Diff]:
+    def _body(self, o: JSchema, u: JSchema) -> Step:
         out: list[Diff] = []
         for attr, change in (
             ("id", "ID_CHANGED"),
@@ -147,17 +175,17 @@ class Differ:
         elif kind in ("enum", "const"):
             out += _enum(o, u)
         elif kind == "combined":
-            out += self._combined(o, u)
+            out += yield from self._combined(o, u)
         elif kind == "not":
-            sub = self.compare(u.subschemas[0], o.subschemas[0])
+            sub = yield (u.subschemas[0], o.subschemas[0])
             out.append(("NOT_TYPE_NARROWED" if self.ok(sub) else "NOT_TYPE_EXTENDED", ("not",)))
         elif kind == "object":
-            out += structural.compare_object(self, o, u)
+            out += yield from structural.compare_object(self, o, u)
         elif kind == "array":
-            out += structural.compare_array(self, o, u)
+            out += yield from structural.compare_array(self, o, u)
         return out
 
-    def _combined(self, o: JSchema, u: JSchema) -> list[Diff]:
+    def _combined(self, o: JSchema, u: JSchema) -> Step:
         out: list[Diff] = []
         if o.criterion != u.criterion:
             single_o, single_u = len(o.subschemas) == 1, len(u.subschemas) == 1
@@ -183,7 +211,7 @@ class Differ:
         edges: dict[int, dict[int, list[Diff]]] = {}
         for i, old in enumerate(olds):
             for j, new in enumerate(news):
-                sub = self.compare(old, new)
+                sub = yield (old, new)
                 if self.ok(sub):
                     edges.setdefault(i, {})[j] = at((o.criterion, str(i)), sub)
         matching = _max_matching(edges, len(olds))

@@ -10,7 +10,7 @@ from eventgen.compat.jsonschema.model import JSchema
 from eventgen.compat.jsonschema.types import Diff, at
 
 if TYPE_CHECKING:
-    from eventgen.compat.jsonschema.diff import Differ
+    from eventgen.compat.jsonschema.diff import Differ, Step
 
 
 def _schema_of(value: JSchema | bool) -> JSchema | None:
@@ -35,8 +35,8 @@ def _covering_property(s: JSchema, name: str) -> JSchema | None:
     return _schema_of(s.additional) or _schema_of(s.unevaluated)
 
 
-def _covered(d: Differ, old: JSchema, new: JSchema, prefix: str) -> list[Diff]:
-    sub = d.compare(old, new)
+def _covered(d: Differ, old: JSchema, new: JSchema, prefix: str) -> Step:
+    sub = yield (old, new)
     return [
         *sub,
         (
@@ -48,7 +48,7 @@ def _covered(d: Differ, old: JSchema, new: JSchema, prefix: str) -> list[Diff]:
     ]
 
 
-def compare_object(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
+def compare_object(d: Differ, o: JSchema, u: JSchema) -> Step:
     """Required, properties, dependencies, additional/unevaluated properties and limits."""
     out: list[Diff] = []
     for name in o.properties:
@@ -64,21 +64,23 @@ def compare_object(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
                 )
                 out.append((change, ("required", name)))
     for name in list(o.properties) + [n for n in u.properties if n not in o.properties]:
-        out += at(("properties", name), _property(d, o, u, name))
-    out += at(("dependencies",), _dependencies(d, o, u))
-    out += _extra(d, "additionalProperties", "ADDITIONAL_PROPERTIES", o.additional, u.additional)
-    out += _extra(
-        d, "unevaluatedProperties", "UNEVALUATED_PROPERTIES", o.unevaluated, u.unevaluated
+        out += at(("properties", name), (yield from _property(d, o, u, name)))
+    out += at(("dependencies",), (yield from _dependencies(o, u)))
+    out += yield from _extra(
+        "additionalProperties", "ADDITIONAL_PROPERTIES", o.additional, u.additional
+    )
+    out += yield from _extra(
+        "unevaluatedProperties", "UNEVALUATED_PROPERTIES", o.unevaluated, u.unevaluated
     )
     for kw, prefix in (("maxProperties", "MAX_PROPERTIES"), ("minProperties", "MIN_PROPERTIES")):
         out += compare_limit(kw, prefix, o.limits.get(kw), u.limits.get(kw))
     return out
 
 
-def _property(d: Differ, o: JSchema, u: JSchema, name: str) -> list[Diff]:
+def _property(d: Differ, o: JSchema, u: JSchema, name: str) -> Step:
     old, new = o.properties.get(name), u.properties.get(name)
     if old is not None and new is not None:
-        return d.compare(old, new)
+        return (yield (old, new))
     if new is None:
         assert old is not None
         # Removal: only the update's (reader's) content model matters.
@@ -86,7 +88,7 @@ def _property(d: Differ, o: JSchema, u: JSchema, name: str) -> list[Diff]:
             return [("PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL", ())]
         cover = _covering_property(u, name)
         if cover is not None:
-            return _covered(d, old, cover, "PROPERTY_REMOVED")
+            return (yield from _covered(d, old, cover, "PROPERTY_REMOVED"))
         if old.kind == "false":
             return [("PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", ())]
         return [("PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", ())]
@@ -103,7 +105,7 @@ def _property(d: Differ, o: JSchema, u: JSchema, name: str) -> list[Diff]:
     out: list[Diff] = []
     cover = _covering_property(o, name)
     if cover is not None:
-        out += _covered(d, cover, new, "PROPERTY_ADDED")
+        out += yield from _covered(d, cover, new, "PROPERTY_ADDED")
     if not required:
         out.append(("OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL", ()))
     elif new.has_default:
@@ -113,7 +115,7 @@ def _property(d: Differ, o: JSchema, u: JSchema, name: str) -> list[Diff]:
     return out
 
 
-def _dependencies(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
+def _dependencies(o: JSchema, u: JSchema) -> Step:
     out: list[Diff] = []
     for key in dict.fromkeys([*o.property_deps, *u.property_deps]):
         was, now = o.property_deps.get(key), u.property_deps.get(key)
@@ -135,13 +137,11 @@ def _dependencies(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
         elif old is None:
             out.append(("DEPENDENCY_SCHEMA_ADDED", (key,)))
         else:
-            out += at((key,), d.compare(old, new))
+            out += at((key,), (yield (old, new)))
     return out
 
 
-def _extra(
-    d: Differ, keyword: str, prefix: str, old: JSchema | bool, new: JSchema | bool
-) -> list[Diff]:
+def _extra(keyword: str, prefix: str, old: JSchema | bool, new: JSchema | bool) -> Step:
     """additionalProperties/unevaluatedProperties/additionalItems: permitted, narrowed, extended."""
     if _permits(old) != _permits(new):
         return [(f"{prefix}_ADDED" if _permits(new) else f"{prefix}_REMOVED", (keyword,))]
@@ -152,30 +152,30 @@ def _extra(
         return [(f"{prefix}_EXTENDED", (keyword,))]
     if so is None or sn is None:
         return []
-    return at((keyword,), d.compare(so, sn))
+    return at((keyword,), (yield (so, sn)))
 
 
 def _open_array(s: JSchema) -> bool:
     return s.additional is True
 
 
-def compare_array(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
+def compare_array(d: Differ, o: JSchema, u: JSchema) -> Step:
     """Items (single schema and tuples), additional items and array limits."""
-    out = (
-        at(("items",), d.compare(o.all_items, u.all_items)) if (o.all_items or u.all_items) else []
-    )
+    out: list[Diff] = []
+    if o.all_items or u.all_items:
+        out += at(("items",), (yield (o.all_items, u.all_items)))
     olds, news = o.item_schemas or [], u.item_schemas or []
     for i in range(max(len(olds), len(news))):
         path = ("items", str(i))
         if i < len(olds) and i < len(news):
-            out += at(path, d.compare(olds[i], news[i]))
+            out += at(path, (yield (olds[i], news[i])))
         elif i < len(olds):
             old = olds[i]
             cover = _schema_of(u.additional)
             if _open_array(u):
                 out.append(("ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL", path))
             elif cover is not None:
-                out += at(path, _covered(d, old, cover, "ITEM_REMOVED"))
+                out += at(path, (yield from _covered(d, old, cover, "ITEM_REMOVED")))
             elif old.kind == "false":
                 out.append(("ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", path))
             else:
@@ -191,10 +191,10 @@ def compare_array(d: Differ, o: JSchema, u: JSchema) -> list[Diff]:
                 )
                 out.append((change, path))
             elif cover is not None:
-                out += at(path, _covered(d, cover, new, "ITEM_ADDED"))
+                out += at(path, (yield from _covered(d, cover, new, "ITEM_ADDED")))
             else:
                 out.append(("ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", path))
-    out += _extra(d, "additionalItems", "ADDITIONAL_ITEMS", o.additional, u.additional)
+    out += yield from _extra("additionalItems", "ADDITIONAL_ITEMS", o.additional, u.additional)
     for kw, prefix in (
         ("maxItems", "MAX_ITEMS"),
         ("minItems", "MIN_ITEMS"),
