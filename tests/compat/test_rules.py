@@ -108,6 +108,32 @@ CASES: list[tuple[str, str, Any, Any, str, str, list[tuple[str, str, str]]]] = [
         [("avro.field_alias_ambiguous", "/fields/1", "backward")],
     ),
     (
+        # Avro-Java checks reader-union branches from a fresh location and memoises that
+        # result: the shared R1 pair, met again at /fields/1, reports the root-relative path.
+        "avro-union-branch-check-paths-are-root-relative",
+        "avro",
+        rec(
+            {"name": "u", "type": rec({"name": "a", "type": "int"}, name="R1")},
+            {"name": "v", "type": "R1"},
+        ),
+        rec(
+            {
+                "name": "u",
+                "type": [
+                    "null",
+                    rec({"name": "a", "type": "int"}, {"name": "b", "type": "int"}, name="R1"),
+                ],
+            },
+            {"name": "v", "type": "R1"},
+        ),
+        "BACKWARD",
+        "STRICT",
+        [
+            ("avro.union_branch_missing", "/fields/0/type", "backward"),
+            ("avro.field_added_without_default", "/fields/1", "backward"),
+        ],
+    ),
+    (
         # An alias equal to the field's own name is a second match in Avro-Java (it throws).
         "avro-alias-equal-to-own-name",
         "avro",
