@@ -1,18 +1,23 @@
-"""Diagnostics as data: code, severity, position, message, hint; and their renderings."""
+"""Findings as data: the one type every phase reports with (validation, `diff`, compat, writer).
+
+Rendering lives in eventgen/render.py; this module only builds, orders and counts findings.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 
 class Severity(str, Enum):
-    """How bad a finding is; errors fail the command, warnings do not."""
+    """How bad a finding is; errors (and breaking changes) fail the command, the rest do not."""
 
     ERROR = "error"
     WARNING = "warning"
+    # `eventgen diff` levels: a breaking change fails the gate, info is a notice.
+    BREAKING = "breaking"
+    INFO = "info"
 
 
 @dataclass(frozen=True, order=True)
@@ -31,16 +36,43 @@ class Loc:
 
 NOWHERE = Loc("<project>")
 
+# A finding is read by a person or shown as a PR annotation: anything longer is a bug in
+# whatever produced it (one once listed twenty million missing versions), so it is cut here,
+# in the one constructor, whatever the phase.
+MAX_MESSAGE = 2000
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding about the specs, reported with a stable code."""
+    """One finding, reported with a stable code at a position.
+
+    `old_loc` is where a `diff` finding was at the old ref, `subject` the registry subject or
+    item it is about, `details` extra lines (the compatibility checker's rule ids and paths).
+    """
 
     code: str
     severity: Severity
     loc: Loc
     message: str
     hint: str | None = None
+    subject: str | None = None
+    old_loc: Loc | None = None
+    details: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Frozen: the bound is applied once, here, so no renderer has to repeat it.
+        object.__setattr__(self, "message", bounded(self.message))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", bounded(self.hint))
+        if any(len(d) > MAX_MESSAGE for d in self.details):
+            object.__setattr__(self, "details", tuple(bounded(d) for d in self.details))
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.loc.file, self.loc.line, self.loc.col, self.code, self.message)
@@ -72,46 +104,8 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
 
-def _escape_github(text: str, *, prop: bool = False) -> str:
-    # GitHub workflow commands need %, CR and LF escaped; properties also ':' and ','.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
 def render(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
-    """Render diagnostics as `text`, `json` or `github` (workflow annotations)."""
-    items = normalize(diagnostics)
-    if fmt == "json":
-        payload = [
-            {
-                "code": d.code,
-                "severity": d.severity.value,
-                "file": d.loc.file,
-                "line": d.loc.line,
-                "col": d.loc.col,
-                "message": d.message,
-                "hint": d.hint,
-            }
-            for d in items
-        ]
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-    lines: list[str] = []
-    for d in items:
-        if fmt == "github":
-            level = "error" if d.severity is Severity.ERROR else "warning"
-            props = f"file={_escape_github(d.loc.file, prop=True)}"
-            if d.loc.line > 0:
-                props += f",line={d.loc.line},col={d.loc.col}"
-            props += f",title={d.code}"
-            body = d.message + (f" (hint: {d.hint})" if d.hint else "")
-            lines.append(f"::{level} {props}::{_escape_github(body)}")
-        else:
-            lines.append(f"{d.loc}: {d.severity.value} {d.code}: {d.message}")
-            if d.hint:
-                lines.append(f"  hint: {d.hint}")
-    if fmt == "text" and items:
-        errors = sum(1 for d in items if d.severity is Severity.ERROR)
-        lines.append(f"{errors} error(s), {len(items) - errors} warning(s)")
-    return "\n".join(lines) + ("\n" if lines else "")
+    """Validation findings as `text`, `json` or `github` (see eventgen.render)."""
+    from eventgen.render import render_diagnostics
+
+    return render_diagnostics(diagnostics, fmt)

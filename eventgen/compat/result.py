@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventgen.diagnostics import NOWHERE, Diagnostic, Loc, Severity
+
 JSONValue = Any
 
 
@@ -32,6 +34,21 @@ class Finding:
     code: str = ""
     details: str = field(default="", compare=False)
 
+    def as_diagnostic(self, loc: Loc = NOWHERE, *, subject: str | None = None) -> Diagnostic:
+        """This finding as the one finding type, so eventgen.render can show it.
+
+        The checker knows schemas, not spec files: the caller says where the schema came from.
+        """
+        where = f"{self.rule} at {self.path or '/'} ({self.direction})"
+        return Diagnostic(
+            self.rule,
+            Severity.ERROR,
+            loc,
+            self.message,
+            subject=subject,
+            details=(where,) + ((self.code,) if self.code else ()),
+        )
+
 
 @dataclass(frozen=True)
 class CompatResult:
@@ -43,3 +60,9 @@ class CompatResult:
     def __bool__(self) -> bool:
         """Truthiness follows the verdict so `if check(...)` reads naturally."""
         return self.compatible
+
+    def diagnostics(
+        self, loc: Loc = NOWHERE, *, subject: str | None = None
+    ) -> tuple[Diagnostic, ...]:
+        """Every finding as a Diagnostic (render them with eventgen.render)."""
+        return tuple(f.as_diagnostic(loc, subject=subject) for f in self.findings)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from eventgen.diagnostics import Loc
+from eventgen.diagnostics import Diagnostic, Loc, Severity
 
 Level = Literal["breaking", "warning", "info"]
 LEVELS: tuple[Level, ...] = ("breaking", "warning", "info")
@@ -36,40 +35,47 @@ DIFF_RULES: tuple[tuple[str, Level, str], ...] = (
 SEVERITY: dict[str, Level] = {rule: level for rule, level, _ in DIFF_RULES}
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One diff finding at a NEW spec position; `old_loc` is where it was at the old ref."""
-
-    rule: str
-    loc: Loc
-    message: str
-    hint: str | None = None
-    subject: str | None = None
-    old_loc: Loc | None = None
-    details: tuple[str, ...] = ()  # e.g. the checker's rule ids and schema paths
-
-    @property
-    def severity(self) -> Level:
-        return SEVERITY[self.rule]
-
-    def sort_key(self) -> tuple[int, str, int, int, str, str]:
-        return (
-            LEVELS.index(self.severity),
-            self.loc.file,
-            self.loc.line,
-            self.loc.col,
-            self.rule,
-            self.message,
-        )
+# A diff finding is the one finding type: `code` is the rule id, `severity` its level,
+# `loc` the NEW spec position and `old_loc` where it was at the old ref.
+Finding = Diagnostic
 
 
-def finding(rule: str, loc: Loc, message: str, **extra: object) -> Finding:
+def sort_key(f: Finding) -> tuple[int, str, int, int, str, str]:
+    return (
+        LEVELS.index(cast(Level, f.severity.value)),
+        f.loc.file,
+        f.loc.line,
+        f.loc.col,
+        f.code,
+        f.message,
+    )
+
+
+def finding(
+    rule: str,
+    loc: Loc,
+    message: str,
+    *,
+    hint: str | None = None,
+    subject: str | None = None,
+    old_loc: Loc | None = None,
+    details: tuple[str, ...] = (),
+) -> Finding:
     """A Finding for a registered rule (an unknown id is a programming error)."""
     if rule not in SEVERITY:
         raise KeyError(f"unregistered diff rule {rule}")
-    return Finding(rule, loc, message, **extra)  # type: ignore[arg-type]
+    return Diagnostic(
+        rule,
+        Severity(SEVERITY[rule]),
+        loc,
+        message,
+        hint,
+        subject=subject,
+        old_loc=old_loc,
+        details=details,
+    )
 
 
 def normalize(found: list[Finding]) -> list[Finding]:
     """Sorted (breaking first, then by position) and de-duplicated."""
-    return sorted(set(found), key=Finding.sort_key)
+    return sorted(set(found), key=sort_key)

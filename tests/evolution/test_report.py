@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 from eventgen.diagnostics import Loc
-from eventgen.evolution.findings import DIFF_RULES, Finding, normalize
+from eventgen.evolution.findings import DIFF_RULES, finding, normalize
 from eventgen.evolution.report import render
 
 FOUND = normalize(
     [
-        Finding(
+        finding(
             "D0102", Loc("specs/a.yaml", 4, 3), "s-value changed compatibly", subject="s-value"
         ),
-        Finding(
+        finding(
             "D0101",
             Loc("specs/a.yaml", 35, 7),
             "s-value is not BACKWARD compatible: a|b, 100%",
@@ -27,7 +27,7 @@ FOUND = normalize(
 
 
 def test_breaking_sorts_first() -> None:
-    assert [f.rule for f in FOUND] == ["D0101", "D0102"]
+    assert [f.code for f in FOUND] == ["D0101", "D0102"]
 
 
 def test_github_annotations() -> None:
