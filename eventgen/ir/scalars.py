@@ -27,6 +27,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 JSON_MODE: Any = SimpleNamespace(mode="json")  # the only part of ValidationInfo markers read
 
 
+# A runtime marker to construct: class name in eventgen.runtime.scalars, args, keyword args.
+# Generated code writes this call (`IntRange(0, 10)`) and the generator runs the same one.
+MarkerCall = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class ScalarInfo:
     name: str
@@ -35,8 +40,19 @@ class ScalarInfo:
     python: tuple[str, str] | str  # plain annotation: a builtin, or (module, name) to import
     marker: str | None  # runtime alias used without constraints (`Uuid`); None: the plain type
     keyable: bool  # may be a Kafka key
-    validator: Callable[[Scalar, Constraints], Any]  # the runtime marker that checks a value
+    # The marker for a type with constraints (None when plain or the alias does).
+    marker_call: Callable[[Scalar, Constraints], MarkerCall | None] = lambda ref, c: None
     avro_json: Callable[[Any], Any] = lambda value: value  # a typed value as an Avro JSON default
+
+    def validator(self, ref: Scalar, c: Constraints) -> Any:
+        """The runtime marker that checks a value: the one generated code annotates with."""
+        call = self.marker_call(ref, c)
+        if call is not None:
+            name, args, kwargs = call
+            return getattr(scalars, name)(*args, **kwargs)
+        if self.marker is not None:
+            return getattr(scalars, self.marker).__metadata__[0]
+        return scalars.Str()  # a plain `str`: pydantic's str in JSON mode takes strings only
 
 
 def int_bounds(ref: Scalar, c: Constraints) -> tuple[int, int]:
@@ -112,26 +128,35 @@ def _primitive(name: str) -> Callable[[Scalar], Any]:
     return lambda ref: name
 
 
-def _fixed(marker: Any) -> Callable[[Scalar, Constraints], Any]:
-    return lambda ref, c: marker
+def _bounded(c: Constraints) -> bool:
+    return c.minimum is not None or c.maximum is not None
 
 
-def _int_validator(ref: Scalar, c: Constraints) -> Any:
-    return scalars.IntRange(*int_bounds(ref, c))
+def _int_call(ref: Scalar, c: Constraints) -> MarkerCall | None:
+    return ("IntRange", int_bounds(ref, c), {}) if _bounded(c) else None
 
 
-def _float_validator(ref: Scalar, c: Constraints) -> Any:
-    return scalars.FloatRange(c.minimum, c.maximum, single=ref.name == "float")
+def _float_call(ref: Scalar, c: Constraints) -> MarkerCall | None:
+    if not _bounded(c):
+        return None
+    single = {"single": True} if ref.name == "float" else {}
+    return "FloatRange", (), _given(minimum=c.minimum, maximum=c.maximum) | single
 
 
-def _str_validator(ref: Scalar, c: Constraints) -> Any:
+def _str_call(ref: Scalar, c: Constraints) -> MarkerCall | None:
     pattern = None if c.pattern is None else patterns.portable(c.pattern)
-    return scalars.Str(c.min_length, c.max_length, pattern)
+    kwargs = _given(min_length=c.min_length, max_length=c.max_length, pattern=pattern)
+    return ("Str", (), kwargs) if kwargs else None
 
 
-def _decimal_validator(ref: Scalar, c: Constraints) -> Any:
+def _decimal_call(ref: Scalar, c: Constraints) -> MarkerCall:
     assert ref.precision is not None and ref.scale is not None
-    return scalars.DecimalSpec(ref.precision, ref.scale, decimal_signed(c))
+    signed = {} if decimal_signed(c) else {"signed": False}
+    return "DecimalSpec", (ref.precision, ref.scale), signed
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _avro_decimal_json(value: Decimal) -> str:
@@ -152,15 +177,11 @@ def _micros_of_day(value: time) -> int:
 
 
 _ROWS = (
-    ScalarInfo("string", _primitive("string"), _json_string, "str", None, True, _str_validator),
-    ScalarInfo("int", _primitive("int"), _json_int, "int", "Int32", True, _int_validator),
-    ScalarInfo("long", _primitive("long"), _json_int, "int", "Int64", True, _int_validator),
-    ScalarInfo(
-        "float", _primitive("float"), _json_float, "float", "Float32", False, _float_validator
-    ),
-    ScalarInfo(
-        "double", _primitive("double"), _json_float, "float", "Float64", False, _float_validator
-    ),
+    ScalarInfo("string", _primitive("string"), _json_string, "str", None, True, _str_call),
+    ScalarInfo("int", _primitive("int"), _json_int, "int", "Int32", True, _int_call),
+    ScalarInfo("long", _primitive("long"), _json_int, "int", "Int64", True, _int_call),
+    ScalarInfo("float", _primitive("float"), _json_float, "float", "Float32", False, _float_call),
+    ScalarInfo("double", _primitive("double"), _json_float, "float", "Float64", False, _float_call),
     ScalarInfo(
         "boolean",
         _primitive("boolean"),
@@ -168,7 +189,6 @@ _ROWS = (
         "bool",
         "Boolean",
         False,
-        _fixed(scalars.BoolWire()),
     ),
     ScalarInfo(
         "bytes",
@@ -177,8 +197,7 @@ _ROWS = (
         "bytes",
         "Bytes",
         True,
-        _fixed(scalars.BytesWire()),
-        lambda value: value.decode("latin-1"),
+        avro_json=lambda value: value.decode("latin-1"),
     ),
     ScalarInfo(
         "uuid",
@@ -187,8 +206,7 @@ _ROWS = (
         ("uuid", "UUID"),
         "Uuid",
         True,
-        _fixed(scalars.UuidWire()),
-        str,
+        avro_json=str,
     ),
     ScalarInfo(
         "date",
@@ -197,8 +215,7 @@ _ROWS = (
         ("datetime", "date"),
         "Date",
         False,
-        _fixed(scalars.DateWire()),
-        lambda value: (value - _EPOCH.date()).days,
+        avro_json=lambda value: (value - _EPOCH.date()).days,
     ),
     ScalarInfo(
         "time",
@@ -207,8 +224,7 @@ _ROWS = (
         ("datetime", "time"),
         "Time",
         False,
-        _fixed(scalars.TimeWire()),
-        _micros_of_day,
+        avro_json=_micros_of_day,
     ),
     ScalarInfo(
         "timestamp",
@@ -217,8 +233,7 @@ _ROWS = (
         ("datetime", "datetime"),
         "Timestamp",
         False,
-        _fixed(scalars.TimestampWire()),
-        _micros_since_epoch,
+        avro_json=_micros_since_epoch,
     ),
     ScalarInfo(
         "decimal",
@@ -227,8 +242,8 @@ _ROWS = (
         ("decimal", "Decimal"),
         None,
         False,
-        _decimal_validator,
-        _avro_decimal_json,
+        _decimal_call,
+        avro_json=_avro_decimal_json,
     ),
 )
 TABLE: dict[str, ScalarInfo] = {row.name: row for row in _ROWS}

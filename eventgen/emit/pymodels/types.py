@@ -22,7 +22,6 @@ from eventgen.ir.model import (
     Scalar,
     TypeRef,
 )
-from eventgen.runtime import patterns
 
 RT = "eventgen.runtime"
 NO_CONSTRAINTS = scalars.NO_CONSTRAINTS
@@ -64,25 +63,13 @@ class TypeWriter:
                 return self._scalar(ref, c)
 
     def _scalar(self, ref: Scalar, c: Constraints) -> str:
-        """The table's marker; constraints need the runtime's parametrized validator."""
+        """The table's marker: the same call the generator validates defaults with."""
         row = scalars.info(ref)
-        name = ref.name
-        if name == "string":
-            pattern = None if c.pattern is None else patterns.portable(c.pattern)
-            args = _kwargs(min_length=c.min_length, max_length=c.max_length, pattern=pattern)
-            return self._annotated("str", self.rt("Str") + f"({args})") if args else "str"
-        if name in ("int", "long") and (c.minimum is not None or c.maximum is not None):
-            low, high = scalars.int_bounds(ref, c)
-            return self._annotated("int", f"{self.rt('IntRange')}({low}, {high})")
-        if name in ("float", "double") and (c.minimum is not None or c.maximum is not None):
-            single = name == "float"
-            args = _kwargs(minimum=c.minimum, maximum=c.maximum, single=single or None)
-            return self._annotated("float", f"{self.rt('FloatRange')}({args})")
-        if name == "decimal":
-            signed = scalars.decimal_signed(c)
-            spec = f"{ref.precision}, {ref.scale}" + ("" if signed else ", signed=False")
-            decimal = self.imports.use("decimal", "Decimal")
-            return self._annotated(decimal, f"{self.rt('DecimalSpec')}({spec})")
+        call = row.marker_call(ref, c)
+        if call is not None:
+            name, args, kwargs = call
+            params = ", ".join([*map(_arg, args), _kwargs(**kwargs)] if kwargs else map(_arg, args))
+            return self._annotated(self._plain_scalar(ref), f"{self.rt(name)}({params})")
         return self.rt(row.marker) if row.marker else self._plain_scalar(ref)
 
     def _plain_scalar(self, ref: Scalar) -> str:
