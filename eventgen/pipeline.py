@@ -8,7 +8,9 @@ from pathlib import Path
 from eventgen.diagnostics import Diagnostic, has_errors, normalize
 from eventgen.ir.model import Project
 from eventgen.ir.resolve.builder import build_project
+from eventgen.rules.catalog import RULES
 from eventgen.rules.registry import run_checks
+from eventgen.rules.suppress import apply_suppressions
 from eventgen.spec.project import SpecSet, check_specs, read_specs, with_environment
 
 
@@ -18,9 +20,9 @@ def load_project(
     """Load and validate a specs directory; the Project is None when any error was found."""
     base, found = read_specs(specs_dir)
     if base.project is None:
-        return None, normalize(found)
+        return None, _finish(base, found)
     project, more = _resolve(base, env)
-    found = normalize(found + more)
+    found = _finish(base, found + more)
     return (None if has_errors(found) else project), found
 
 
@@ -33,10 +35,10 @@ def load_project_envs(
     """
     base, found = read_specs(specs_dir)
     if base.project is None:
-        return None, {}, normalize(found)
+        return None, {}, _finish(base, found)
     memo: dict[int, list[Diagnostic]] = {}
     project, more = _resolve(base, env, memo)
-    found = normalize(found + more)
+    found = _finish(base, found + more)
     if project is None or has_errors(found):
         return None, {}, found
     by_env: dict[str, Project] = {}
@@ -60,6 +62,11 @@ def load_project_envs(
 DEFAULT_ENV = "default"
 
 
+def _finish(base: SpecSet, found: list[Diagnostic]) -> list[Diagnostic]:
+    # The one place `suppress:` applies: every phase's warnings pass here, once.
+    return normalize(apply_suppressions(found, base))
+
+
 def _empty_overlay(base: SpecSet, name: str) -> bool:
     assert base.project is not None
     envs = base.project.root.get("environments")
@@ -79,7 +86,7 @@ def _resolve(
     # Checks over the IR assume well-formed input; on malformed specs they would mostly
     # repeat what the structure check said, so they run once the structure is clean.
     if not malformed:
-        found.extend(run_checks(project))
+        found.extend(run_checks(project, RULES))
     return project, found
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir.model import Assignments, Expr, Field, Project
 from eventgen.ir.paths import ENVELOPE_FIELDS, field_path_type
-from eventgen.rules.registry import check
+from eventgen.rules.registry import Rule, declare
 
 GUARD = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(\"[^\"]*\"|'[^']*'|[^\s]+)\s*")
 
@@ -69,7 +69,6 @@ class Checker:
                 self.found.append(error("E0801", loc, f"`{target}` is not a field of {what}"))
 
 
-@check("behaviour")
 def check_behaviour(project: Project) -> list[Diagnostic]:
     c = Checker(project)
     _consumers_and_versions(c)
@@ -192,3 +191,61 @@ def _projections(c: Checker) -> None:
                             f"add `key: $.<field>` to say which field holds the {proj.key}",
                         )
                     )
+
+
+# The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
+RULES: tuple[Rule, ...] = (
+    declare("E0305", "error", "rule", "unknown aggregate or projection reference", check_behaviour),
+    declare(
+        "E0705",
+        "error",
+        "rule",
+        "example names a version the message does not have",
+        check_behaviour,
+    ),
+    declare(
+        "W0706",
+        "warning",
+        "rule",
+        "older version's schema cannot be reconstructed (untyped remove/handler)",
+        check_behaviour,
+    ),
+    declare(
+        "E0801",
+        "error",
+        "rule",
+        "assignment target is not a field of the state, row, data or payload",
+        check_behaviour,
+    ),
+    declare(
+        "E0802",
+        "error",
+        "rule",
+        "path expression names a field that does not exist",
+        check_behaviour,
+    ),
+    declare(
+        "E0803",
+        "error",
+        "rule",
+        "aggregate guard does not parse or names unknown state",
+        check_behaviour,
+    ),
+    declare(
+        "E0804",
+        "error",
+        "rule",
+        "projection cannot find the row key for a message",
+        check_behaviour,
+    ),
+    declare(
+        "E0814",
+        "error",
+        "rule",
+        "consumer handles a message that is on none of its topics",
+        check_behaviour,
+    ),
+    declare(
+        "E0815", "error", "rule", "aggregate or projection key/id field missing", check_behaviour
+    ),
+)

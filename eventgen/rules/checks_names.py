@@ -10,7 +10,7 @@ from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir import naming
 from eventgen.ir.model import EnumType, Field, Named, Project, RecordType
 from eventgen.ir.types import kind_name, walk
-from eventgen.rules.registry import check
+from eventgen.rules.registry import Rule, declare
 
 NUMERIC = {"int", "long", "float", "double", "decimal"}
 # Lengths on bytes have no JSON Schema counterpart on base64 text, so they are not offered.
@@ -43,7 +43,6 @@ def field_lists(project: Project) -> Iterator[tuple[str, tuple[Field, ...], tupl
             yield s.qualified, s.data, ()
 
 
-@check("names")
 def check_names(project: Project) -> Iterator[Diagnostic]:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", project.package) or naming.is_python_reserved(
         project.package
@@ -73,14 +72,14 @@ def check_names(project: Project) -> Iterator[Diagnostic]:
             if not naming.ITEM_NAME.fullmatch(name):
                 yield error("E0404", loc, f"`{name}` must be lower_snake or kebab-case")
         for m in ctx.messages:
-            if m.kind == "event" and "W0901" not in m.suppress and not _past_tense(m.name):
+            if m.kind == "event" and not _past_tense(m.name):
                 yield warning(
                     "W0901",
                     m.loc,
                     f"event `{m.name}` does not read as a past-tense fact",
                     "name events like OrderPlaced; silence with `suppress: [W0901]`",
                 )
-            if m.kind == "command" and "W0902" not in m.suppress and _past_word(_words(m.name)[:1]):
+            if m.kind == "command" and _past_word(_words(m.name)[:1]):
                 yield warning(
                     "W0902",
                     m.loc,
@@ -99,9 +98,8 @@ def _past_tense(name: str) -> bool:
     return _past_word(words[1:] or words)
 
 
-@check("fields")
 def check_fields(project: Project) -> Iterator[Diagnostic]:
-    for owner, fields, suppressed in field_lists(project):
+    for owner, fields, _suppressed in field_lists(project):
         attrs: dict[str, Field] = {}
         for fld in fields:
             if not naming.FIELD_NAME.fullmatch(fld.name):
@@ -117,7 +115,7 @@ def check_fields(project: Project) -> Iterator[Diagnostic]:
                     f"fields `{attrs[attr].name}` and `{fld.name}` of {owner} both become the attribute `{attr}`",
                 )
             attrs[attr] = fld
-            if attr != fld.name and "W0407" not in suppressed:
+            if attr != fld.name:
                 yield warning(
                     "W0407",
                     fld.loc,
@@ -162,7 +160,6 @@ def _constraint_checks(fld: Field) -> Iterator[Diagnostic]:
             yield error("E0509", fld.loc, f"lower bound {low} is above upper bound {high}")
 
 
-@check("types")
 def check_types(project: Project) -> Iterator[Diagnostic]:
     records = {t.qualified: t for t in project.all_types() if isinstance(t, RecordType)}
     for t in project.all_types():
@@ -220,7 +217,6 @@ def _cycle(name: str, records: dict[str, RecordType], path: list[str]) -> list[s
     return None
 
 
-@check("context-cycles")
 def check_context_cycles(project: Project) -> Iterator[Diagnostic]:
     """Generated modules import the contexts whose types they use: that graph must be acyclic."""
     uses: dict[str, dict[str, Field]] = {}
@@ -243,3 +239,55 @@ def check_context_cycles(project: Project) -> Iterator[Diagnostic]:
                     "modules would import each other",
                     "move the shared types into one context (or a shared one) that both use",
                 )
+
+
+# The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
+RULES: tuple[Rule, ...] = (
+    declare("E0404", "error", "rule", "message, type or item name has the wrong form", check_names),
+    declare(
+        "E0408", "error", "rule", "package name is not a valid Python module name", check_names
+    ),
+    declare(
+        "W0901", "warning", "rule", "event name does not read as a past-tense fact", check_names
+    ),
+    declare("W0902", "warning", "rule", "command name does not read as an imperative", check_names),
+    declare("E0405", "error", "rule", "field name is not snake_case", check_fields),
+    declare(
+        "E0406", "error", "rule", "two field names map to the same Python attribute", check_fields
+    ),
+    declare(
+        "W0407",
+        "warning",
+        "rule",
+        "field name is Python-reserved; the attribute gets a trailing `_`",
+        check_fields,
+    ),
+    declare(
+        "E0509",
+        "error",
+        "rule",
+        "constraint does not apply to the field's type, or min > max",
+        check_fields,
+    ),
+    declare(
+        "E0505", "error", "rule", "enum symbol is not a valid Avro name, or repeated", check_types
+    ),
+    declare("E0506", "error", "rule", "enum default is not one of its symbols", check_types),
+    declare(
+        "E0507",
+        "error",
+        "rule",
+        "recursive type (not supported by all three schema formats)",
+        check_types,
+    ),
+    declare(
+        "E0512", "error", "rule", "two enum symbols become the same Python member", check_types
+    ),
+    declare(
+        "E0513",
+        "error",
+        "rule",
+        "two contexts use each other's types (import cycle)",
+        check_context_cycles,
+    ),
+)

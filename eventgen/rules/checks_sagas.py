@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from eventgen.diagnostics import Diagnostic, Loc, error
 from eventgen.ir.model import Expr, Field, Project
 from eventgen.rules.checks_flows import Checker
-from eventgen.rules.registry import check
+from eventgen.rules.registry import Rule, declare
 
 
-@check("sagas")
 def check_sagas(project: Project) -> list[Diagnostic]:
     c = Checker(project)
     _sagas(c)
@@ -151,3 +150,27 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
         if found := visit(start, []):
             return found
     return None
+
+
+# The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
+RULES: tuple[Rule, ...] = (
+    declare("E0805", "error", "rule", "saga step names are not unique", check_sagas),
+    declare(
+        "E0806", "error", "rule", "saga correlation or save target is not in `data`", check_sagas
+    ),
+    declare(
+        "E0807",
+        "error",
+        "rule",
+        "compensation reads saga data that may be unset and is not nullable",
+        check_sagas,
+    ),
+    declare("E0808", "error", "rule", "saga send step without a timeout", check_sagas),
+    declare("E0809", "error", "rule", "step after the pivot declares a compensation", check_sagas),
+    declare("E0810", "error", "rule", "more than one pivot step", check_sagas),
+    declare("E0811", "error", "rule", "choreography trigger that nobody emits", check_sagas),
+    declare(
+        "E0812", "error", "rule", "choreography path that ends without an outcome", check_sagas
+    ),
+    declare("E0813", "error", "rule", "choreography has a cycle", check_sagas),
+)

@@ -8,15 +8,14 @@ from eventgen.diagnostics import Diagnostic, error, warning
 from eventgen.ir import naming, scalars
 from eventgen.ir.model import Message, Project, Scalar, Topic, TypeRef
 from eventgen.ir.paths import field_path_type
-from eventgen.kafka.validate import check_topic_configs
-from eventgen.rules.registry import check
+from eventgen.kafka.validate import CONFIG_RULES, check_topic_configs
+from eventgen.rules.registry import Rule, declare
 
 
 def _topic_names(topic: Topic) -> list[str]:
     return [topic.kafka_name] + ([topic.dlq.topic] if topic.dlq else [])
 
 
-@check("topic-names")
 def check_topic_names(project: Project) -> Iterator[Diagnostic]:
     seen: dict[str, tuple[str, Topic]] = {}
     for topic in project.all_topics():
@@ -58,7 +57,6 @@ def check_topic_names(project: Project) -> Iterator[Diagnostic]:
             seen.setdefault(key, (name, topic))
 
 
-@check("replication")
 def check_replication(project: Project) -> Iterator[Diagnostic]:
     for topic in project.all_topics():
         mir, rf = topic.min_insync_replicas, topic.replication_factor
@@ -88,7 +86,6 @@ def _keyable(ref: TypeRef) -> bool:
     return isinstance(ref, Scalar) and scalars.keyable(ref)
 
 
-@check("partition-keys")
 def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
     by_topic: dict[str, list[tuple[Message, TypeRef]]] = {}
     for message in project.all_messages():
@@ -141,6 +138,74 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
                     )
 
 
-@check("kafka-configs")
 def check_kafka_configs(project: Project) -> Iterator[Diagnostic]:
     yield from check_topic_configs(project)
+
+
+# The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
+RULES: tuple[Rule, ...] = (
+    declare("E0604", "error", "rule", "illegal Kafka topic name", check_topic_names),
+    declare(
+        "E0605",
+        "error",
+        "rule",
+        "topic name reserved for Kafka's internal topics",
+        check_topic_names,
+    ),
+    declare(
+        "E0606",
+        "error",
+        "rule",
+        "topic names collide when `.` and `_` are treated alike",
+        check_topic_names,
+    ),
+    declare(
+        "E0607",
+        "error",
+        "rule",
+        "min_insync_replicas exceeds replication_factor",
+        check_replication,
+    ),
+    declare(
+        "W0608",
+        "warning",
+        "rule",
+        "min_insync_replicas equals replication_factor (one broker down blocks writes)",
+        check_replication,
+    ),
+    declare(
+        "E0601",
+        "error",
+        "rule",
+        "partition key is not a field path of the message",
+        check_partition_keys,
+    ),
+    declare(
+        "E0602",
+        "error",
+        "rule",
+        "partition key field has a type that cannot be a key",
+        check_partition_keys,
+    ),
+    declare(
+        "E0603", "error", "rule", "message on a topic states no partition key", check_partition_keys
+    ),
+    declare(
+        "E0609",
+        "error",
+        "rule",
+        "key field type differs from the topic's key type",
+        check_partition_keys,
+    ),
+    declare(
+        "E0610",
+        "error",
+        "rule",
+        "messages on one topic use different key paths or types",
+        check_partition_keys,
+    ),
+    *(
+        declare(code, severity, "kafka", purpose, check_kafka_configs)
+        for code, severity, purpose in CONFIG_RULES
+    ),
+)

@@ -6,8 +6,8 @@ import json
 
 from eventgen.compat import RULES
 from eventgen.evolution import DIFF_RULES
-from eventgen.rules import catalog  # noqa: F401  (registers every code)
-from eventgen.rules.registry import CODES, RuleInfo
+from eventgen.rules.catalog import RULES as DIAGNOSTIC_RULES
+from eventgen.rules.registry import Rule
 
 
 def _compat_rules() -> list[tuple[str, str, str]]:
@@ -19,7 +19,7 @@ def _diff_rules() -> list[tuple[str, str, str]]:
 
 
 def list_rules(fmt: str) -> str:
-    codes = [CODES[c] for c in sorted(CODES)]
+    codes = sorted(DIAGNOSTIC_RULES, key=lambda r: r.code)
     compat = sorted(_compat_rules())
     diff = sorted(_diff_rules())
     if fmt == "json":
@@ -52,7 +52,7 @@ def list_rules(fmt: str) -> str:
 
 
 def _markdown(
-    codes: list[RuleInfo], compat: list[tuple[str, str, str]], diff: list[tuple[str, str, str]]
+    codes: list[Rule], compat: list[tuple[str, str, str]], diff: list[tuple[str, str, str]]
 ) -> str:
     lines = [
         "# Diagnostics",

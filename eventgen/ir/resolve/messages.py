@@ -26,8 +26,9 @@ def build_message(scope: Scope, kind: str, item: Item) -> Message:
     node: PMap = item.node if isinstance(item.node, PMap) else PMap(item.loc)
     fields_key = "params" if kind == "query" else "fields"
     fields = build_fields(scope, node.get(fields_key), item.context)
-    version = node.get("version", 1) if isinstance(node.get("version"), int) else 1
-    upcasts = _upcasts(scope, node, version, item)
+    version, bounded = _version(scope, node)
+    # Past the bound the chain cannot be checked against the version; E0707 says why.
+    upcasts = _upcasts(scope, node, version, item) if bounded else ()
     versions = reconstruct_versions(scope, fields, version, upcasts, item.context)
     topic = None
     if "topic" in node:
@@ -56,6 +57,29 @@ def build_message(scope: Scope, kind: str, item: Item) -> Message:
         suppress=tuple(sorted(node.get("suppress") or ())),
         loc=item.key_loc,
     )
+
+
+# Every version below the current one needs an upcaster and is rebuilt and emitted, so a date
+# typed as a version (`20240101`) would mean millions of each; no real message gets near this.
+MAX_VERSION = 1000
+
+
+def _version(scope: Scope, node: PMap) -> tuple[int, bool]:
+    """The message's version (1 when absent or malformed), and whether it is within bounds."""
+    raw = node.get("version", 1)
+    if not isinstance(raw, int):
+        return 1, True
+    if raw > MAX_VERSION:
+        # Say the number only when it is short: it is the user's typo, not a list to print.
+        shown = f"version {raw}" if raw < 10**30 else "this version"
+        scope.error(
+            "E0707",
+            node.value_loc("version"),
+            f"{shown} is above the supported maximum of {MAX_VERSION}",
+            "versions count up by one per breaking change: write the version number, not a date",
+        )
+        return 1, False
+    return raw, True
 
 
 def _aggregate_ref(node: PMap, item: Item) -> str | None:
