@@ -143,6 +143,22 @@ def run_build(
     fmt: str,
     use_cache: bool = True,
 ) -> int:
+    """`eventgen build`, with the cyclic GC running rarely meanwhile (see eventgen/gcpolicy.py)."""
+    from eventgen.gcpolicy import fewer_collections
+
+    with fewer_collections():
+        return _run_build(specs, output, check=check, env=env, fmt=fmt, use_cache=use_cache)
+
+
+def _run_build(
+    specs: Path,
+    output: Path | None,
+    *,
+    check: bool,
+    env: str | None,
+    fmt: str,
+    use_cache: bool = True,
+) -> int:
     inputs = inputs_fingerprint(specs, env)
     declared = output if output is not None else _declared_output(specs)
     if (
