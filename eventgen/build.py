@@ -10,10 +10,11 @@ import click
 
 from eventgen import __version__
 from eventgen.canonical import dumps
-from eventgen.diagnostics import Diagnostic, Loc, Severity, has_errors, render
+from eventgen.diagnostics import Diagnostic, Loc, Severity, error, has_errors, render
 from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
+from eventgen.render import text_lines
 from eventgen.spec.project import DEFAULT_OUTPUT, PROJECT_FILES
 from eventgen.spec.yamlload import load_yaml
 from eventgen.writer import (
@@ -209,11 +210,12 @@ def _commit(
                 for rel in changes.symlinks:
                     click.echo(f"{out / rel}: error E0121: {_SYMLINK}", err=True)
                 for rel in changes.foreign:
-                    click.echo(
-                        f"{out / rel}: error E0120: exists and was not made by eventgen; "
-                        "refusing to overwrite",
-                        err=True,
+                    foreign = error(
+                        "E0120",
+                        Loc(str(out / rel)),
+                        "exists and was not made by eventgen; refusing to overwrite",
                     )
+                    click.echo("\n".join(text_lines(foreign)), err=True)
                 return 1
             if check:
                 return _report_drift(specs, out, files, changes)
