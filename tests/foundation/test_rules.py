@@ -239,3 +239,30 @@ def test_huge_versions_are_one_bounded_error(tmp_path: Path, version: str) -> No
     assert _codes(found) == ["E0707"]
     assert (found[0].loc.line, found[0].loc.col) == (5, 14)
     assert len(found[0].message) < 200
+
+
+# The saga check reuses the behaviour check's assignment and path checker for saga targets.
+SHARED_CODES = {"check_sagas": {"E0801", "E0802"}}
+
+
+def test_each_check_reports_only_the_codes_its_rules_declare() -> None:
+    from eventgen.ir.resolve.builder import build_project
+    from eventgen.spec.project import read_specs
+
+    declared: dict[str, set[str]] = {}
+    for r in catalog.RULES:
+        if r.check is not None:
+            declared.setdefault(r.check.__name__, set()).add(r.code)
+    cases = Path(__file__).resolve().parents[1] / "cases"
+    reported: dict[str, set[str]] = {}
+    for specs in sorted(cases.glob("*/specs")):
+        base, _ = read_specs(specs)
+        if base.project is None:
+            continue
+        project, _ = build_project(base, None)
+        for func in checks_of(catalog.RULES):
+            reported.setdefault(func.__name__, set()).update(d.code for d in func(project))
+    for name, codes in reported.items():
+        assert codes <= declared[name] | SHARED_CODES.get(name, set()), name
+    # The cases exercise most checks; a check reporting nothing anywhere would hide a mismatch.
+    assert sum(1 for codes in reported.values() if codes) >= 8
