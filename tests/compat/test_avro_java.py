@@ -293,11 +293,22 @@ class Gen:
                     new["aliases"] = [self.draw(st.sampled_from(others))]
             fields.append(new)
         for i in range(self.draw(st.integers(0, 2))):
-            t: Any = self.draw(st.sampled_from(["int", "string", ["null", "long"], "double"]))
+            t: Any = self.draw(
+                st.sampled_from(["int", "string", ["null", "long"], "double", "enum"])
+            )
+            if t == "enum":
+                # No field default but an enum default: Java then checks the enum against
+                # the whole writer record (a TYPE_MISMATCH, or fine for a writer enum).
+                t = {"type": "enum", "name": self.name("AE"), "symbols": ["A", "B"]}
+                t["default"] = "A"
             field: dict[str, Any] = {"name": f"added{depth}_{i}", "type": t}
             if self.draw(st.booleans()):
                 field["default"] = (
-                    None if isinstance(t, list) else {"int": 0, "double": 0.5}.get(t, "")
+                    None
+                    if isinstance(t, list)
+                    else "B"
+                    if isinstance(t, dict)
+                    else {"int": 0, "double": 0.5}.get(t, "")
                 )
             fields.append(field)
         # Field names must stay unique in the reader (a rename may collide with an addition).
