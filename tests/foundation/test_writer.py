@@ -140,8 +140,10 @@ def test_commit_failure_is_completed_by_the_next_build(
     assert calls[0].endswith(journal.JOURNAL)
     assert (out / STAGING / journal.JOURNAL).is_file()
     monkeypatch.setattr(journal.os, "replace", real_replace)
-    assert main(["build", str(CASE), "-o", str(out), "--check", "--no-cache"]) == 0
+    assert main(["build", str(CASE), "-o", str(out)]) == 0  # recovers, then finds it current
+    assert not (out / STAGING).exists()
     assert _tree(out) == _built(tmp_path)
+    assert main(["build", str(CASE), "-o", str(out), "--check", "--no-cache"]) == 0
 
 
 def test_staging_without_journal_is_rolled_back(tmp_path: Path) -> None:
