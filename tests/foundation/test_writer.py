@@ -135,11 +135,11 @@ def test_commit_failure_is_completed_by_the_next_build(
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
-    monkeypatch.setattr(journal.os, "replace", flaky)
+    monkeypatch.setattr(os, "replace", flaky)
     assert main(["build", str(CASE), "-o", str(out), "--no-cache"]) == 2
     assert calls[0].endswith(journal.JOURNAL)
     assert (out / STAGING / journal.JOURNAL).is_file()
-    monkeypatch.setattr(journal.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     assert main(["build", str(CASE), "-o", str(out)]) == 0  # recovers, then finds it current
     assert not (out / STAGING).exists()
     assert _tree(out) == _built(tmp_path)
