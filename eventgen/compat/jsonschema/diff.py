@@ -11,12 +11,17 @@ from eventgen.compat.jsonschema.model import JSchema
 from eventgen.compat.jsonschema.types import Diff, at
 
 _EMPTY_KINDS = frozenset({"empty", "true"})
+# Kinds whose comparison needs no subschema pair: compared at once, with no suspended step.
+_NESTING_KINDS = frozenset({"combined", "not", "object", "array"})
 
 Request = tuple[JSchema | None, JSchema | None]
+Frame = tuple[tuple[int, int], "Step"]
 # A suspended comparison step: it yields the subschema pairs it needs compared, receives each
 # pair's differences, and returns its own. The Differ drives these steps from an explicit
 # stack, so nesting depth costs list entries, not Python frames (no recursion limit to raise).
-Step = Generator[Request, list[Diff], list[Diff]]
+# A hot loop may call Differ._enter itself and yield the new Frame, sparing the memo hits a
+# round trip through the driver.
+Step = Generator[Request | Frame, list[Diff], list[Diff]]
 
 
 def _deref(s: JSchema) -> JSchema:
@@ -87,16 +92,17 @@ class Differ:
                     return done
                 send = done
                 continue
-            ready, frame = self._enter(*request)
+            if isinstance(request[1], JSchema) or request[1] is None:
+                ready, frame = self._enter(request[0], request[1])
+            else:
+                ready, frame = [], request
             if frame is None:
                 send = ready  # known at once: resume the asking step with it
             else:
                 stack.append(frame)
                 send = None  # a new step starts with next()
 
-    def _enter(
-        self, o: JSchema | None, u: JSchema | None
-    ) -> tuple[list[Diff], tuple[tuple[int, int], Step] | None]:
+    def _enter(self, o: JSchema | None, u: JSchema | None) -> tuple[list[Diff], Frame | None]:
         """The pair's differences if known now, else a new step to run (marked active)."""
         if o is None and u is None:
             return [], None
@@ -104,7 +110,11 @@ class Differ:
             return [("SCHEMA_ADDED", ())], None
         if u is None:
             return [("SCHEMA_REMOVED", ())], None
-        o, u = _deref(o), _deref(u)
+        # Inline kind test: this runs once per compared pair (hundreds of thousands).
+        if o.kind == "ref":
+            o = _deref(o)
+        if u.kind == "ref":
+            u = _deref(u)
         key = (id(o), id(u))
         cached = self._memo.get(key)
         if cached is not None:
@@ -116,8 +126,16 @@ class Differ:
                 return self._known_bad[key], None
             self._assumed.add(key)
             return [], None
-        self._active.add(key)
-        return [], (key, self._compare(o, u))
+        if o.kind != u.kind and "combined" not in (o.kind, u.kind):
+            result = _kind_changed(o, u)
+        elif o.kind == u.kind and o.kind not in _NESTING_KINDS:
+            result = _attributes(o, u) + _scalar(o, u)
+        else:
+            self._active.add(key)
+            return [], (key, self._compare(o, u))
+        # Most pairs are leaves: answered here, a generator per leaf would cost ~15%.
+        self._memo[key] = result
+        return result, None
 
     def _compare(self, o: JSchema, u: JSchema) -> Step:
         if o.kind != "combined" and u.kind == "combined":
@@ -143,37 +161,16 @@ class Differ:
             wrapped = JSchema(kind="combined", raw=o.raw, criterion=u.criterion, subschemas=[o])
             return (yield from self._combined(wrapped, u))
         if o.kind != u.kind:
-            if (
-                o.kind == "false"
-                or u.kind in _EMPTY_KINDS
-                or o.kind in _EMPTY_KINDS
-                and u.kind in _EMPTY_KINDS
-            ):
-                return []
-            if {o.kind, u.kind} == {"string", "number"} and (o.connect_bytes or u.connect_bytes):
-                return []  # Kafka Connect Decimal may be encoded either way
-            return [("TYPE_CHANGED", ())]
+            return _kind_changed(o, u)
         return (yield from self._body(o, u))
 
     def _body(self, o: JSchema, u: JSchema) -> Step:
-        out: list[Diff] = []
-        for attr, change in (
-            ("id", "ID_CHANGED"),
-            ("title", "TITLE_CHANGED"),
-            ("description", "DESCRIPTION_CHANGED"),
-            ("default", "DEFAULT_CHANGED"),
-        ):
-            if getattr(o, attr) != getattr(u, attr):
-                out.append((change, ()))
+        out = _attributes(o, u)
         from eventgen.compat.jsonschema import structural  # circular by design: mutual recursion
 
         kind = o.kind
-        if kind == "string":
-            out += _string(o, u)
-        elif kind == "number":
-            out += _number(o, u)
-        elif kind in ("enum", "const"):
-            out += _enum(o, u)
+        if kind not in _NESTING_KINDS:
+            out += _scalar(o, u)
         elif kind == "combined":
             out += yield from self._combined(o, u)
         elif kind == "not":
@@ -211,7 +208,9 @@ class Differ:
         edges: dict[int, dict[int, list[Diff]]] = {}
         for i, old in enumerate(olds):
             for j, new in enumerate(news):
-                sub = yield (old, new)
+                sub, frame = self._enter(old, new)
+                if frame is not None:
+                    sub = yield frame
                 if self.ok(sub):
                     edges.setdefault(i, {})[j] = at((o.criterion, str(i)), sub)
         matching = _max_matching(edges, len(olds))
@@ -220,6 +219,45 @@ class Differ:
         if len(matching) < min(len(olds), len(news)):
             out.append(("COMBINED_TYPE_SUBSCHEMAS_CHANGED", ()))
         return out
+
+
+def _kind_changed(o: JSchema, u: JSchema) -> list[Diff]:
+    """Two non-combined schemas of different kinds."""
+    if (
+        o.kind == "false"
+        or u.kind in _EMPTY_KINDS
+        or o.kind in _EMPTY_KINDS
+        and u.kind in _EMPTY_KINDS
+    ):
+        return []
+    if {o.kind, u.kind} == {"string", "number"} and (o.connect_bytes or u.connect_bytes):
+        return []  # Kafka Connect Decimal may be encoded either way
+    return [("TYPE_CHANGED", ())]
+
+
+def _attributes(o: JSchema, u: JSchema) -> list[Diff]:
+    """Annotation changes every kind reports (all compatible)."""
+    out: list[Diff] = []
+    for attr, change in (
+        ("id", "ID_CHANGED"),
+        ("title", "TITLE_CHANGED"),
+        ("description", "DESCRIPTION_CHANGED"),
+        ("default", "DEFAULT_CHANGED"),
+    ):
+        if getattr(o, attr) != getattr(u, attr):
+            out.append((change, ()))
+    return out
+
+
+def _scalar(o: JSchema, u: JSchema) -> list[Diff]:
+    """Keyword changes of a kind without subschemas (same kind on both sides)."""
+    if o.kind == "string":
+        return _string(o, u)
+    if o.kind == "number":
+        return _number(o, u)
+    if o.kind in ("enum", "const"):
+        return _enum(o, u)
+    return []
 
 
 def _dedupe(subs: list[JSchema]) -> list[JSchema]:
