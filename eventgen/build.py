@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from eventgen.spec.project import DEFAULT_OUTPUT, PROJECT_FILES
 from eventgen.spec.yamlload import load_yaml
 from eventgen.writer import (
     MANIFEST,
+    STAGING,
     Interrupted,
     Plan,
     SafeReader,
@@ -112,7 +114,14 @@ def _unchanged(out: Path, inputs: str) -> list[Diagnostic] | None:
 
 def _recovered(out: Path) -> bool:
     """Finish or undo an interrupted write before the fast path reads `out` (False: it could
-    not be done here; the full path retries and reports)."""
+    not be done here; the full path retries and reports).
+
+    Without a staging directory no write is pending or running, so the lock is not needed:
+    a write that starts meanwhile renames the manifest last, and a half-applied tree never
+    matches the manifest it reads.
+    """
+    if not os.path.lexists(out / STAGING):
+        return True
     try:
         with locked(out, create=False, on_wait=lambda: _waiting(out)):
             recover(out)

@@ -21,6 +21,7 @@ from eventgen.writer import MANIFEST, STAGING
 REPO = Path(__file__).resolve().parents[2]
 CASE = REPO / "tests" / "cases" / "minimal_ok" / "specs"
 EVENTGEN = Path(sys.executable).parent / "eventgen"
+TIMEOUT_ENV = {"EVENTGEN_LOCK_TIMEOUT": "0.5"}
 
 
 def _tree(out: Path) -> dict[str, bytes]:
@@ -181,14 +182,19 @@ def test_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
 def test_a_held_lock_makes_a_build_fail_clearly(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["build", str(CASE), "-o", str(out), "--no-cache"]) == 0
+    before_edit = (out / "resolved-spec.json").read_bytes()
     (out / "resolved-spec.json").write_text("{}")
     before = _tree(out)
     fd = os.open(out, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        done = _run(
-            "build", str(CASE), "-o", str(out), "--no-cache", env={"EVENTGEN_LOCK_TIMEOUT": "0.5"}
-        )
+        # With nothing pending (no staging directory), the no-change check does not need
+        # the lock, so a held lock does not stop it.
+        (out / "resolved-spec.json").write_bytes(before_edit)
+        fast = _run("build", str(CASE), "-o", str(out), "--check", env=TIMEOUT_ENV)
+        assert fast.returncode == 0 and "inputs unchanged" in fast.stderr, fast.stderr
+        (out / "resolved-spec.json").write_text("{}")
+        done = _run("build", str(CASE), "-o", str(out), "--no-cache", env=TIMEOUT_ENV)
     finally:
         os.close(fd)
     assert done.returncode == 2, done.stderr
