@@ -49,14 +49,8 @@ def _sagas(c: Checker) -> None:
                         error("E0805", step.loc, f"step name `{step.name}` is used twice")
                     )
                 names.add(step.name)
-                if step.kind == "send" and step.timeout_ms is None:
-                    c.found.append(
-                        error(
-                            "E0808",
-                            step.loc,
-                            f"step `{step.name}` sends a command but has no timeout",
-                        )
-                    )
+                # No check for a send step without a timeout: the resolver gives every send
+                # step its own `timeout:` or defaults.timeout (built in: 30s).
                 c.targets(step.payload, c.fields_of(step.command), step.loc, step.command)
                 c.exprs(step.payload, step.loc, {"$data": saga.data}, "payload")
                 for reply in (*step.success, *step.failure):
@@ -165,7 +159,6 @@ RULES: tuple[Rule, ...] = (
         "compensation reads saga data that may be unset and is not nullable",
         check_sagas,
     ),
-    declare("E0808", "error", "rule", "saga send step without a timeout", check_sagas),
     declare("E0809", "error", "rule", "step after the pivot declares a compensation", check_sagas),
     declare("E0810", "error", "rule", "more than one pivot step", check_sagas),
     declare("E0811", "error", "rule", "choreography trigger that nobody emits", check_sagas),
