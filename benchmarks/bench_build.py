@@ -3,6 +3,7 @@
     python benchmarks/bench_build.py [--events 200] [--contexts 10] [--fields 12] [--seed 1]
                                      [--repeat 5] [--versions] [--keep DIR]
                                      [--jsonschema-dir DIR] [--no-baseline] [--json [PATH]]
+                                     [--profile-stages]
 
 Generates the platform with synth.py into a temporary directory, then runs, each --repeat
 times as a fresh `python -m eventgen` process (so imports and startup are included):
@@ -181,6 +182,17 @@ def fmt_table(timings: list[Timing]) -> str:
     return out
 
 
+def profile_stages(specs: Path, out: Path, cwd: Path) -> dict[str, Any]:
+    """One full build through stages.py (OUT rebuilt from scratch); its stage report."""
+    shutil.rmtree(out, ignore_errors=True)
+    report = cwd / "stages.json"
+    script = str(Path(__file__).resolve().parent / "stages.py")
+    argv = [sys.executable, script, str(report), "build", str(specs), "-o", str(out), "--no-cache"]
+    run_once(argv, cwd)
+    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=200)
@@ -192,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, help="work in this directory and keep it")
     ap.add_argument("--jsonschema-dir", type=Path, help="JSON Schemas for the baseline")
     ap.add_argument("--no-baseline", action="store_true", help="skip datamodel-codegen")
+    ap.add_argument(
+        "--profile-stages",
+        action="store_true",
+        help="one more build through benchmarks/stages.py: time per pipeline stage and GC",
+    )
     ap.add_argument(
         "--json",
         nargs="?",
@@ -246,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         n_files, n_bytes = count_files(out)
+        stages = profile_stages(specs, out, work) if args.profile_stages else None
         ratio = None
         if not args.no_baseline:
             schemas = args.jsonschema_dir or out / "jsonschema"
@@ -269,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": args.repeat,
             "timings": [t.as_dict() for t in timings],
             "build_over_datamodel_codegen": ratio,
+            "stages": stages,
         }
         if args.json:
             text = json.dumps(result, indent=2, sort_keys=True) + "\n"
@@ -286,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
             print(fmt_table(timings))
             if ratio is not None:
                 print(f"eventgen build / datamodel-codegen (median): {ratio:.2f}x")
+            if stages is not None:
+                print(
+                    f"stages of one build: total {stages['total']:.2f} s, cyclic GC "
+                    f"{stages['gc']['seconds']:.2f} s in {stages['gc']['collections']} passes"
+                )
+                for name, secs in stages["stages"].items():
+                    print(f"  {name:<34} {secs:7.3f} s")
         return 0 if all(t.ok for t in timings) else 1
     finally:
         if tmp is not None:
