@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.golden import CASES, run_case
+from tests.golden import CASES, run_case, snapshot
 
 CASE_DIRS = sorted(p for p in CASES.iterdir() if (p / "specs").is_dir())
 
@@ -17,18 +17,11 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
     assert transcript == (case / "expected.txt").read_text(encoding="utf-8"), (
         "run `python -m tests.golden`"
     )
+    before = snapshot(case / "pre-existing")
     expected_dir = case / "expected"
-    expected = (
-        {
-            p.relative_to(expected_dir).as_posix(): p.read_bytes()
-            for p in sorted(expected_dir.rglob("*"))
-            if p.is_file()
-        }
-        if expected_dir.exists()
-        else {}
-    )
+    expected = snapshot(expected_dir) if expected_dir.exists() else before
     assert sorted(files) == sorted(expected)
     for rel, data in files.items():
         assert data == expected[rel], f"{rel} differs; run `python -m tests.golden {case.name}`"
     if transcript.startswith("exit 1"):
-        assert files == {}, "a failed build must write nothing"
+        assert files == before, "a failed build must write nothing"
