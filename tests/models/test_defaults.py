@@ -174,7 +174,11 @@ def test_validate_accepts_exactly_what_build_emits() -> None:
     outcomes: Counter[str] = Counter()
 
     @settings(
-        max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=120,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same pairs every run: CI cannot flake on a fresh draw
+        suppress_health_check=list(HealthCheck),
     )
     @given(case=cases())
     def run(case: tuple[TypeRef, Constraints, Any]) -> None:
