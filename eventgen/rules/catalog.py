@@ -26,6 +26,7 @@ _BEFORE_RULES: tuple[Rule, ...] = (
     declare("E0110", "error", "load", "YAML nested too deeply"),
     declare("E0111", "error", "structure", "unsupported `eventgen:` language version"),
     declare("E0112", "error", "load", "no project file eventgen.yaml"),
+    declare("E0113", "error", "load", "integer literal longer than 100 digits"),
     declare("E0114", "error", "load", "unknown environment, or override of an unknown context"),
     declare(
         "E0120",

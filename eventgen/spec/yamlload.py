@@ -20,6 +20,9 @@ from eventgen.spec.nodes import PList, PMap
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 100
+# No spec value needs more digits (long is 19, decimal precision at most 38); past Python's
+# int-string limit (4,300 digits) int() would raise, and long digit strings cost quadratic time.
+MAX_INT_DIGITS = 100
 # Alias expansion may add at most this many nodes beyond the document's own node count.
 ALIAS_EXPANSION_BUDGET = 100_000
 
@@ -68,6 +71,10 @@ def plain_scalar(text: str) -> Any:
     if text in _NAN:
         return float("nan")
     return text
+
+
+def _is_integer_literal(text: str) -> bool:
+    return bool(_INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text))
 
 
 class _Builder:
@@ -129,6 +136,17 @@ class _Builder:
         # resolved by the YAML 1.2 core schema (`on`/`no` stay strings, `1e3` is a number);
         # an explicit tag such as `!!str 5` is honoured.
         if not node.style and not self._explicitly_tagged(node):
+            if len(node.value) > MAX_INT_DIGITS and _is_integer_literal(node.value):
+                self.diagnostics.append(
+                    error(
+                        "E0113",
+                        self.loc(node),
+                        f"integer literal of {len(node.value)} characters"
+                        f" (more than {MAX_INT_DIGITS} digits)",
+                        "no spec value takes an integer this long; quote it if it is text",
+                    )
+                )
+                return node.value
             return plain_scalar(node.value)
         return str(node.value)
 
