@@ -9,7 +9,8 @@ import uuid
 import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # where it is declared (admin has no __all__)
 
 TIMEOUT_S = 30
 
@@ -39,9 +40,9 @@ def consume_one(bootstrap: str, topic: str) -> Message:
             msg = consumer.poll(1.0)
             if msg is None:
                 continue
-            if msg.error():
+            if (err := msg.error()) is not None:
                 # Benign while the new topic's metadata propagates; anything else is a failure.
-                assert msg.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART, msg.error()
+                assert err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, err
                 continue
             return msg
         pytest.fail(f"no message on {topic} within {TIMEOUT_S}s")

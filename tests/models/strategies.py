@@ -6,7 +6,7 @@ import base64
 import string
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Context, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import strategies as st
 
@@ -187,7 +187,7 @@ def _scalar(ref: Scalar, c: Constraints) -> st.SearchStrategy[Any]:
         low, high = int_bounds(ref, c)
         return st.integers(low, high)
     if name in ("float", "double"):
-        width = 32 if name == "float" else 64
+        width: Literal[32, 64] = 32 if name == "float" else 64
         return st.floats(c.minimum, c.maximum, allow_nan=False, allow_infinity=False, width=width)
     if name == "boolean":
         return st.booleans()

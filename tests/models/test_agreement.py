@@ -119,7 +119,7 @@ def test_random_projects_agree(
             check_agreement(gen, message, data)
 
 
-EDGES = {
+EDGES: dict[str, list[Any]] = {
     "big": [
         "9999999999999999999999999999.9999999999",
         "-9999999999999999999999999999.9999999999",
