@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -258,19 +259,26 @@ def keyable(ref: Scalar) -> bool:
     return TABLE[ref.name].keyable
 
 
+@lru_cache(maxsize=4096)
+def validator(ref: Scalar, c: Constraints = NO_CONSTRAINTS) -> Any:
+    """The runtime marker for `ref` with constraints; cached (markers are immutable, and a
+    platform repeats the same few types over thousands of defaults)."""
+    return TABLE[ref.name].validator(ref, c)
+
+
 def wire_value(ref: Scalar, value: Any, c: Constraints = NO_CONSTRAINTS) -> Any:
     """The Python value of a JSON wire-form literal; ValueError (the runtime's) when invalid."""
-    return TABLE[ref.name].validator(ref, c).validate(value, JSON_MODE)
+    return validator(ref, c).validate(value, JSON_MODE)
 
 
 def value_problem(ref: Scalar, value: Any, c: Constraints = NO_CONSTRAINTS) -> str | None:
     """Why the runtime would refuse `value` as a JSON-mode `ref` (with constraints), or None."""
     try:
-        validator = TABLE[ref.name].validator(ref, c)
+        marker = validator(ref, c)
     except re.error:  # a bad `pattern:` is E0508 on its own; check the rest without it
-        validator = TABLE[ref.name].validator(ref, replace(c, pattern=None))
+        marker = validator(ref, replace(c, pattern=None))
     try:
-        validator.validate(value, JSON_MODE)
+        marker.validate(value, JSON_MODE)
     except ValueError as exc:
         return str(exc)
     return None
@@ -283,4 +291,4 @@ def avro_json(ref: Scalar, value: Any) -> Any:
 
 def json_wire(ref: Scalar, value: Any) -> Any:
     """A typed value back in its JSON wire form: the runtime marker's own serializer."""
-    return TABLE[ref.name].validator(ref, NO_CONSTRAINTS).serialize(value)
+    return validator(ref).serialize(value)

@@ -71,12 +71,14 @@ def build_field(
     if ref is None:
         return None
     ref = _decimal(scope, ref, attrs, loc, spec)
+    # A constraint of the wrong type was reported by the structure check; leave it out here
+    # (the default check would otherwise compare a number with a list).
     constraints = Constraints(
-        minimum=attrs.get("minimum"),
-        maximum=attrs.get("maximum"),
-        min_length=attrs.get("min_length"),
-        max_length=attrs.get("max_length"),
-        pattern=attrs.get("pattern"),
+        minimum=_typed(attrs.get("minimum"), (int, float)),
+        maximum=_typed(attrs.get("maximum"), (int, float)),
+        min_length=_typed(attrs.get("min_length"), int),
+        max_length=_typed(attrs.get("max_length"), int),
+        pattern=_typed(attrs.get("pattern"), str),
     )
     if constraints.pattern is not None:
         try:
@@ -96,6 +98,10 @@ def build_field(
         deprecated=attrs.get("deprecated") is True,
         loc=key_loc,
     )
+
+
+def _typed(value: Any, kinds: type | tuple[type, ...]) -> Any:
+    return value if isinstance(value, kinds) and not isinstance(value, bool) else None
 
 
 def _decimal(scope: Scope, ref: TypeRef, attrs: dict[str, Any], loc: Loc, spec: Any) -> TypeRef:
