@@ -124,9 +124,10 @@ def _emitted_accepts_default(project: Project, out: Path) -> None:
     field_schema = schema["properties"]["value"]
     jsonschema.Draft202012Validator(field_schema).validate(field_schema["default"])
     declared = json.loads(avro_files[layout.avro_path("d", "DefaultSet")])
-    reader = fastavro.parse_schema(declared)
+    reader: Any = fastavro.parse_schema(declared)  # a parsed schema: str, list or dict
     writer = {"type": "record", "name": "DefaultSet", "namespace": reader["name"].rsplit(".", 1)[0]}
-    resolved = fastavro.schemaless_reader(io.BytesIO(b""), writer | {"fields": []}, reader)
+    # Any: fastavro types a read record as a union of every Avro value
+    resolved: Any = fastavro.schemaless_reader(io.BytesIO(b""), writer | {"fields": []}, reader)
     # fastavro hands defaults over in their Avro JSON form (a date as days, bytes as latin-1
     # text): compare with the model's own value written by fastavro and read back without
     # logical types, which is that same underlying form.
@@ -134,7 +135,7 @@ def _emitted_accepts_default(project: Project, out: Path) -> None:
     fastavro.schemaless_writer(buf, reader, instance.model_dump())
     buf.seek(0)
     plain = fastavro.parse_schema(_strip_logical(declared))
-    raw = fastavro.schemaless_reader(buf, plain, None)
+    raw: Any = fastavro.schemaless_reader(buf, plain, None)
     assert _same_underlying(raw["value"], resolved["value"]), (raw, resolved)
 
 
