@@ -11,7 +11,7 @@ data, not defaults: they are written as they are, null and empty included, whene
 from __future__ import annotations
 
 import dataclasses
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 from eventgen.canonical import dumps
@@ -23,40 +23,78 @@ OMITTED = "keys whose value is null, false, an empty string, list or map are lef
 _LITERALS = frozenset({"args", "payload"})
 
 
-@cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("loc", "config_locs"))
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_EMPTIABLE = frozenset({str, list, dict})
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def to_data(value: Any) -> Any:
+    """Plain JSON data for an IR value; positions are left out so moving lines changes nothing."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    return (_CONVERTERS.get(kind) or _converter(kind))(value)
+
+
+def _converter(cls: type) -> Callable[[Any], Any]:
+    """How to convert values of `cls`, decided once per class: the IR has a few dozen classes
+    and a big platform millions of values, so the per-value work is kept to a dict probe.
+    """
+    convert: Callable[[Any], Any]
+    if cls is tuple:
+        convert = _list
+    elif issubclass(cls, (str, int, float, bool)):  # str or int enums, bool
+        convert = _same
+    elif issubclass(cls, TypeRef):
+        convert = str
+    elif issubclass(cls, Expr):
+        convert = _expr
+    elif dataclasses.is_dataclass(cls):
+        convert = _record_converter(cls)
+    else:
+        convert = thaw
+    _CONVERTERS[cls] = convert
+    return convert
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _list(value: tuple[Any, ...]) -> list[Any]:
+    return [to_data(v) for v in value]
+
+
+def _expr(value: Expr) -> Any:
+    return str(value) if value.root else {"literal": thaw(value.literal)}
+
+
+def _record_converter(cls: type) -> Callable[[Any], Any]:
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("loc", "config_locs"))
+    has_default = "has_default" in names
+
+    def convert(value: Any) -> dict[str, Any]:
+        out = {}
+        for name in names:
+            data = getattr(value, name)
+            kind = type(data)
+            if kind not in _PLAIN:
+                data = (_CONVERTERS.get(kind) or _converter(kind))(data)
+                kind = type(data)
+            # is_default(), inlined: this loop runs once per attribute of every IR record.
+            if data is None or data is False or (kind in _EMPTIABLE and not data):
+                if name in _LITERALS or (name == "default" and has_default and value.has_default):
+                    out[name] = data
+                continue
+            out[name] = data
+        return out
+
+    return convert
 
 
 def is_default(value: Any) -> bool:
     """A value that is left out of a map: null, false, "", [] or {} (never 0 or 0.0)."""
     return value is None or value is False or (type(value) in (str, list, dict) and not value)
-
-
-def to_data(value: Any) -> Any:
-    """Plain JSON data for an IR value; positions are left out so moving lines changes nothing."""
-    if isinstance(value, tuple):
-        return [to_data(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, TypeRef):
-        return str(value)
-    if isinstance(value, Expr):
-        return str(value) if value.root else {"literal": thaw(value.literal)}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for name in _field_names(type(value)):
-            data = to_data(getattr(value, name))
-            if not is_default(data) or _is_literal(value, name):
-                out[name] = data
-        return out
-    return thaw(value)
-
-
-def _is_literal(owner: Any, name: str) -> bool:
-    if name == "default":
-        return getattr(owner, "has_default", False) is True
-    return name in _LITERALS
 
 
 def emit(project: Project) -> dict[str, bytes]:
