@@ -161,9 +161,11 @@ def _given(**values: Any) -> dict[str, Any]:
 
 
 def _avro_decimal_json(value: Decimal) -> str:
-    exponent = value.as_tuple().exponent
+    # The unscaled integer from the digits themselves: Decimal arithmetic (scaleb) would round
+    # to the default context's 28 digits, and decimal(29..38, s) defaults would change value.
+    sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # the validator quantized it: finite
-    unscaled = int(value.scaleb(-exponent))
+    unscaled = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
     size = max(1, (unscaled.bit_length() + 8) // 8)
     return unscaled.to_bytes(size, "big", signed=True).decode("latin-1")
 
