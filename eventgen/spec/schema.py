@@ -62,8 +62,9 @@ RETRY = _obj(
         "retry_on": {"type": "array", "items": {"type": "string"}},
     }
 )
+KAFKA_INT32_MAX = 2**31 - 1  # partition counts are int32 in the Kafka protocol
 TOPIC_SETTINGS: dict[str, Any] = {
-    "partitions": {"type": "integer", "minimum": 1},
+    "partitions": {"type": "integer", "minimum": 1, "maximum": KAFKA_INT32_MAX},
     "replication_factor": {"type": "integer", "minimum": 1, "maximum": 32767},
     "min_insync_replicas": {"type": "integer", "minimum": 1},
     "retention": {"anyOf": [DURATION, {"const": "infinite"}]},
