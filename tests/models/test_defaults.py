@@ -14,6 +14,7 @@ import json
 import math
 import tempfile
 from collections import Counter
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +26,8 @@ from hypothesis import strategies as st
 
 from eventgen.emit import avro, layout
 from eventgen.emit import jsonschema as js_emit
-from eventgen.ir.model import Constraints, ListOf, MapOf, Project, TypeRef
+from eventgen.ir import scalars
+from eventgen.ir.model import Constraints, ListOf, MapOf, Project, Scalar, TypeRef
 from eventgen.pipeline import load_project
 from tests.models import fixtures as fx
 from tests.models import strategies as strat
@@ -285,3 +287,19 @@ def test_known_disagreements_are_refused(type_text: str, default: Any, tmp_path:
     assert project is None
     errors = [(d.code, d.loc.line) for d in found if d.severity.value == "error"]
     assert errors == [("E0504", _default_line(tmp_path))]
+
+
+@pytest.mark.parametrize(
+    ("precision", "scale", "text"),
+    [
+        (29, 0, "12345678901234567890123456789"),
+        (38, 9, "-12345678901234567890123456789.123456789"),
+        (38, 38, "0.12345678901234567890123456789012345678"),
+        (5, 2, "0.00"),
+    ],
+)
+def test_avro_decimal_default_keeps_every_digit(precision: int, scale: int, text: str) -> None:
+    ref = Scalar("decimal", precision=precision, scale=scale)
+    encoded = scalars.avro_json(ref, scalars.wire_value(ref, text)).encode("latin-1")
+    unscaled = int.from_bytes(encoded, "big", signed=True)
+    assert Decimal(unscaled).scaleb(-scale, Context(prec=80)) == Decimal(text)
