@@ -70,7 +70,10 @@ def _expr(value: Expr) -> Any:
 
 
 def _record_converter(cls: type) -> Callable[[Any], Any]:
-    names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("loc", "config_locs"))
+    # Positions (`loc`, every `*_locs` table) are left out: moving a line changes nothing.
+    names = tuple(
+        f.name for f in dataclasses.fields(cls) if f.name != "loc" and not f.name.endswith("_locs")
+    )
     has_default = "has_default" in names
 
     def convert(value: Any) -> dict[str, Any]:

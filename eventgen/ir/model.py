@@ -151,6 +151,7 @@ class Expr:
     root: Literal["$", "$data", "$state", "$meta"] | None
     path: tuple[str, ...] = ()
     literal: Any = None  # frozen; used when root is None
+    loc: Loc = field(default=NO_LOC, compare=False)  # the value in the spec, for findings
 
     def __str__(self) -> str:
         if self.root is None:
@@ -195,6 +196,9 @@ class Example:
     version: int
     payload: Any  # frozen mapping
     loc: Loc = field(default=NO_LOC, compare=False)
+    # Where each value of the payload is, by path (`()` is the payload itself), so a bad
+    # value is reported at its own line; kept out of equality like every position.
+    value_locs: tuple[tuple[tuple[str | int, ...], Loc], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventgen.ir.model import EnumType, Expr, Field, Named, RecordType, TypeRef, freeze
+from eventgen.diagnostics import Loc
+from eventgen.ir.model import NO_LOC, EnumType, Expr, Field, Named, RecordType, TypeRef, freeze
 
 Lookup = Callable[[str], RecordType | EnumType | None]
 ROOTS = ("$data", "$state", "$meta", "$")
 
 
-def parse_expr(value: Any) -> Expr:
+def parse_expr(value: Any, loc: Loc = NO_LOC) -> Expr:
     """`$.a.b` / `$data.x` / `$state.x` / `$meta.x` become paths; anything else a literal."""
     if isinstance(value, str):
         for root in ROOTS:
             if value.startswith(root + ".") and len(value) > len(root) + 1:
-                return Expr(root, tuple(value[len(root) + 1 :].split(".")))  # type: ignore[arg-type]
-    return Expr(None, literal=freeze(value))
+                path = tuple(value[len(root) + 1 :].split("."))
+                return Expr(root, path, loc=loc)  # type: ignore[arg-type]
+    return Expr(None, literal=freeze(value), loc=loc)
 
 
 def field_path_type(fields: Sequence[Field], path: Sequence[str], lookup: Lookup) -> TypeRef | None:

@@ -8,7 +8,13 @@ and the pipeline all read RULES; nothing is registered by importing a module.
 
 from __future__ import annotations
 
-from eventgen.rules import checks_flows, checks_names, checks_sagas, checks_topics
+from eventgen.rules import (
+    checks_flows,
+    checks_names,
+    checks_sagas,
+    checks_topics,
+    checks_types,
+)
 from eventgen.rules.registry import Rule, declare, validate_ruleset
 
 # Reported while reading specs, checking their structure and resolving references.
@@ -87,5 +93,6 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *checks_names.RULES,
         *checks_sagas.RULES,
         *checks_topics.RULES,
+        *checks_types.RULES,
     )
 )

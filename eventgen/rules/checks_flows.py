@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
-from eventgen.ir.model import Assignments, Expr, Field, Project
+from eventgen.ir.model import NO_LOC, Assignments, Expr, Field, Project
 from eventgen.ir.paths import ENVELOPE_FIELDS, field_path_type
 from eventgen.rules.registry import Rule, declare
 
@@ -42,6 +42,7 @@ class Checker:
     ) -> None:
         if expr.root is None or (expr.root in roots and roots[expr.root] is None):
             return
+        loc = expr.loc if expr.loc != NO_LOC else loc  # at the value itself when known
         if expr.root == "$meta":
             if expr.path[0] not in ENVELOPE_FIELDS:
                 self.found.append(
@@ -50,6 +51,14 @@ class Checker:
                         loc,
                         f"{what}: `{expr}` is not an envelope field",
                         ", ".join(ENVELOPE_FIELDS),
+                    )
+                )
+            elif len(expr.path) > 1:
+                self.found.append(
+                    error(
+                        "E0802",
+                        loc,
+                        f"{what}: `{expr}` steps into `$meta.{expr.path[0]}`, which has no fields",
                     )
                 )
             return

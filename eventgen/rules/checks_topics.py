@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from eventgen.diagnostics import Diagnostic, error, warning
@@ -117,25 +118,42 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
             continue
         by_topic.setdefault(message.topic, []).append((message, ref))
     for topic_name, entries in sorted(by_topic.items()):
-        topic = project.topic(topic_name)
-        kinds = {str(ref) for _, ref in entries}
-        if topic.key_type is not None:
-            for message, ref in entries:
-                if str(ref) != str(topic.key_type):
-                    yield error(
-                        "E0609",
-                        message.loc,
-                        f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`",
-                    )
-        elif len(kinds) > 1:
-            first = entries[0]
-            for message, ref in entries[1:]:
-                if str(ref) != str(first[1]):
-                    yield error(
-                        "E0610",
-                        message.loc,
-                        f"{message.name}'s key is `{ref}` but {first[0].name} on the same topic uses `{first[1]}`",
-                    )
+        yield from _same_key(project.topic(topic_name), entries)
+
+
+def _same_key(topic: Topic, entries: list[tuple[Message, TypeRef]]) -> Iterator[Diagnostic]:
+    """One key type and one key path per topic: a topic's messages of one entity must land in
+    one partition, in order, so they must all be keyed by the same field (E0610)."""
+    first, first_ref = entries[0]
+    # Paths are compared with the one most messages use (the first such on a tie), so the
+    # odd one out is reported, not the majority.
+    counts = Counter(m.key for m, _ in entries)  # one pass: a topic may carry 30,000 messages
+    usual = max(counts, key=lambda path: counts[path])  # first counted wins a tie
+    keyed = next(m for m, _ in entries if m.key == usual)
+    for message, ref in entries:
+        assert message.key is not None
+        if topic.key_type is not None and str(ref) != str(topic.key_type):
+            yield error(
+                "E0609",
+                message.loc,
+                f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`",
+            )
+        elif topic.key_type is None and str(ref) != str(first_ref):
+            yield error(
+                "E0610",
+                message.loc,
+                f"{message.name}'s key is `{ref}` but {first.name} on the same topic uses `{first_ref}`",
+            )
+        elif message.key != usual:
+            assert message.key is not None and usual is not None
+            path, usual_path = ".".join(message.key), ".".join(usual)
+            yield error(
+                "E0610",
+                message.loc,
+                f"{message.name} is keyed by `{path}` but {keyed.name} on the same topic by `{usual_path}`",
+                "key every message of a topic by the same field path, so one entity's messages"
+                " share a partition and stay in order",
+            )
 
 
 def check_kafka_configs(project: Project) -> Iterator[Diagnostic]:

@@ -12,7 +12,14 @@ from eventgen.compat import check as compat_check
 from eventgen.diagnostics import MAX_MESSAGE, Diagnostic, Loc, Severity, error, warning
 from eventgen.evolution.findings import finding
 from eventgen.render import github_line, render_diagnostics, render_diff, text_lines
-from eventgen.rules import catalog, checks_flows, checks_names, checks_sagas, checks_topics
+from eventgen.rules import (
+    catalog,
+    checks_flows,
+    checks_names,
+    checks_sagas,
+    checks_topics,
+    checks_types,
+)
 from eventgen.rules import registry as rules_registry
 from eventgen.rules.listing import list_rules
 from eventgen.rules.registry import PHASES, checks_of, declare, validate_ruleset
@@ -42,7 +49,13 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
     assert len(codes) == len(set(codes))
     assert all(r.phase in PHASES for r in catalog.RULES)
     # Composed from the check modules' own records, in that order, after the loader's codes.
-    tail = checks_flows.RULES + checks_names.RULES + checks_sagas.RULES + checks_topics.RULES
+    tail = (
+        checks_flows.RULES
+        + checks_names.RULES
+        + checks_sagas.RULES
+        + checks_topics.RULES
+        + checks_types.RULES
+    )
     assert catalog.RULES[len(catalog.RULES) - len(tail) :] == tail
 
 
@@ -56,8 +69,8 @@ def test_every_rule_phase_code_has_a_check_and_only_those() -> None:
     for r in catalog.RULES:
         has_check = r.check is not None
         assert has_check == (r.phase in ("rule", "kafka")), r.code
-    # Ten checks, each run once however many codes share it.
-    assert len(checks_of(catalog.RULES)) == 10
+    # Eleven checks, each run once however many codes share it.
+    assert len(checks_of(catalog.RULES)) == 11
 
 
 def test_ruleset_refuses_duplicates_and_wrong_letters() -> None:

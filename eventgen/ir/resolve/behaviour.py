@@ -36,7 +36,9 @@ APPLY_OPS: tuple[Literal["set", "inc", "append", "upsert"], ...] = (
 def assignments(node: Any) -> Assignments:
     if not isinstance(node, PMap):
         return ()
-    return tuple((target, parse_expr(value)) for target, value in node.items())
+    return tuple(
+        (target, parse_expr(value, node.value_loc(target))) for target, value in node.items()
+    )
 
 
 def _map(node: Any, loc: Loc) -> PMap:
@@ -44,7 +46,7 @@ def _map(node: Any, loc: Loc) -> PMap:
 
 
 def _rules(scope: Scope, message: str, spec: PMap, loc: Loc) -> list[ApplyRule]:
-    key = parse_expr(spec["key"]) if "key" in spec else None
+    key = parse_expr(spec["key"], spec.value_loc("key")) if "key" in spec else None
     rules = [
         ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc)
         for op in APPLY_OPS

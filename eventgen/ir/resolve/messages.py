@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from eventgen.diagnostics import Loc
 from eventgen.ir.model import (
     Example,
     Field,
@@ -105,10 +106,29 @@ def _examples(node: PMap, version: int) -> tuple[Example, ...]:
     if not isinstance(examples, PList):
         return ()
     return tuple(
-        Example(ex.get("version", version), freeze(ex.get("payload")), examples.item_loc(i))
+        Example(
+            ex.get("version", version),
+            freeze(ex.get("payload")),
+            examples.item_loc(i),
+            _value_locs(ex.get("payload"), ex.value_loc("payload")),
+        )
         for i, ex in enumerate(examples)
         if isinstance(ex, PMap)
     )
+
+
+def _value_locs(node: Any, loc: Loc) -> tuple[tuple[tuple[str | int, ...], Loc], ...]:
+    """The position of every value below `node` by path, so checks can point at each one."""
+    found: list[tuple[tuple[str | int, ...], Loc]] = []
+    stack: list[tuple[tuple[str | int, ...], Any, Loc]] = [((), node, loc)]
+    while stack:  # an explicit stack: payloads nest as deep as the loader allows
+        path, value, where = stack.pop()
+        found.append((path, where))
+        if isinstance(value, PMap):
+            stack.extend(((*path, k), v, value.value_loc(k)) for k, v in value.items())
+        elif isinstance(value, PList):
+            stack.extend(((*path, i), v, value.item_loc(i)) for i, v in enumerate(value))
+    return tuple(found)
 
 
 def _upcasts(scope: Scope, node: PMap, version: int, item: Item) -> tuple[Upcast, ...]:
