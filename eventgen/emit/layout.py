@@ -9,13 +9,22 @@ Paths are relative to the output dir, POSIX separators:
   each older version whose schema is reconstructible, `avro/keys/<kafka-topic>.avsc`.
 - JSON Schema: `jsonschema/<context>/<Name>.json` and `.v<N>.json` likewise.
 Named types get files too (same directories), so tools can validate them alone.
+- Topics: `topics/<env>.json` per environment (`default` = no --env); `resolved-spec.json`,
+  `eventgen-manifest.json` and `schemas-history/<subject>/<n>.avsc|.json` at the top.
+
+`claims()` lists every file each emitter writes, from the IR alone (nothing is rendered): the
+rules refuse specs where two claims meet (eventgen/rules/checks_output.py), and the build
+checks each emitter's files against its claims (eventgen/emit/registry.py), so an emitter
+that adds a file must say so here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from eventgen.diagnostics import Loc
 from eventgen.ir import naming, scalars
 from eventgen.ir.model import (
     EnumType,
@@ -30,6 +39,7 @@ from eventgen.ir.model import (
     Topic,
     TypeRef,
 )
+from eventgen.ir.resolve.messages import MAX_VERSION
 
 NamedType = RecordType | EnumType
 
@@ -43,15 +53,46 @@ def jsonschema_path(context: str, name: str, version: int | None = None) -> str:
 
 
 def key_schema_path(topic: Topic) -> str:
-    return f"avro/keys/{topic.kafka_name}.avsc"
+    return f"avro/{naming.KEYS_FOLDER}/{topic.kafka_name}.avsc"
 
 
 def _suffix(version: int | None) -> str:
-    return "" if version is None else f".v{version}"
+    return "" if version is None else version_suffix(version)
+
+
+def version_suffix(version: int) -> str:
+    return f".v{version}"
+
+
+# The longest a message's schema file name grows past its name: `.v1000.avsc` (E0707 bounds
+# versions at MAX_VERSION; `.json` is as long as `.avsc`).
+VERSION_SUFFIX_MAX = len(version_suffix(MAX_VERSION) + ".avsc")
 
 
 def python_module_path(project: Project, context: str) -> str:
     return f"{project.package}/{naming.py_module(context)}.py"
+
+
+def schema_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.SCHEMAS_PACKAGE}/{naming.py_module(context)}.py"
+
+
+def topics_module_path(project: Project) -> str:
+    return f"{project.package}/{naming.TOPICS_MODULE}.py"
+
+
+def package_init_paths(project: Project) -> tuple[str, str, str]:
+    """The package's `__init__.py`, its schema package's `__init__.py`, and `py.typed`."""
+    package = project.package
+    return (
+        f"{package}/__init__.py",
+        f"{package}/{naming.SCHEMAS_PACKAGE}/__init__.py",
+        f"{package}/py.typed",
+    )
+
+
+def topics_file_path(env: str) -> str:
+    return f"topics/{env}.json"
 
 
 def python_import(project: Project, message: Message) -> str:
@@ -62,7 +103,7 @@ def python_import(project: Project, message: Message) -> str:
 
 def schema_module(project: Project, context: str) -> str:
     """Import path of the module holding a context's Avro schemas for the runtime."""
-    return f"{project.package}._avro.{naming.py_module(context)}"
+    return f"{project.package}.{naming.SCHEMAS_PACKAGE}.{naming.py_module(context)}"
 
 
 def versions(message: Message) -> list[tuple[int, tuple[Field, ...]]]:
@@ -157,3 +198,88 @@ def record_items(record: RecordType, value: Any) -> Iterator[tuple[Field, Any]]:
             yield f, value[f.name]
         elif f.has_default:
             yield f, f.default
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One file an emitter writes (or, ending in `/`, a folder), and the spec item behind it."""
+
+    path: str
+    emitter: str  # the registry's emitter name; "history" and "manifest" are written after
+    owner: str  # the item whose name shapes the path: `context.Name`, a topic, `env:<name>`
+    what: str  # how a finding names the item
+    loc: Loc
+
+
+def claims(project: Project) -> list[Claim]:
+    """Every output path of the build, by emitter, computed from the IR alone."""
+    from eventgen.emit.resolved import PATH as RESOLVED
+    from eventgen.writer import MANIFEST
+
+    locs = dict(project.project_locs)
+    here = locs.get("project", Loc(project_file(project)))
+    found = [
+        Claim(RESOLVED, "resolved", "", "the resolved spec", here),
+        Claim(MANIFEST, "manifest", "", "the manifest", here),
+    ]
+    found += _schema_claims(project)
+    found += _python_claims(project, locs.get("package", here))
+    found.append(Claim(topics_file_path("default"), "topics", "", "the default topic file", here))
+    for env, loc in project.environment_locs:
+        found.append(
+            Claim(topics_file_path(env), "topics", f"env:{env}", f"environment `{env}`", loc)
+        )
+    found += _history_claims(project)
+    return found
+
+
+def project_file(project: Project) -> str:
+    return next((f for f in project.spec_files if f.startswith("eventgen.y")), "eventgen.yaml")
+
+
+def _schema_claims(project: Project) -> Iterator[Claim]:
+    for ctx in project.contexts:
+        for named in ctx.types:
+            what = f"type `{named.qualified}`"
+            yield Claim(avro_path(ctx.name, named.name), "avro", named.qualified, what, named.loc)
+            path = jsonschema_path(ctx.name, named.name)
+            yield Claim(path, "jsonschema", named.qualified, what, named.loc)
+        for message in ctx.messages:
+            for version, _ in versions(message):
+                suffix = None if version == message.version else version
+                what = f"{message.kind} `{message.qualified}` v{version}"
+                for emitter, path in (
+                    ("avro", avro_path(ctx.name, message.name, suffix)),
+                    ("jsonschema", jsonschema_path(ctx.name, message.name, suffix)),
+                ):
+                    yield Claim(path, emitter, message.qualified, what, message.loc)
+    for topic in project.all_topics():
+        if topic.key_type is not None:
+            what = f"the key schema of topic `{topic.kafka_name}`"
+            yield Claim(key_schema_path(topic), "avro", topic.qualified, what, topic.loc)
+
+
+def _python_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
+    what = f"package `{project.package}`"
+    for path in package_init_paths(project):
+        yield Claim(path, "python", "", what, package_loc)
+    for ctx in project.contexts:
+        what = f"the module of context `{ctx.name}`"
+        yield Claim(python_module_path(project, ctx.name), "python", ctx.name, what, ctx.loc)
+        path = schema_module_path(project, ctx.name)
+        yield Claim(path, "python", ctx.name, f"the schema module of context `{ctx.name}`", ctx.loc)
+    topics = {t.qualified for t in project.all_topics()}
+    if any(m.topic in topics for m in project.all_messages()):
+        yield Claim(topics_module_path(project), "python", "", "the topic bindings", package_loc)
+
+
+def _history_claims(project: Project) -> Iterator[Claim]:
+    """A folder per subject under TopicNameStrategy (as eventgen.evolution.subjects): a key
+    subject for a keyed topic, a value subject for a topic that messages travel on."""
+    carried = {m.topic for m in project.all_messages()}
+    for topic in project.all_topics():
+        parts = ("key",) if topic.key_type is not None else ()
+        for part in (*parts, "value") if topic.qualified in carried else parts:
+            path = f"{naming.HISTORY_FOLDER}/{naming.subject(topic.kafka_name, part)}/"
+            what = f"the {part} subject of topic `{topic.kafka_name}`"
+            yield Claim(path, "history", topic.qualified, what, topic.loc)

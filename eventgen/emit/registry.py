@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventgen.emit import avro, jsonschema, python_models, resolved, topics
+from eventgen.emit import avro, jsonschema, layout, python_models, resolved, topics
 from eventgen.evolution import history
 from eventgen.ir import naming
 from eventgen.ir.model import Project
@@ -32,14 +32,32 @@ EMITTERS = (
 
 
 def emit_all(project: Project, by_env: Mapping[str, Project]) -> tuple[FileMap, dict[str, str]]:
-    """All files and their kinds; two emitters claiming one path is a bug."""
+    """All files and their kinds.
+
+    The rules refused every spec whose paths meet (layout.claims), so each emitter must write
+    exactly the paths it claims: anything else (a path written twice inside an emitter is
+    one fewer file) is a bug in eventgen, an internal error rather than a lost file.
+    """
+    claimed: dict[str, list[str]] = {}
+    for claim in layout.claims(project):
+        claimed.setdefault(claim.emitter, []).append(claim.path)
     files: FileMap = {}
     kinds: dict[str, str] = {}
+    folded: dict[str, str] = {}
     for emitter in EMITTERS:
         produced = emitter.emit(by_env) if emitter.per_environment else emitter.emit(project)
+        expected = sorted(claimed.get(emitter.name, ()))
+        if sorted(produced) != expected:
+            extra = sorted(set(produced) - set(expected))[:5]
+            missing = sorted(set(expected) - set(produced))[:5]
+            raise RuntimeError(
+                f"emitter {emitter.name} wrote {len(produced)} files for {len(expected)} claimed "
+                f"paths (unclaimed: {extra}, not written or written twice: {missing})"
+            )
         for path in sorted(produced):
-            if path in files:
-                raise RuntimeError(f"emitters {kinds[path]} and {emitter.kind} both write {path}")
+            other = folded.setdefault(path.casefold(), path)
+            if path in files or other != path:
+                raise RuntimeError(f"emitters {kinds[other]} and {emitter.kind} both write {path}")
             files[path] = produced[path]
             kinds[path] = emitter.kind
     return files, kinds

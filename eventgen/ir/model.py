@@ -423,6 +423,7 @@ class Context:
     projections: tuple[Projection, ...]
     sagas: tuple[Saga, ...]
     choreographies: tuple[Choreography, ...]
+    loc: Loc = field(default=NO_LOC, compare=False)  # the `context:` value in its first file
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,10 @@ class Project:
     defaults: Defaults
     contexts: tuple[Context, ...]
     spec_files: tuple[str, ...]  # every spec file, relative to the specs dir, sorted
+    # Positions for findings about the project file: values by key (`package`, `output`)
+    # and every declared environment's name (their names pick output file names).
+    project_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+    environment_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
 
     def context(self, name: str) -> Context:
         for ctx in self.contexts:

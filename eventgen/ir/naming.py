@@ -11,6 +11,7 @@ import builtins
 import enum
 import keyword
 import re
+import sys
 
 MESSAGE_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
 TYPE_NAME = MESSAGE_NAME
@@ -21,12 +22,18 @@ ENUM_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # Avro name rule
 KAFKA_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 KAFKA_TOPIC_MAX = 249
 
-# Names a generated pydantic model cannot use as attributes: BaseModel's own API
-# (v2 and the deprecated v1 names it still defines) and our generated helpers.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # it names topics/<env>.json
+
+# Names a generated pydantic model cannot use as attributes: BaseModel's own API (v2 and the
+# deprecated v1 names it still defines; every `model_*` name is escaped by prefix below), what
+# its metaclass adds (ABCMeta's `register`, type's `mro`: pydantic warns that a field named so
+# "shadows an attribute in parent") and our generated helpers. tests/foundation/test_names.py
+# derives this set from the runtime's Message class and fails when it is incomplete.
 MODEL_RESERVED = frozenset(
     {
         "construct", "copy", "dict", "from_orm", "json", "parse_file", "parse_obj",
         "parse_raw", "schema", "schema_json", "update_forward_refs", "validate",
+        "register", "mro",
         "fields", "partition_key", "to_avro", "to_json", "envelope", "TYPE", "VERSION",
     }
 )  # fmt: skip
@@ -40,6 +47,42 @@ GENERATED_CODE_NAMES = frozenset(
         "Field", "Annotated", "ClassVar", "Union", "Optional", "BaseModel", "ConfigDict",
     }
 )  # fmt: skip
+
+
+# Generated modules and folders, by the role layout.py gives them; spec names that would land
+# on one of them are refused (rules/checks_output.py) instead of overwriting it.
+TOPICS_MODULE = "topics"  # <package>/topics.py: the topic bindings
+SCHEMAS_PACKAGE = "_avro"  # <package>/_avro/: the Avro schemas the runtime parses
+KEYS_FOLDER = "keys"  # avro/keys/: one key schema per topic, named by its Kafka name
+HISTORY_FOLDER = "schemas-history"  # schemas-history/<subject>/<n>.avsc: the append-only history
+OUTPUT_FOLDERS = ("avro", "jsonschema", "topics", HISTORY_FOLDER)  # top level of the output
+# Context names taken by a generated module (the context's own module would be it) or folder
+# (its schema files would share it with the key schemas, which are named by free Kafka names).
+RESERVED_CONTEXTS = {
+    TOPICS_MODULE: f"the topic-bindings module `<package>/{TOPICS_MODULE}.py`",
+    KEYS_FOLDER: f"the key-schema folder `avro/{KEYS_FOLDER}/`",
+}
+# The build without --env writes topics/default.json; an environment of that name would too.
+DEFAULT_ENVIRONMENT = "default"
+
+# Top-level modules a generated package must not be named after: it is imported from the
+# output directory, which sits on sys.path ahead of site-packages, so it would shadow them.
+# The generated code imports eventgen.runtime and pydantic; the runtime imports the rest
+# (tests/foundation/test_names.py checks this against what importing a generated package loads).
+GENERATED_IMPORTS = frozenset(
+    {
+        "eventgen", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+        "typing_inspection", "fastavro", "orjson", "confluent_kafka", "yaml", "jsonschema",
+        "jsonschema_rs", "jinja2", "markupsafe", "click", "psycopg",
+        "cython_runtime",  # what fastavro's Cython modules put in sys.modules
+    }
+)  # fmt: skip
+SHADOWED_PACKAGES = GENERATED_IMPORTS | frozenset(sys.stdlib_module_names)
+
+# File systems (ext4, APFS, NTFS) allow 255 bytes per path component. A whole relative path
+# is kept to 512 bytes so the output directory's own path keeps room under macOS's 1024.
+FILE_NAME_MAX = 255
+RELATIVE_PATH_MAX = 512
 
 
 def is_python_reserved(name: str) -> bool:
@@ -60,6 +103,13 @@ def py_attr(field_name: str) -> str:
     if is_python_reserved(field_name) or field_name in GENERATED_CODE_NAMES:
         return field_name + "_"
     return field_name
+
+
+def attr_escape_reason(field_name: str) -> str:
+    """Why `py_attr` escapes a field name, for the warning that says so."""
+    if field_name in MODEL_RESERVED or field_name.startswith("model_"):
+        return "is taken by the generated model's base classes (pydantic's BaseModel, eventgen's Message)"
+    return "is reserved in Python"
 
 
 def py_module(context: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from eventgen.rules import (
     checks_flows,
     checks_names,
+    checks_output,
     checks_sagas,
     checks_topics,
     checks_types,
@@ -91,6 +92,7 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *_BEFORE_RULES,
         *checks_flows.RULES,
         *checks_names.RULES,
+        *checks_output.RULES,
         *checks_sagas.RULES,
         *checks_topics.RULES,
         *checks_types.RULES,

@@ -49,7 +49,7 @@ def check_names(project: Project) -> Iterator[Diagnostic]:
     ):
         yield error(
             "E0408",
-            Loc("eventgen.yaml"),
+            dict(project.project_locs).get("package", Loc("eventgen.yaml")),
             f"package `{project.package}` is not a usable Python module name",
         )
     for ctx in project.contexts:
@@ -119,7 +119,8 @@ def check_fields(project: Project) -> Iterator[Diagnostic]:
                 yield warning(
                     "W0407",
                     fld.loc,
-                    f"field `{fld.name}` is reserved in Python; its attribute is `{attr}`",
+                    f"field `{fld.name}` {naming.attr_escape_reason(fld.name)}; "
+                    f"its attribute is `{attr}`",
                     "the wire name stays unchanged (pydantic alias)",
                 )
             yield from _constraint_checks(fld)
@@ -259,7 +260,7 @@ RULES: tuple[Rule, ...] = (
         "W0407",
         "warning",
         "rule",
-        "field name is Python-reserved; the attribute gets a trailing `_`",
+        "field name is Python-reserved or a pydantic model name; the attribute gets a trailing `_`",
         check_fields,
     ),
     declare(

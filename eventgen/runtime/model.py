@@ -23,6 +23,10 @@ class Record(BaseModel):
         # Validators are compiled on a class's first use, not at import: a service that
         # imports a whole platform's models pays only for the messages it touches.
         defer_build=True,
+        # eventgen.ir.naming escapes every field name that is, or starts with, a BaseModel
+        # name (`model_dump` -> `model_dump_`), so pydantic's guard of its namespaces has
+        # nothing left to guard and would only warn on import about those escapes.
+        protected_namespaces=(),
     )
 
 

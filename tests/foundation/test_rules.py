@@ -16,6 +16,7 @@ from eventgen.rules import (
     catalog,
     checks_flows,
     checks_names,
+    checks_output,
     checks_sagas,
     checks_topics,
     checks_types,
@@ -52,6 +53,7 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
     tail = (
         checks_flows.RULES
         + checks_names.RULES
+        + checks_output.RULES
         + checks_sagas.RULES
         + checks_topics.RULES
         + checks_types.RULES
@@ -69,8 +71,8 @@ def test_every_rule_phase_code_has_a_check_and_only_those() -> None:
     for r in catalog.RULES:
         has_check = r.check is not None
         assert has_check == (r.phase in ("rule", "kafka")), r.code
-    # Eleven checks, each run once however many codes share it.
-    assert len(checks_of(catalog.RULES)) == 11
+    # Thirteen checks, each run once however many codes share it.
+    assert len(checks_of(catalog.RULES)) == 13
 
 
 def test_ruleset_refuses_duplicates_and_wrong_letters() -> None:

@@ -15,7 +15,6 @@ from eventgen.emit.layout import TypeIndex
 from eventgen.emit.pymodels.literals import py_comment, py_docstring
 from eventgen.emit.pymodels.topics import schema_module, topics_module
 from eventgen.emit.pymodels.views import context_module
-from eventgen.ir import naming
 from eventgen.ir.model import Project
 
 
@@ -23,32 +22,31 @@ def emit(project: Project) -> dict[str, bytes]:
     """The generated package: a module per context, topics, Avro schema modules."""
     index = TypeIndex(project)
     env = environment()
-    package = project.package
+    init, schemas_init, typed = layout.package_init_paths(project)
     sources: dict[str, str] = {}
     header = py_comment(layout.header(project.spec_files))
     doc = f"Generated models of the {project.name} platform (eventgen)."
-    sources[f"{package}/__init__.py"] = env.get_template("package.py.jinja").render(
+    sources[init] = env.get_template("package.py.jinja").render(
         header=header, docstring=py_docstring(doc)
     )
     avro_doc = "Avro schemas by context; eventgen.runtime imports them on first use."
-    sources[f"{package}/_avro/__init__.py"] = env.get_template("package.py.jinja").render(
+    sources[schemas_init] = env.get_template("package.py.jinja").render(
         header=header, docstring=py_docstring(avro_doc)
     )
     context_template = env.get_template("context.py.jinja")
     schema_template = env.get_template("schemas.py.jinja")
     for ctx in project.contexts:
-        module = naming.py_module(ctx.name)
         view = context_module(project, index, ctx)
-        sources[f"{package}/{module}.py"] = context_template.render(module=view)
+        sources[layout.python_module_path(project, ctx.name)] = context_template.render(module=view)
         values = schema_module(project, index, ctx)
-        sources[f"{package}/_avro/{module}.py"] = schema_template.render(**values)
+        sources[layout.schema_module_path(project, ctx.name)] = schema_template.render(**values)
     module_view, topics = topics_module(project, index)
     if topics:
-        sources[f"{package}/topics.py"] = env.get_template("topics.py.jinja").render(
+        sources[layout.topics_module_path(project)] = env.get_template("topics.py.jinja").render(
             module=module_view, topics=topics
         )
     files = {path: text.encode() for path, text in format_sources(sources).items()}
-    files[f"{package}/py.typed"] = b""  # PEP 561 marker; its content is read as "partial" flags
+    files[typed] = b""  # PEP 561 marker; its content is read as "partial" flags
     return files
 
 

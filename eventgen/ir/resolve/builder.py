@@ -163,8 +163,15 @@ def build_project(specset: SpecSet, env: str | None) -> tuple[Project, list[Diag
         defaults=defaults,
         contexts=tuple(contexts),
         spec_files=tuple(sorted([specset.project.path, *(d.path for d in specset.contexts)])),
+        project_locs=tuple((k, root.value_loc(k)) for k in ("project", "package", "output")),
+        environment_locs=_environment_locs(root),
     )
     return project, scope.diagnostics
+
+
+def _environment_locs(root: PMap) -> tuple[tuple[str, Loc], ...]:
+    envs = root.get("environments")
+    return tuple((n, envs.key_loc(n)) for n in sorted(envs)) if isinstance(envs, PMap) else ()
 
 
 def _context(
@@ -198,6 +205,7 @@ def _context(
         projections=built("projections", build_projection),
         sagas=built("sagas", build_saga, defaults),
         choreographies=built("choreographies", build_choreography),
+        loc=min(d.value_loc("context") for d in docs),
     )
 
 
