@@ -19,6 +19,7 @@ Decisions (documented in docs/spec-behaviour.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from eventgen.ir.model import (
 )
 from eventgen.ir.paths import field_path_type
 from eventgen.ir.types import non_null
+from eventgen.rules.checks_flows import GUARD
 from eventgen.rules.registry import Rule, declare
 
 # The envelope `$meta.` reads (eventgen.runtime.model.EnvelopeHead; a test keeps them equal).
@@ -230,6 +232,8 @@ def _aggregates(c: TypeChecker) -> None:
                 roots = {"$": c.fields_of(rule.message), "$state": agg.state}
                 c.assignments(rule.op, rule.assignments, agg.state, roots, rule.loc, what)
             for cmd in agg.commands:
+                if cmd.requires is not None:
+                    _guard(c, cmd.requires, agg.state, cmd.loc, what)
                 roots = {"$": c.fields_of(cmd.command), "$state": agg.state}
                 for event, payload in cmd.emits:
                     where = f"emit of {event.rsplit('.', 1)[-1]}"
@@ -237,13 +241,92 @@ def _aggregates(c: TypeChecker) -> None:
                     c.required(payload, event, cmd.loc, "emit of")
 
 
+# Scalars a guard may compare with < <= > >= (their wire forms order as their values do).
+ORDERED = frozenset(
+    {"int", "long", "float", "double", "decimal", "string", "date", "time", "timestamp"}
+)
+
+
+def _guard(c: TypeChecker, text: str, state: Sequence[Field], loc: Loc, what: str) -> None:
+    """Each `field op literal` of a guard compares like with like (clauses that do not parse
+    or name unknown state are E0803)."""
+    by_name = {f.name: f for f in state}
+    for clause in re.split(r"\s+(?:and|or)\s+", text.strip()):
+        match = GUARD.fullmatch(clause)
+        if match is None or match.group(1) not in by_name:
+            continue
+        name, op, literal = match.groups()
+        if problem := guard_problem(by_name[name].type, op, literal, c.lookup):
+            c.found.append(
+                error(
+                    "E0819",
+                    loc,
+                    f"{what}: guard `{clause.strip()}`: {problem}",
+                    f"`{name}` is `{by_name[name].type}`",
+                )
+            )
+
+
+def guard_problem(ref: TypeRef, op: str, literal: str, lookup: values.Lookup) -> str | None:
+    """Why `field op literal` cannot compare a `ref` field, or None."""
+    quoted = literal[:1] in "\"'" and len(literal) >= 2
+    text = literal[1:-1] if quoted else literal
+    if literal == "null":
+        return None if ref.nullable and op in ("==", "!=") else f"`{ref}` is never null here"
+    target = lookup(ref.name) if isinstance(ref, Named) else None
+    match non_null(ref):
+        case Scalar(name) if op not in ("==", "!=") and name not in ORDERED:
+            return f"`{op}` does not order `{name}` values; use == or !="
+        case Named() if op not in ("==", "!=") and not isinstance(target, RecordType):
+            return f"`{op}` does not order enum symbols; use == or !="
+        case Scalar(name) if name in ("int", "long", "float", "double") and not quoted:
+            value: Any = _number(text)
+        case Scalar("boolean") if not quoted:
+            value = {"true": True, "false": False}.get(text, text)
+        case Scalar() | Named():
+            value = text
+        case _:
+            return f"a `{ref}` cannot be compared with a literal"
+    if isinstance(target, RecordType):
+        return f"a record (`{ref}`) cannot be compared with a literal"
+    return values.value_problem(value, non_null(ref), lookup)
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _projections(c: TypeChecker) -> None:
     for ctx in c.project.contexts:
         for proj in ctx.projections:
+            key = next((f for f in proj.fields if f.name == proj.key), None)
+            keyed: set[str] = set()  # each op of one message is a rule; they share the key
             for rule in proj.on:
                 roots = {"$": c.fields_of(rule.message)}
                 what = f"projection {proj.name}"
                 c.assignments(rule.op, rule.assignments, proj.fields, roots, rule.loc, what)
+                if key is not None and rule.message not in keyed:
+                    keyed.add(rule.message)
+                    _row_key(c, rule.key, rule.message, key, rule.loc, f"{what} row key")
+
+
+def _row_key(
+    c: TypeChecker, expr: Expr | None, message: str, key: Field, loc: Loc, what: str
+) -> None:
+    """The value that finds the row must have the row key's type (`key: $.x`, or the
+    message's own field named like the key)."""
+    if expr is None:
+        fields = c.fields_of(message) or ()
+        if (own := next((f for f in fields if f.name == key.name), None)) is None:
+            return  # E0804
+        expr = Expr("$", (own.name,), loc=loc)
+    where = expr.loc if expr.loc != NO_LOC else loc
+    c.value(expr, key.type, NO_CONSTRAINTS, {"$": c.fields_of(message)}, where, what)
 
 
 def _sagas(c: TypeChecker) -> None:
@@ -421,6 +504,13 @@ RULES: tuple[Rule, ...] = (
         "error",
         "rule",
         "`send` or `emit` payload misses a required field of the command or event",
+        check_typed_flows,
+    ),
+    declare(
+        "E0819",
+        "error",
+        "rule",
+        "aggregate guard compares a state field with a literal of another type",
         check_typed_flows,
     ),
 )

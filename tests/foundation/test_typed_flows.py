@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from eventgen.diagnostics import Diagnostic
-from eventgen.ir.model import ListOf, MapOf, Named, Scalar, TypeRef
+from eventgen.ir.model import EnumType, ListOf, MapOf, Named, RecordType, Scalar, TypeRef
 from eventgen.ir.paths import ENVELOPE_FIELDS
 from eventgen.ir.resolve.builder import build_project
 from eventgen.rules.checks_types import (
@@ -21,6 +21,7 @@ from eventgen.rules.checks_types import (
     OTHER,
     assign_problem,
     check_typed_flows,
+    guard_problem,
 )
 from eventgen.runtime.model import EnvelopeHead
 from eventgen.spec.project import read_specs
@@ -31,7 +32,7 @@ DIGITS = "it may have more digits than the target holds"
 
 def _found(tmp_path: Path, body: str) -> list[Diagnostic]:
     specs = tmp_path / "specs"
-    specs.mkdir()
+    specs.mkdir(parents=True)
     (specs / "eventgen.yaml").write_text(PROJECT, encoding="utf-8")
     (specs / "orders.yaml").write_text(body, encoding="utf-8")
     base, _ = read_specs(specs)
@@ -197,3 +198,68 @@ def test_the_example_platform_is_clean() -> None:
     assert sum(len(m.examples) for m in project.all_messages()) >= 6
     assert sum(len(s.steps) for c in project.contexts for s in c.sagas) >= 3
     assert check_typed_flows(project) == []
+
+
+TYPES: dict[str, EnumType | RecordType] = {
+    "orders.Status": EnumType("orders.Status", "orders", "Status", ("NEW", "PAID")),
+    "orders.Money": RecordType("orders.Money", "orders", "Money", ()),
+}
+
+
+def _lookup(name: str) -> EnumType | RecordType | None:
+    return TYPES.get(name)
+
+
+@pytest.mark.parametrize(
+    ("ref", "op", "literal", "refused"),
+    [
+        (Named("orders.Status"), "==", "PAID", False),
+        (Named("orders.Status"), "!=", '"NEW"', False),
+        (Named("orders.Status"), "==", "SHIPPED", True),
+        (Named("orders.Status"), "<", "PAID", True),
+        (Scalar("int"), "<", "3", False),
+        (Scalar("int"), "<", "3.5", True),
+        (Scalar("int"), "<", "many", True),
+        (Scalar("int"), "==", '"3"', True),  # quoted is a string
+        (Scalar("double"), ">=", "0.5", False),
+        (Scalar("decimal", precision=12, scale=2), ">", "0", False),
+        (Scalar("decimal", precision=12, scale=2), ">", "0.001", True),
+        (Scalar("boolean"), "==", "true", False),
+        (Scalar("boolean"), "==", "yes", True),
+        (Scalar("boolean"), "<", "true", True),
+        (Scalar("uuid"), "==", "6f1c1c38-2d5e-4d47-9d0a-0c6f8f1b2a11", False),
+        (Scalar("uuid"), "<", "6f1c1c38-2d5e-4d47-9d0a-0c6f8f1b2a11", True),
+        (Scalar("string"), "==", "'two words'", False),
+        (Scalar("timestamp"), "<", "2024-01-01T00:00:00Z", False),
+        (Scalar("timestamp"), "<", "yesterday", True),
+        (Scalar("uuid", nullable=True), "==", "null", False),
+        (Scalar("uuid"), "==", "null", True),
+        (Scalar("uuid", nullable=True), "<", "null", True),
+        (ListOf(Scalar("string")), "==", "x", True),
+        (Named("orders.Money"), "==", "x", True),
+    ],
+)
+def test_guard_literals(ref: TypeRef, op: str, literal: str, refused: bool) -> None:
+    assert (guard_problem(ref, op, literal, _lookup) is not None) is refused
+
+
+def test_projection_row_key_type(tmp_path: Path) -> None:
+    body = """\
+eventgen: 1
+context: orders
+events:
+  OrderPlaced: {fields: {order_id: uuid}}
+  OrderNoted: {fields: {order_id: string, ref: uuid, text: string}}
+projections:
+  Rows:
+    key: order_id
+    fields: {order_id: uuid, n: {type: int, default: 0}}
+    on:
+      OrderPlaced: {inc: {n: 1}}
+      OrderNoted: {set: {n: 1}, inc: {n: 2}}
+"""
+    found = _found(tmp_path, body)
+    # The event's own order_id is a string: one finding, though two ops share the key.
+    assert [(d.code, d.loc.line) for d in found] == [("E0816", 12)]
+    fixed = _found(tmp_path / "fixed", body.replace("{set: {n: 1}", "{key: $.ref, set: {n: 1}"))
+    assert fixed == []
