@@ -21,8 +21,7 @@ that adds a file must say so here.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventgen.diagnostics import Loc
 from eventgen.ir import naming, scalars
@@ -200,9 +199,11 @@ def record_items(record: RecordType, value: Any) -> Iterator[tuple[Field, Any]]:
             yield f, f.default
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One file an emitter writes (or, ending in `/`, a folder), and the spec item behind it."""
+class Claim(NamedTuple):
+    """One file an emitter writes (or, ending in `/`, a folder), and the spec item behind it.
+
+    A tuple, not a frozen dataclass: a 10,000-event platform has about 28,000 of them.
+    """
 
     path: str
     emitter: str  # the registry's emitter name; "history" and "manifest" are written after

@@ -77,22 +77,32 @@ def _suggest(project: Project) -> str:
     return f"{base or 'platform'}_events"
 
 
-def _reported(project: Project, claim: Claim) -> bool:
-    """A claim of a context or environment that check_reserved refused (say it once)."""
-    if claim.owner.startswith("env:"):
-        env = claim.owner[4:]
-        return env == naming.DEFAULT_ENVIRONMENT or not naming.ENVIRONMENT_NAME.fullmatch(env)
-    context = claim.owner.split(".")[0]
-    return context in naming.RESERVED_CONTEXTS or (
-        bool(context) and naming.py_module(context) in naming.RESERVED_CONTEXTS
-    )
+def _refused(project: Project) -> tuple[set[str], set[str]]:
+    """Contexts and environments check_reserved refused: their claims are not said twice."""
+    contexts = {
+        c.name
+        for c in project.contexts
+        if c.name in naming.RESERVED_CONTEXTS
+        or naming.py_module(c.name) in naming.RESERVED_CONTEXTS
+    }
+    envs = {
+        f"env:{env}"
+        for env, _ in project.environment_locs
+        if env == naming.DEFAULT_ENVIRONMENT or not naming.ENVIRONMENT_NAME.fullmatch(env)
+    }
+    return contexts, envs
 
 
 def check_paths(project: Project) -> Iterator[Diagnostic]:
     """Two claims of one path (also when they differ only in letter case), and lengths."""
     if project.package in naming.OUTPUT_FOLDERS:
         return  # E0410: every package file would sit among the schema files
-    claims = [c for c in layout.claims(project) if not _reported(project, c)]
+    contexts, envs = _refused(project)
+    claims = layout.claims(project)
+    if contexts or envs:
+        claims = [
+            c for c in claims if c.owner not in envs and c.owner.partition(".")[0] not in contexts
+        ]
     yield from _collisions(claims)
     reported: set[str] = set()
     yield from _message_names(project, reported)
@@ -158,7 +168,10 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _lengths(claims: list[Claim], reported: set[str]) -> Iterator[Diagnostic]:
-    for claim in sorted(claims, key=lambda c: (-len(c.path.encode()), c.path)):
+    # Only the long paths are looked at closely (a path of N characters has at least N bytes).
+    longest = min(naming.FILE_NAME_MAX, naming.RELATIVE_PATH_MAX)
+    suspects = [c for c in claims if len(c.path) > longest]
+    for claim in sorted(suspects, key=lambda c: (-len(c.path.encode()), c.path)):
         if claim.owner in reported:
             continue
         name = claim.path.rstrip("/").rsplit("/", 1)[-1]
