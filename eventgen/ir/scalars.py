@@ -82,7 +82,7 @@ def _lengths(c: Constraints, low: str, high: str) -> dict[str, Any]:
 
 def _json_string(ref: Scalar, c: Constraints) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "string"} | _lengths(c, "minLength", "maxLength")
-    return out | ({"pattern": patterns.portable(c.pattern)} if c.pattern is not None else {})
+    return out | ({"pattern": c.pattern} if c.pattern is not None else {})
 
 
 def _json_int(ref: Scalar, c: Constraints) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def _json_decimal(ref: Scalar, c: Constraints) -> dict[str, Any]:
     assert ref.precision is not None and ref.scale is not None
     return {
         "type": "string",
-        "pattern": patterns.decimal(ref.precision, ref.scale, decimal_signed(c)),
+        "pattern": patterns.json_decimal(ref.precision, ref.scale, decimal_signed(c)),
     }
 
 
@@ -145,7 +145,7 @@ def _float_call(ref: Scalar, c: Constraints) -> MarkerCall | None:
 
 
 def _str_call(ref: Scalar, c: Constraints) -> MarkerCall | None:
-    pattern = None if c.pattern is None else patterns.portable(c.pattern)
+    pattern = None if c.pattern is None else patterns.python(c.pattern)
     kwargs = _given(min_length=c.min_length, max_length=c.max_length, pattern=pattern)
     return ("Str", (), kwargs) if kwargs else None
 
@@ -196,7 +196,11 @@ _ROWS = (
     ScalarInfo(
         "bytes",
         _primitive("bytes"),
-        lambda ref, c: {"type": "string", "contentEncoding": "base64", "pattern": patterns.BASE64},
+        lambda ref, c: {
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": patterns.JSON_BASE64,
+        },
         "bytes",
         "Bytes",
         True,
@@ -205,7 +209,7 @@ _ROWS = (
     ScalarInfo(
         "uuid",
         _logical("string", "uuid"),
-        _json_format("uuid", patterns.UUID),
+        _json_format("uuid", patterns.JSON_UUID),
         ("uuid", "UUID"),
         "Uuid",
         True,
@@ -214,7 +218,7 @@ _ROWS = (
     ScalarInfo(
         "date",
         _logical("int", "date"),
-        _json_format("date", patterns.DATE),
+        _json_format("date", patterns.JSON_DATE),
         ("datetime", "date"),
         "Date",
         False,
@@ -223,7 +227,7 @@ _ROWS = (
     ScalarInfo(
         "time",
         _logical("long", "time-micros"),
-        _json_format("time", patterns.TIME),
+        _json_format("time", patterns.JSON_TIME),
         ("datetime", "time"),
         "Time",
         False,
@@ -232,7 +236,7 @@ _ROWS = (
     ScalarInfo(
         "timestamp",
         _logical("long", "timestamp-micros"),
-        _json_format("date-time", patterns.TIMESTAMP),
+        _json_format("date-time", patterns.JSON_TIMESTAMP),
         ("datetime", "datetime"),
         "Timestamp",
         False,

@@ -173,7 +173,7 @@ def _scalar(ref: Scalar, c: Constraints) -> st.SearchStrategy[Any]:
     name = ref.name
     if name == "string":
         if c.pattern is not None:
-            # fullmatch: no trailing newline (see portable)
+            # fullmatch: no trailing newline (see patterns.python)
             regex = PATTERNS.get(c.pattern)
             if regex is None:
                 regex = st.from_regex(c.pattern, fullmatch=True)
