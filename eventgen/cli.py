@@ -79,9 +79,11 @@ def cli() -> None:
 def validate(specs: Path, env: str | None, fmt: str) -> None:
     """Check SPECS and report every finding, sorted, with file:line:col."""
     from eventgen.diagnostics import has_errors
-    from eventgen.pipeline import load_project
+    from eventgen.pipeline import load_project_envs
 
-    project, found = load_project(specs, env)
+    # Every environment, as `build` resolves them: an overlay that breaks only a topic of
+    # another environment must fail validate too, or validate and build would disagree.
+    project, _by_env, found = load_project_envs(specs, env)
     _report(found, fmt)
     if project is not None and fmt == "text":
         click.echo(
