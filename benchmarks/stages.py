@@ -34,7 +34,7 @@ WRAPPED = (
     ("IR build", "eventgen.pipeline", "build_project"),
     ("rules", "eventgen.pipeline", "run_checks"),
     ("  ruff format (in emit.python)", "eventgen.emit.pymodels.render", "format_sources"),
-    ("history", "eventgen.emit.registry", "emit_history"),
+    ("history", "eventgen.build", "history_stage"),
     ("manifest", "eventgen.build", "manifest"),
     ("writer plan", "eventgen.build", "plan"),
     ("writer write", "eventgen.build", "write"),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from eventgen import __version__
 from eventgen.canonical import dumps
 from eventgen.diagnostics import Diagnostic, Loc, Severity, error, has_errors, render
+from eventgen.emit.files import GeneratedFile, project_sources
 from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project_envs
@@ -32,23 +35,29 @@ from eventgen.writer import (
     write,
 )
 
+if TYPE_CHECKING:
+    from eventgen.schemas import Schemas
+
 
 def manifest(
     project: Project,
-    files: dict[str, bytes],
-    kinds: dict[str, str],
+    files: Mapping[str, GeneratedFile],
     inputs: str,
     found: list[Diagnostic],
 ) -> bytes:
     """The manifest: every file with kind, sources and sha256, and the message index.
 
-    It also records the inputs' fingerprint and the build's warnings, so an unchanged
-    project can be confirmed (and its warnings shown) without rebuilding.
+    Kind and sources are what each emitter said of its file. The manifest also records the
+    inputs' fingerprint and the build's warnings, so an unchanged project can be confirmed
+    (and its warnings shown) without rebuilding.
     """
-    from eventgen.emit.registry import sources_of
-
     entries = [
-        {"path": p, "kind": kinds[p], "sources": sources_of(p, project), "sha256": sha256(files[p])}
+        {
+            "path": p,
+            "kind": files[p].kind,
+            "sources": list(files[p].sources),
+            "sha256": sha256(files[p].data),
+        }
         for p in sorted(files)
     ]
     return dumps(
@@ -64,6 +73,20 @@ def manifest(
             "diagnostics": json.loads(render(found, "json")),
         }
     )
+
+
+def history_stage(project: Project, out: Path, schemas: Schemas) -> dict[str, GeneratedFile]:
+    """The schema history, after the pure emitters: the one output that reads the disk.
+
+    It gets the history files already in `out` and returns all of them plus any new version
+    (eventgen.evolution.history.emit); old versions come back unchanged, so the writer never
+    rewrites or removes them.
+    """
+    from eventgen.evolution import history
+
+    files = history.emit(project, history.read(out), schemas)
+    sources = project_sources(project)  # a subject spans every message on its topic
+    return {p: GeneratedFile(p, data, history.KIND, sources) for p, data in files.items()}
 
 
 def message_index(project: Project) -> list[dict[str, object]]:
@@ -189,14 +212,16 @@ def _run_build(
     out = output if output is not None else (specs / project.output)
     # Emitters (templates, runtime helpers) load only when something is generated, so the
     # no-change fast path above stays cheap.
-    from eventgen.emit.registry import emit_all, emit_history
+    from eventgen.emit.registry import emit_all
+    from eventgen.schemas import Schemas
 
-    files, kinds = emit_all(project, by_env)
-    history, history_kinds = emit_history(project, out)
-    files.update(history)
-    kinds.update(history_kinds)
-    files[MANIFEST] = manifest(project, files, kinds, inputs, found)
-    kinds[MANIFEST] = "manifest"
+    # One schema builder for the build: the emitters and the history share its records.
+    schemas = Schemas(project)
+    generated = emit_all(project, by_env, schemas)
+    generated.update(history_stage(project, out, schemas))
+    files = {path: f.data for path, f in generated.items()}
+    files[MANIFEST] = manifest(project, generated, inputs, found)
+    del generated
     return _commit(specs, out, files, check=check, trusted_root=output is not None)
 
 

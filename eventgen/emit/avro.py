@@ -1,151 +1,45 @@
-"""Avro schemas (.avsc) of messages, named types and topic keys, built as dicts.
+"""Avro schemas (.avsc) of messages, named types and topic keys.
 
+The dicts come from eventgen.schemas (built once per build and shared with the Python schema
+modules and the history); this module only lays them out as files.
 .avsc files carry no provenance header: an extra top-level attribute would travel into the
 Schema Registry with every registration, and the manifest already names each file's sources.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from eventgen.canonical import dumps
 from eventgen.emit import layout
-from eventgen.emit.layout import NamedType, TypeIndex
-from eventgen.ir import naming, scalars
-from eventgen.ir.model import (
-    EnumType,
-    Field,
-    ListOf,
-    MapOf,
-    Named,
-    Project,
-    RecordType,
-    Scalar,
-    TypeRef,
-)
-from eventgen.ir.types import non_null
+from eventgen.emit.files import Files, GeneratedFile, context_sources, project_sources
+from eventgen.ir.model import Project
+from eventgen.schemas import Schemas
+
+KIND = "avro"
 
 
-def emit(project: Project) -> dict[str, bytes]:
+def emit(project: Project, schemas: Schemas | None = None) -> Files:
     """Every .avsc file of the project."""
-    index = TypeIndex(project)
-    files: dict[str, bytes] = {}
+    schemas = schemas or Schemas(project)
+    files: Files = {}
+
+    def add(path: str, schema: object, sources: tuple[str, ...]) -> None:
+        files[path] = GeneratedFile(path, dumps(schema), KIND, sources)
+
     for ctx in project.contexts:
+        sources = context_sources(project, ctx)
         for named in ctx.types:
-            files[layout.avro_path(ctx.name, named.name)] = dumps(type_schema(index, named))
+            add(layout.avro_path(ctx.name, named.name), schemas.avro_type(named), sources)
         for message in ctx.messages:
-            for version, fields in layout.versions(message):
+            for version, _ in layout.versions(message):
                 suffix = None if version == message.version else version
                 path = layout.avro_path(ctx.name, message.name, suffix)
-                schema = record_schema(index, message.qualified, fields, message.doc)
-                files[path] = dumps(schema)
+                add(path, schemas.avro_record(message, version), sources)
     for topic in project.all_topics():
         if topic.key_type is not None:
-            key = AvroBuilder(index).type(topic.key_type)
-            files[layout.key_schema_path(topic)] = dumps(
-                key if isinstance(key, dict) else {"type": key}
+            # A key may be a type of any context: the key file spans the project.
+            add(
+                layout.key_schema_path(topic),
+                schemas.avro_key_document(topic),
+                project_sources(project),
             )
     return files
-
-
-def record_schema(
-    index: TypeIndex,
-    qualified: str,
-    fields: tuple[Field, ...],
-    doc: str | None,
-    elsewhere: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    """A record schema: named types defined at first use, referenced after.
-
-    Types in `elsewhere` (qualified names) are always referenced by full name: their
-    definitions live next to the schema (the Python schema modules); the default is standalone.
-    """
-    named = RecordType(qualified, *naming.split_qualified(qualified), fields=fields, doc=doc)
-    builder = AvroBuilder(index)
-    builder.defined.update(elsewhere)
-    return builder.named(named)
-
-
-def type_schema(index: TypeIndex, named: NamedType) -> dict[str, Any]:
-    return AvroBuilder(index).named(named)
-
-
-class AvroBuilder:
-    """Builds one schema document; remembers which named types it has defined."""
-
-    def __init__(self, index: TypeIndex) -> None:
-        self.index = index
-        self.project = index.project.name
-        self.defined: set[str] = set()
-
-    def named(self, named: NamedType) -> dict[str, Any]:
-        self.defined.add(named.qualified)
-        schema: dict[str, Any] = {
-            "name": named.name,
-            "namespace": naming.avro_namespace(self.project, named.context),
-        }
-        if named.doc:
-            schema["doc"] = named.doc
-        if isinstance(named, EnumType):
-            schema.update(type="enum", symbols=list(named.symbols))
-            if named.default is not None:
-                schema["default"] = named.default
-            return schema
-        schema.update(type="record", fields=[self.field(f) for f in named.fields])
-        return schema
-
-    def field(self, f: Field) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": f.name}
-        if f.doc:
-            out["doc"] = f.doc
-        if f.deprecated:
-            out["deprecated"] = True  # a custom property: not part of the canonical form
-        inner = self.type(non_null(f.type))
-        if f.type.nullable:
-            null_first = not f.has_default or f.default is None
-            out["type"] = ["null", inner] if null_first else [inner, "null"]
-        else:
-            out["type"] = inner
-        if f.has_default or f.type.nullable:
-            value = f.default if f.has_default else None
-            out["default"] = avro_default(self.index, f.type, value)
-        return out
-
-    def type(self, ref: TypeRef) -> Any:
-        match ref:
-            case ListOf(item):
-                return {"type": "array", "items": self._member(item)}
-            case MapOf(item):
-                return {"type": "map", "values": self._member(item)}
-            case Named(name):
-                if name in self.defined:
-                    return naming.avro_fullname(self.project, name)
-                return self.named(self.index[name])
-            case Scalar():
-                return scalars.info(ref).avro(ref)
-
-    def _member(self, ref: TypeRef) -> Any:
-        inner = self.type(non_null(ref))
-        return ["null", inner] if ref.nullable else inner
-
-
-def avro_default(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
-    """A spec default in Avro's JSON encoding of defaults (bytes as ISO-8859-1 text)."""
-    return _avro_json(index, ref, layout.typed_value(ref, value, index))
-
-
-def _avro_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
-    if value is None:
-        return None
-    match ref:
-        case ListOf(item):
-            return [_avro_json(index, item, v) for v in value]
-        case MapOf(item):
-            return {k: _avro_json(index, item, v) for k, v in value.items()}
-        case Named(name):
-            named = index[name]
-            if isinstance(named, EnumType):
-                return value
-            return {f.name: _avro_json(index, f.type, value[f.name]) for f in named.fields}
-        case Scalar():
-            return scalars.avro_json(ref, value)

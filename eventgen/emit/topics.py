@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eventgen.canonical import dumps
+from eventgen.emit.files import Files, GeneratedFile, project_sources
 from eventgen.emit.layout import topics_file_path
 from eventgen.ir.model import Project
 from eventgen.ir.naming import ENVIRONMENT_NAME
@@ -43,11 +44,14 @@ def render(document: Mapping[str, Any]) -> bytes:
     return dumps(dict(document))
 
 
-def emit(projects: Mapping[str, Project]) -> dict[str, bytes]:
-    """`{"topics/<env>.json": bytes}` for each environment ("default" = no --env)."""
-    out: dict[str, bytes] = {}
+def emit(projects: Mapping[str, Project]) -> Files:
+    """`topics/<env>.json` for each environment ("default" = no --env)."""
+    out: Files = {}
     for env in sorted(projects):
         if not ENVIRONMENT_NAME.fullmatch(env):
             raise ValueError(f"environment name {env!r} cannot be used as a file name")
-        out[topics_file_path(env)] = render(topics_document(projects[env], env))
+        path = topics_file_path(env)
+        data = render(topics_document(projects[env], env))
+        # Overlays live in the project file; a topic may come from any context.
+        out[path] = GeneratedFile(path, data, "topics", project_sources(projects[env]))
     return out

@@ -17,8 +17,10 @@ from eventgen.canonical import dumps
 from eventgen.evolution.errors import InputError
 from eventgen.evolution.subjects import canonical, subjects
 from eventgen.ir.model import Project
+from eventgen.schemas import Schemas
 
 ROOT = "schemas-history"
+KIND = "schema-history"  # the manifest kind of its files
 EXTENSIONS = {"avro": "avsc", "json": "json"}
 _FILE = re.compile(r"([1-9][0-9]*)\.(avsc|json)")
 
@@ -37,12 +39,17 @@ def read(out: Path) -> dict[str, bytes]:
     return files
 
 
-def emit(project: Project, previous: dict[str, bytes]) -> dict[str, bytes]:
-    """The previous history unchanged plus a new version for each subject that changed."""
+def emit(
+    project: Project, previous: dict[str, bytes], schemas: Schemas | None = None
+) -> dict[str, bytes]:
+    """The previous history unchanged plus a new version for each subject that changed.
+
+    `schemas` is the build's builder: the subjects reuse the records the emitters built.
+    """
     history = parse(previous, source="the schema history")
     files = dict(previous)
     ext = EXTENSIONS[project.defaults.serialization]
-    for name, subject in subjects(project).items():
+    for name, subject in subjects(project, schemas=schemas).items():
         versions = history.get(name, [])
         if versions and canonical(versions[-1]) == canonical(subject.schema):
             continue

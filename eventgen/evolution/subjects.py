@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventgen.diagnostics import Loc
-from eventgen.emit.avro import AvroBuilder
-from eventgen.emit.jsonschema import DIALECT, SchemaBuilder
-from eventgen.emit.layout import TypeIndex
 from eventgen.ir import naming
-from eventgen.ir.model import Field, Message, Named, Project, RecordType, Topic
+from eventgen.ir.model import Message, Project, Topic
+from eventgen.schemas import Schemas
 
 Strategy = Literal["topic", "record"]
 STRATEGIES: tuple[str, ...] = ("topic", "record")
@@ -46,9 +44,15 @@ def canonical(schema: Any) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def subjects(project: Project, strategy: Strategy = "topic") -> dict[str, Subject]:
-    """Every subject of the project by name, for the project's serialization format."""
-    builder = _Builders(project)
+def subjects(
+    project: Project, strategy: Strategy = "topic", schemas: Schemas | None = None
+) -> dict[str, Subject]:
+    """Every subject of the project by name, for the project's serialization format.
+
+    `schemas` is the build's (or snapshot's) builder, whose records are shared; by default
+    one is made for this call.
+    """
+    builder = _Subjects(project, schemas or Schemas(project))
     on_topic: dict[str, list[Message]] = {}
     for message in project.all_messages():
         if message.topic is not None:
@@ -71,41 +75,22 @@ def subjects(project: Project, strategy: Strategy = "topic") -> dict[str, Subjec
     return dict(sorted(found.items()))
 
 
-def message_record(
-    project: Project, message: Message, fields: tuple[Field, ...], fmt: str | None = None
-) -> Any:
-    """One message version's standalone record schema in `fmt` (default: the project's)."""
-    builder = _Builders(project)
-    record = RecordType(message.qualified, message.context, message.name, fields, message.doc)
-    if (fmt or project.defaults.serialization) == "avro":
-        return AvroBuilder(builder.index).named(record)
-    builder.index.types[message.qualified] = record
-    schema, _ = builder.json_root([message.qualified], union=False)
-    return schema
+class _Subjects:
+    """Subject schemas from the build's schema builder (eventgen.schemas)."""
 
-
-class _Builders:
-    """Builds subject schemas with the emitters' own Avro and JSON Schema builders."""
-
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, schemas: Schemas) -> None:
         self.project = project
+        self.schemas = schemas
         self.format: Literal["avro", "json"] = project.defaults.serialization
-        self.index = TypeIndex(project)
         self._names: tuple[tuple[str, str], ...] | None = None
 
     def key_subject(self, name: str, topic: Topic) -> Subject:
         assert topic.key_type is not None
         if self.format == "avro":
-            key = AvroBuilder(self.index).type(topic.key_type)
-            schema = key if isinstance(key, dict) else {"type": key}
+            schema = self.schemas.avro_key_document(topic)
             names = self._avro_names()
         else:
-            root = RecordType("<key>", "", "<key>", (Field("key", topic.key_type),))
-            json_builder = SchemaBuilder(self.index, root)
-            schema = {"$schema": DIALECT, **json_builder.type(topic.key_type)}
-            if json_builder.defs:
-                schema["$defs"] = json_builder.defs
-            names = tuple(sorted((k, q) for q, k in json_builder.keys.items()))
+            schema, names = self.schemas.json_key(topic)
         return Subject(
             name,
             "key",
@@ -119,17 +104,16 @@ class _Builders:
         )
 
     def value_subject(self, name: str, topic: Topic, messages: list[Message]) -> Subject:
-        for m in messages:
-            record = RecordType(m.qualified, m.context, m.name, m.fields, m.doc)
-            self.index.types.setdefault(m.qualified, record)
         qualified = [m.qualified for m in messages]
+        schema: Any
         if self.format == "avro":
-            avro = AvroBuilder(self.index)
-            branches = [avro.named(self.index[q]) for q in qualified]
-            schema: Any = branches[0] if len(branches) == 1 else branches
+            branches = self.schemas.avro_union(messages)
+            schema = branches[0] if len(branches) == 1 else branches
             names = self._avro_names()
+        elif len(messages) == 1:
+            schema, names = self.schemas.json_record(messages[0])
         else:
-            schema, names = self.json_root(qualified, union=len(qualified) > 1)
+            schema, names = self.schemas.json_union(qualified)
         loc = messages[0].loc if len(messages) == 1 else topic.loc
         return Subject(
             name,
@@ -142,28 +126,6 @@ class _Builders:
             names,
             loc,
         )
-
-    def json_root(
-        self, qualified: list[str], *, union: bool
-    ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
-        """A `oneOf` of `$defs` references, or the single record with its `$defs`."""
-        if union:
-            refs = tuple(Field(f"m{i}", Named(q)) for i, q in enumerate(qualified))
-            json_builder = SchemaBuilder(self.index, RecordType("<union>", "", "<union>", refs))
-            schema: dict[str, Any] = {
-                "oneOf": [{"$ref": f"#/$defs/{json_builder.keys[q]}"} for q in qualified]
-            }
-        else:
-            root = self.index[qualified[0]]
-            json_builder = SchemaBuilder(self.index, root)
-            schema = json_builder.named(root)
-        schema["$schema"] = DIALECT
-        if json_builder.defs:
-            schema["$defs"] = json_builder.defs
-        keys = dict(json_builder.keys)
-        if not union:
-            keys[qualified[0]] = ""  # the root itself
-        return schema, tuple(sorted((k, q) for q, k in keys.items()))
 
     def _avro_names(self) -> tuple[tuple[str, str], ...]:
         if self._names is None:

@@ -10,17 +10,24 @@ from pathlib import Path
 import jinja2
 
 from eventgen.emit import layout
+from eventgen.emit.files import Files, GeneratedFile, context_sources, project_sources
 from eventgen.emit.format import format_sources
 from eventgen.emit.layout import TypeIndex
 from eventgen.emit.pymodels.literals import py_comment, py_docstring
 from eventgen.emit.pymodels.topics import schema_module, topics_module
 from eventgen.emit.pymodels.views import context_module
 from eventgen.ir.model import Project
+from eventgen.schemas import Schemas
+
+KIND = "python"
 
 
-def emit(project: Project) -> dict[str, bytes]:
+def emit(project: Project, schemas: Schemas | None = None) -> Files:
     """The generated package: a module per context, topics, Avro schema modules."""
+    schemas = schemas or Schemas(project)
     index = TypeIndex(project)
+    whole = project_sources(project)
+    origin: dict[str, tuple[str, ...]] = {}
     env = environment()
     init, schemas_init, typed = layout.package_init_paths(project)
     sources: dict[str, str] = {}
@@ -37,16 +44,25 @@ def emit(project: Project) -> dict[str, bytes]:
     schema_template = env.get_template("schemas.py.jinja")
     for ctx in project.contexts:
         view = context_module(project, index, ctx)
-        sources[layout.python_module_path(project, ctx.name)] = context_template.render(module=view)
-        values = schema_module(project, index, ctx)
-        sources[layout.schema_module_path(project, ctx.name)] = schema_template.render(**values)
-    module_view, topics = topics_module(project, index)
+        module, schema_path = (
+            layout.python_module_path(project, ctx.name),
+            layout.schema_module_path(project, ctx.name),
+        )
+        sources[module] = context_template.render(module=view)
+        values = schema_module(project, schemas, ctx)
+        sources[schema_path] = schema_template.render(**values)
+        origin[module] = origin[schema_path] = context_sources(project, ctx)
+    module_view, topics = topics_module(project, schemas)
     if topics:
         sources[layout.topics_module_path(project)] = env.get_template("topics.py.jinja").render(
             module=module_view, topics=topics
         )
-    files = {path: text.encode() for path, text in format_sources(sources).items()}
-    files[typed] = b""  # PEP 561 marker; its content is read as "partial" flags
+    files = {
+        path: GeneratedFile(path, text.encode(), KIND, origin.get(path, whole))
+        for path, text in format_sources(sources).items()
+    }
+    # PEP 561 marker; its content is read as "partial" flags
+    files[typed] = GeneratedFile(typed, b"", KIND, whole)
     return files
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventgen.emit import avro, layout
-from eventgen.emit.layout import TypeIndex
+from eventgen.emit import layout
 from eventgen.emit.pymodels.imports import Imports
 from eventgen.emit.pymodels.literals import py_comment, py_docstring, py_literal, py_str
 from eventgen.emit.pymodels.views import ModuleView
 from eventgen.ir import naming
 from eventgen.ir.model import Context, Project
+from eventgen.schemas import Schemas
 
 
 @dataclass
@@ -27,7 +27,7 @@ class TopicView:
     key_schema: str
 
 
-def topics_module(project: Project, index: TypeIndex) -> tuple[ModuleView, list[TopicView]]:
+def topics_module(project: Project, schemas: Schemas) -> tuple[ModuleView, list[TopicView]]:
     """Per topic: a union of its message classes and a TopicBinding for decoding by type."""
     by_topic: dict[str, list[str]] = {}
     for message in project.all_messages():
@@ -46,7 +46,7 @@ def topics_module(project: Project, index: TypeIndex) -> tuple[ModuleView, list[
             classes.append(imports.use(module, naming.py_class(message.name), prefer))
         key = None
         if topic.key_type is not None:
-            key = avro.AvroBuilder(index).type(topic.key_type)
+            key = schemas.avro_key(topic)
         views.append(
             TopicView(
                 name=py_str(topic.kafka_name),
@@ -84,7 +84,7 @@ def _constant(qualified: str) -> str:
     return qualified.replace(".", "_").replace("-", "_").upper()
 
 
-def schema_module(project: Project, index: TypeIndex, ctx: Context) -> dict[str, str]:
+def schema_module(project: Project, schemas: Schemas, ctx: Context) -> dict[str, str]:
     """Template values of `<package>/_avro/<module>.py`: every version's Avro schema.
 
     Named types are written once (`TYPES`, dependencies first) and referenced by full name in
@@ -92,24 +92,20 @@ def schema_module(project: Project, index: TypeIndex, ctx: Context) -> dict[str,
     files stay self-contained.
     """
     versions = [(m, v, fields) for m in ctx.messages for v, fields in layout.versions(m)]
-    shared = index.referenced(tuple(f for _, _, fields in versions for f in fields))
+    shared = schemas.index.referenced(tuple(f for _, _, fields in versions for f in fields))
     elsewhere = frozenset(t.qualified for t in shared)
-    types = []
-    for named in shared:
-        builder = avro.AvroBuilder(index)
-        builder.defined.update(elsewhere)
-        types.append(builder.named(named))
-    schemas: dict[str, dict[int, object]] = {}
-    for message, version, fields in versions:
-        schemas.setdefault(naming.message_type(message.qualified), {})[version] = (
-            avro.record_schema(index, message.qualified, fields, message.doc, elsewhere)
+    types = [schemas.avro_module_type(named, elsewhere) for named in shared]
+    by_type: dict[str, dict[int, object]] = {}
+    for message, version, _ in versions:
+        by_type.setdefault(naming.message_type(message.qualified), {})[version] = (
+            schemas.avro_module_record(message, version, elsewhere)
         )
     doc = f"Avro schemas of the {ctx.name} context by message type and version (see avro/{ctx.name}/)."
     return {
         "header": py_comment(layout.header(ctx.files)),
         "docstring": py_docstring(doc),
         "types": py_literal(_sorted(types)),
-        "schemas": py_literal(_sorted(schemas)),
+        "schemas": py_literal(_sorted(by_type)),
     }
 
 
