@@ -70,10 +70,8 @@ def _expr(value: Expr) -> Any:
 
 
 def _record_converter(cls: type) -> Callable[[Any], Any]:
-    # Positions (`loc`, every `*_locs` table) are left out: moving a line changes nothing.
-    names = tuple(
-        f.name for f in dataclasses.fields(cls) if f.name != "loc" and not f.name.endswith("_locs")
-    )
+    # Positions (`loc`, `*_loc`, every `*_locs` table) are left out: moving a line changes nothing.
+    names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.endswith(("loc", "_locs")))
     has_default = "has_default" in names
 
     def convert(value: Any) -> dict[str, Any]:

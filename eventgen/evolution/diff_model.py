@@ -63,11 +63,11 @@ def _placement(before: MessageSnap, m: MessageSnap) -> list[Finding]:
         return [
             finding(
                 "D0201",
-                m.loc,
+                m.key_loc or m.loc,
                 f"partition key of {m.qualified} changed from {was} to {now}: records of one "
                 "entity spread over partitions, so consumers see them out of order",
                 hint="keep the key; a new key needs a new topic (or a drained one)",
-                old_loc=before.loc,
+                old_loc=before.key_loc or before.loc,
             )
         ]
     return []
@@ -202,29 +202,36 @@ def diff_topics(old: Snapshot, new: Snapshot) -> list[Finding]:
             found.append(
                 finding(
                     "D0301",
-                    t.loc,
+                    t.at("partitions"),
                     f"{name}: partitions {before.partitions} -> {t.partitions}: the default "
                     "partitioner maps keys to other partitions, so per-key ordering breaks "
                     "across the change"
                     + ("; Kafka cannot shrink a topic" if t.partitions < before.partitions else ""),
                     hint="size topics up front; to grow, create a new topic and migrate",
-                    old_loc=before.loc,
+                    old_loc=before.at("partitions"),
                 )
             )
         if before.cleanup != t.cleanup:
             found.append(
                 finding(
                     "D0302",
-                    t.loc,
+                    t.at("cleanup"),
                     f"{name}: cleanup.policy {','.join(before.cleanup)} -> {','.join(t.cleanup)}: "
                     "compaction keeps only the last record per key, deletion drops old "
                     "records; consumers replaying the topic see other data",
                     hint="keep the policy; derive a new topic for the other policy",
-                    old_loc=before.loc,
+                    old_loc=before.at("cleanup"),
                 )
             )
         found.extend(
-            _retention(name, before.retention_ms, t.retention_ms, "retention", t.loc, before.loc)
+            _retention(
+                name,
+                before.retention_ms,
+                t.retention_ms,
+                "retention",
+                t.at("retention"),
+                before.at("retention"),
+            )
         )
         found.extend(
             _retention(
@@ -232,8 +239,8 @@ def diff_topics(old: Snapshot, new: Snapshot) -> list[Finding]:
                 before.retention_bytes,
                 t.retention_bytes,
                 "retention_bytes",
-                t.loc,
-                before.loc,
+                t.at("retention_bytes"),
+                before.at("retention_bytes"),
             )
         )
     for name, before in old.topics.items():

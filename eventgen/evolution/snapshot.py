@@ -14,9 +14,8 @@ from typing import Any
 from eventgen.diagnostics import Loc
 from eventgen.emit import layout
 from eventgen.evolution.history import History
-from eventgen.evolution.subjects import Strategy, Subject, subjects
+from eventgen.evolution.subjects import Strategy, Subject, message_record, subjects
 from eventgen.ir.model import Project
-from eventgen.schemas import Schemas
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class MessageSnap:
     # The current version as JSON Schema, whatever the wire format: it carries the validation
     # constraints (lengths, patterns, ranges, decimal digits) that Avro schemas cannot express.
     constraints: Any = None
+    key_loc: Loc | None = None  # the `key:` line, for a re-keying finding
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class TopicSnap:
     compatibility: str
     loc: Loc
     context: str = ""
+    attr_locs: dict[str, Loc] = field(default_factory=dict)  # `partitions:` etc., by name
+
+    def at(self, attr: str) -> Loc:
+        """Where attribute `attr` is written, so a finding lands on the line that changed."""
+        return self.attr_locs.get(attr, self.loc)
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,11 @@ def from_project(
     def at(loc: Loc) -> Loc:
         return Loc(prefix + loc.file, loc.line, loc.col) if loc.file != "<none>" else loc
 
-    schemas = Schemas(project)  # one builder: the subjects reuse the records built here
-    fmt = project.defaults.serialization
     topics_by_id = {t.qualified: t for t in project.all_topics()}
     messages: dict[str, MessageSnap] = {}
     named_locs: dict[str, tuple[Loc, dict[str, Loc]]] = {}
     for m in project.all_messages():
-        versions = {v: schemas.record(m, v, fmt) for v, _ in layout.versions(m)}
+        versions = {v: message_record(project, m, fs) for v, fs in layout.versions(m)}
         field_locs = {f.name: at(f.loc) for f in m.fields}
         named_locs[m.qualified] = (at(m.loc), field_locs)
         messages[m.qualified] = MessageSnap(
@@ -107,7 +110,8 @@ def from_project(
             upcasts_from=frozenset(u.from_version for u in m.upcasts),
             loc=at(m.loc),
             field_locs=field_locs,
-            constraints=schemas.record(m, m.version, "json"),
+            constraints=message_record(project, m, m.fields, "json"),
+            key_loc=at(m.at_key()),
         )
     for t in project.all_types():
         fields = getattr(t, "fields", ())
@@ -122,6 +126,7 @@ def from_project(
             t.compatibility,
             at(t.loc),
             t.context,
+            {attr: at(loc) for attr, loc in t.attr_locs},
         )
         for t in project.all_topics()
     }
@@ -137,9 +142,7 @@ def from_project(
         messages=messages,
         topics=topics,
         consumers=consumers,
-        subjects={
-            name: _relocated(s, at) for name, s in subjects(project, strategy, schemas).items()
-        },
+        subjects={name: _relocated(s, at) for name, s in subjects(project, strategy).items()},
         context_locs={c.name: Loc(prefix + c.files[0]) for c in project.contexts if c.files},
         project_loc=Loc(prefix + project_file),
         named_locs=named_locs,

@@ -142,6 +142,7 @@ class EnumType:
     default: str | None = None  # reader fallback symbol (Avro enum default)
     doc: str | None = None
     loc: Loc = field(default=NO_LOC, compare=False)
+    default_loc: Loc = field(default=NO_LOC, compare=False)  # the `default:` value
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,11 @@ class Message:
     returns: str | None = None  # queries: qualified projection or type
     suppress: tuple[str, ...] = ()  # warning codes silenced for this item
     loc: Loc = field(default=NO_LOC, compare=False)
+    key_loc: Loc = field(default=NO_LOC, compare=False)  # the `key:` value, when written
+
+    def at_key(self) -> Loc:
+        """Where a finding about the partition key belongs: its `key:` line, else the message."""
+        return self.key_loc if self.key_loc != NO_LOC else self.loc
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,13 @@ class Topic:
     doc: str | None = None
     loc: Loc = field(default=NO_LOC, compare=False)
     config_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+    # Where each typed attribute's value was written (the topic or the project's topic
+    # defaults), so a finding lands on the line an author would change.
+    attr_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def at(self, attr: str) -> Loc:
+        """The position of typed attribute `attr` (`partitions`, `key`, ...), else the topic."""
+        return next((loc for name, loc in self.attr_locs if name == attr), self.loc)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _check_passthrough(topic: Topic) -> list[Diagnostic]:
     for key, value in typed.items():
         if problem := check_value(key, value):
             msg = f"topic attribute `{TYPED_KEYS[key]}:` gives Kafka an invalid value: {problem[1]}"
-            out.append(error("E0629", topic.loc, msg))
+            out.append(error("E0629", topic.at(TYPED_KEYS[key]), msg))
     return out
 
 

@@ -188,7 +188,7 @@ def check_types(project: Project) -> Iterator[Diagnostic]:
             if t.default is not None and t.default not in t.symbols:
                 yield error(
                     "E0506",
-                    t.loc,
+                    t.default_loc,
                     f"enum {t.name}: default `{t.default}` is not one of its symbols",
                 )
     reported: set[str] = set()

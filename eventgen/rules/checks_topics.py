@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from eventgen.diagnostics import Diagnostic, error, warning
+from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir import naming, scalars
 from eventgen.ir.model import Message, Project, Scalar, Topic, TypeRef
 from eventgen.ir.paths import field_path_type
@@ -13,45 +13,47 @@ from eventgen.kafka.validate import CONFIG_RULES, check_topic_configs
 from eventgen.rules.registry import Rule, declare
 
 
-def _topic_names(topic: Topic) -> list[str]:
-    return [topic.kafka_name] + ([topic.dlq.topic] if topic.dlq else [])
+def _topic_names(topic: Topic) -> list[tuple[str, Loc]]:
+    """Each Kafka name the topic claims, at the line that sets it (`name:`, `dlq:`)."""
+    dlq = [(topic.dlq.topic, topic.at("dlq"))] if topic.dlq else []
+    return [(topic.kafka_name, topic.at("name"))] + dlq
 
 
 def check_topic_names(project: Project) -> Iterator[Diagnostic]:
     seen: dict[str, tuple[str, Topic]] = {}
     for topic in project.all_topics():
-        for name in _topic_names(topic):
+        for name, loc in _topic_names(topic):
             if name.startswith("__"):
                 yield error(
                     "E0605",
-                    topic.loc,
+                    loc,
                     f"`{name}`: names starting with `__` are Kafka's internal topics",
                 )
             elif name in (".", "..") or not naming.KAFKA_TOPIC.fullmatch(name):
                 yield error(
                     "E0604",
-                    topic.loc,
+                    loc,
                     f"`{name}` is not a legal Kafka topic name",
                     "use only letters, digits, `.`, `_` and `-`; not `.` or `..`",
                 )
             elif len(name) > naming.KAFKA_TOPIC_MAX:
                 yield error(
                     "E0604",
-                    topic.loc,
+                    loc,
                     f"topic name is {len(name)} characters; Kafka allows {naming.KAFKA_TOPIC_MAX}",
                 )
             key = naming.topic_collision_key(name)
             if key in seen and seen[key][0] != name:
                 yield error(
                     "E0606",
-                    topic.loc,
+                    loc,
                     f"`{name}` collides with `{seen[key][0]}`: Kafka treats `.` and `_` alike",
                     f"the other is defined at {seen[key][1].loc}",
                 )
             elif key in seen:
                 yield error(
                     "E0606",
-                    topic.loc,
+                    loc,
                     f"two topics are both named `{name}`",
                     f"the other is at {seen[key][1].loc}",
                 )
@@ -66,13 +68,13 @@ def check_replication(project: Project) -> Iterator[Diagnostic]:
         if mir > rf:
             yield error(
                 "E0607",
-                topic.loc,
+                topic.at("min_insync_replicas"),
                 f"min_insync_replicas {mir} exceeds replication_factor {rf}: producers with acks=all could never write",
             )
         elif mir == rf and rf > 1:
             yield warning(
                 "W0608",
-                topic.loc,
+                topic.at("min_insync_replicas"),
                 f"min_insync_replicas equals replication_factor ({rf}): one broker down blocks acks=all writes",
                 f"use min_insync_replicas {rf - 1}",
             )
@@ -104,14 +106,14 @@ def check_partition_keys(project: Project) -> Iterator[Diagnostic]:
         if ref is None:
             yield error(
                 "E0601",
-                message.loc,
+                message.at_key(),
                 f"key `{'.'.join(message.key)}` is not a field path of {message.name}",
             )
             continue
         if not _keyable(ref):
             yield error(
                 "E0602",
-                message.loc,
+                message.at_key(),
                 f"key `{'.'.join(message.key)}` has type `{ref}`, which cannot be a partition key",
                 "use a non-null string, uuid, int, long or bytes field",
             )
@@ -135,13 +137,13 @@ def _same_key(topic: Topic, entries: list[tuple[Message, TypeRef]]) -> Iterator[
         if topic.key_type is not None and str(ref) != str(topic.key_type):
             yield error(
                 "E0609",
-                message.loc,
+                message.at_key(),
                 f"{message.name}'s key is `{ref}` but topic `{topic.local_name}` declares key `{topic.key_type}`",
             )
         elif topic.key_type is None and str(ref) != str(first_ref):
             yield error(
                 "E0610",
-                message.loc,
+                message.at_key(),
                 f"{message.name}'s key is `{ref}` but {first.name} on the same topic uses `{first_ref}`",
             )
         elif message.key != usual:
@@ -149,7 +151,7 @@ def _same_key(topic: Topic, entries: list[tuple[Message, TypeRef]]) -> Iterator[
             path, usual_path = ".".join(message.key), ".".join(usual)
             yield error(
                 "E0610",
-                message.loc,
+                message.at_key(),
                 f"{message.name} is keyed by `{path}` but {keyed.name} on the same topic by `{usual_path}`",
                 "key every message of a topic by the same field path, so one entity's messages"
                 " share a partition and stay in order",

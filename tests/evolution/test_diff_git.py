@@ -39,9 +39,9 @@ def test_change_against_head_reports_at_new_position(repo: Path) -> None:
     spec = repo / "specs" / "shop.yaml"
     spec.write_text(spec.read_text().replace("    partitions: 6\n", "    partitions: 12\n"))
     code, found = findings("specs", "--against", "HEAD")
-    assert (code, found) == (1, [("D0301", "specs/shop.yaml:4:3")])
+    assert (code, found) == (1, [("D0301", "specs/shop.yaml:5:17")])
     _, text = run_diff("specs", "--against", "HEAD")
-    assert "was at: HEAD:specs/shop.yaml:4:3" in text
+    assert "was at: HEAD:specs/shop.yaml:5:17" in text
 
 
 def test_renamed_file_pairs_by_qualified_name(repo: Path) -> None:
@@ -121,7 +121,7 @@ def test_against_generated_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     old = variant(tmp_path, "old")
     assert run_build(old, tmp_path / "gen", check=False, env=None, fmt="text") == 0
     variant(tmp_path, "new", {"shop.yaml": [("    partitions: 6\n", "    partitions: 12\n")]})
-    assert findings("new", "--against", "gen") == (1, [("D0301", "new/shop.yaml:4:3")])
+    assert findings("new", "--against", "gen") == (1, [("D0301", "new/shop.yaml:5:17")])
     (tmp_path / "gen" / "schemas-history" / "shop.audit-value" / "1.avsc").write_text("{")
     code, out = run_diff("new", "--against", "gen")
     assert code == 2 and "not valid JSON" in out

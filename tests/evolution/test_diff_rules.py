@@ -108,7 +108,7 @@ CASES: dict[str, tuple[Edits, int, list[tuple[str, str]]]] = {
     "D0201_key_path": (
         {"shop.yaml": [("    key: entry\n", "    key: source\n")]},
         1,
-        [("D0201", "new/shop.yaml:28:3")],
+        [("D0201", "new/shop.yaml:30:10")],  # the `key:` line the author changed
     ),
     "D0202_key_type": (
         {
@@ -127,17 +127,17 @@ CASES: dict[str, tuple[Edits, int, list[tuple[str, str]]]] = {
     "D0301_partitions": (
         {"shop.yaml": [("    partitions: 6\n", "    partitions: 12\n")]},
         1,
-        [("D0301", "new/shop.yaml:4:3")],
+        [("D0301", "new/shop.yaml:5:17")],  # at `partitions:`, not the topic
     ),
     "D0302_cleanup": (
         {"shop.yaml": [("    cleanup: delete\n", "    cleanup: compact\n")]},
         1,
-        [("D0302", "new/shop.yaml:4:3")],
+        [("D0302", "new/shop.yaml:7:14")],
     ),
     "D0303_retention": (
         {"shop.yaml": [("    retention: 30d\n", "    retention: 1d\n")]},
         1,
-        [("D0303", "new/shop.yaml:11:3")],
+        [("D0303", "new/shop.yaml:12:16")],
     ),
     "D0401_moved": (
         {

@@ -117,6 +117,7 @@ def _build_types(scope: Scope, items: dict[str, dict[str, dict[str, Item]]]) -> 
                     node.get("default"),
                     doc,
                     item.key_loc,
+                    node.value_loc("default") if "default" in node else item.key_loc,
                 )
             else:
                 fields = build_fields(scope, node.get("fields"), item.context, check_defaults=False)

@@ -57,6 +57,7 @@ def build_message(scope: Scope, kind: str, item: Item) -> Message:
         returns=node.get("returns") if isinstance(node.get("returns"), str) else None,
         suppress=tuple(sorted(node.get("suppress") or ())),
         loc=item.key_loc,
+        key_loc=node.value_loc("key") if "key" in node else item.key_loc,
     )
 
 

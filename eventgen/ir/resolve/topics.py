@@ -122,7 +122,22 @@ def build_topic(scope: Scope, item: Item, topic_defaults: PMap, defaults: Defaul
         doc=node.get("doc"),
         loc=item.key_loc,
         config_locs=tuple(locs),
+        attr_locs=_attr_locs(node, topic_defaults),
     )
+
+
+# Typed attributes a finding can be about; inherited ones point at the project's defaults.
+_ATTRS = ("partitions", "replication_factor", "min_insync_replicas", "retention",
+          "retention_bytes", "cleanup", "compression", "key", "name", "dlq", "compatibility")  # fmt: skip
+
+
+def _attr_locs(node: PMap, topic_defaults: PMap) -> tuple[tuple[str, Loc], ...]:
+    found: list[tuple[str, Loc]] = []
+    for attr in _ATTRS:
+        source = node if attr in node else topic_defaults if attr in topic_defaults else None
+        if source is not None:
+            found.append((attr, source.value_loc(attr)))
+    return tuple(found)
 
 
 def build_consumer(scope: Scope, item: Item, defaults: Defaults) -> Consumer:

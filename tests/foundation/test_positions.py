@@ -1,0 +1,159 @@
+"""A finding points at the key the author wrote wrong (or changed), not at the item holding it.
+
+So a GitHub annotation lands on the line to fix: a partition `key:`, `min_insync_replicas:`
+(where it is written, topic or project defaults), an enum `default:`, a topic `name:`, and in
+`eventgen diff` a changed `partitions:`, `cleanup:`, `retention:` or `key:` line. Each test
+writes a spec, finds the expected line and column by searching its text, and compares exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eventgen.cli import main
+from eventgen.pipeline import load_project
+
+PROJECT = """\
+eventgen: 1
+project: demo
+package: demo_events
+output: ../out
+defaults:
+  topic: {partitions: 3, replication_factor: 2, min_insync_replicas: 3}
+"""
+ORDERS = """\
+eventgen: 1
+context: orders
+events:
+  OrderPlaced:
+    topic: order-events
+    key: total
+    fields: {order_id: uuid, total: double}
+  OrderLost:
+    topic: order-events
+    key: total.nope
+    fields: {order_id: uuid, total: double}
+  OrderNoted:
+    topic: typed-events
+    key: seq
+    fields: {seq: long}
+types:
+  Status:
+    enum: [PLACED, PAID]
+    default: LOST
+topics:
+  order-events:
+    partitions: 6
+  typed-events:
+    key: uuid
+    min_insync_replicas: 2
+  renamed:
+    name: "bad name!"
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _at(text: str, needle: str, *, value: bool = True) -> tuple[int, int]:
+    """(line, col) of `needle` in `text`; with value, of what follows its `: `."""
+    lines = text.splitlines()
+    exact = [i for i, line in enumerate(lines) if line.strip() == needle]
+    (index,) = exact or [i for i, line in enumerate(lines) if needle in line]
+    line = lines[index]
+    col = line.index(needle) + (len(needle.split(": ")[0]) + 2 if value else 0)
+    return index + 1, col + 1
+
+
+def _found(specs: Path) -> dict[str, list[tuple[str, int, int]]]:
+    _, found = load_project(specs)
+    by_code: dict[str, list[tuple[str, int, int]]] = {}
+    for d in found:
+        by_code.setdefault(d.code, []).append((d.loc.file, d.loc.line, d.loc.col))
+    return by_code
+
+
+@pytest.fixture
+def found(tmp_path: Path) -> dict[str, list[tuple[str, int, int]]]:
+    return _found(_write(tmp_path / "specs", {"eventgen.yaml": PROJECT, "orders.yaml": ORDERS}))
+
+
+def test_partition_key_findings_at_the_key_line(
+    found: dict[str, list[tuple[str, int, int]]],
+) -> None:
+    assert found["E0602"] == [("orders.yaml", *_at(ORDERS, "key: total"))]
+    assert found["E0601"] == [("orders.yaml", *_at(ORDERS, "key: total.nope"))]
+    assert found["E0609"] == [("orders.yaml", *_at(ORDERS, "key: seq"))]
+
+
+def test_min_insync_replicas_where_it_is_written(
+    found: dict[str, list[tuple[str, int, int]]],
+) -> None:
+    # order-events and renamed inherit 3 from the project defaults: one line to fix, one
+    # finding (the same message at the same place); typed-events sets 2 (= rf) itself.
+    assert found["E0607"] == [("eventgen.yaml", *_at(PROJECT, "min_insync_replicas: 3"))]
+    assert found["W0608"] == [("orders.yaml", *_at(ORDERS, "min_insync_replicas: 2"))]
+
+
+def test_enum_default_and_topic_name_at_their_values(
+    found: dict[str, list[tuple[str, int, int]]],
+) -> None:
+    assert found["E0506"] == [("orders.yaml", *_at(ORDERS, "default: LOST"))]
+    assert found["E0604"] == [("orders.yaml", *_at(ORDERS, 'name: "bad name!"'))]
+
+
+def test_message_without_key_stays_at_the_message(tmp_path: Path) -> None:
+    orders = ORDERS.replace("    key: seq\n", "")
+    found = _found(_write(tmp_path / "specs", {"eventgen.yaml": PROJECT, "orders.yaml": orders}))
+    assert found["E0603"] == [("orders.yaml", *_at(orders, "OrderNoted:", value=False))]
+
+
+# --- eventgen diff: the changed line ---------------------------------------------------------
+
+DIFF_PROJECT = PROJECT.replace(", min_insync_replicas: 3", "").replace("factor: 2", "factor: 1")
+DIFF_ORDERS = """\
+eventgen: 1
+context: orders
+events:
+  OrderPlaced:
+    topic: order-events
+    key: order_id
+    fields: {order_id: uuid, ref: uuid}
+topics:
+  order-events:
+    key: uuid
+    partitions: 6
+    cleanup: delete
+    retention: 7d
+"""
+
+DIFF_CASES = {
+    "D0301": ("partitions: 6", "partitions: 12"),
+    "D0302": ("cleanup: delete", "cleanup: compact"),
+    "D0303": ("retention: 7d", "retention: 1d"),
+    "D0201": ("key: order_id", "key: ref"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(DIFF_CASES))
+def test_diff_finding_at_the_changed_line(
+    tmp_path: Path, code: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, after = DIFF_CASES[code]
+    new_orders = DIFF_ORDERS.replace(before, after)
+    _write(tmp_path / "old", {"eventgen.yaml": DIFF_PROJECT, "orders.yaml": DIFF_ORDERS})
+    _write(tmp_path / "new", {"eventgen.yaml": DIFF_PROJECT, "orders.yaml": new_orders})
+    monkeypatch.chdir(tmp_path)
+    assert main(["diff", "new", "--against", "old", "--format", "github"]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if f"title={code}" in line]
+    line, col = _at(new_orders, after)
+    old_line, old_col = _at(DIFF_ORDERS, before)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"::error file=new/orders.yaml,line={line},col={col},")
+    assert f"(was at old/orders.yaml:{old_line}:{old_col})" in lines[0]
