@@ -132,8 +132,11 @@ def _value_change(
             )
         ]
     previous = previous_versions(old, old_snap, mode)
-    result = compat_check(new.format, previous, new.schema, mode)
-    if result.compatible:
+    if _branches_compatible(old, new, old_snap, new_snap, mode):
+        result = None  # the union is compatible: its changed branches are
+    else:
+        result = compat_check(new.format, previous, new.schema, mode)
+    if result is None or result.compatible:
         return [
             finding(
                 "D0102",
@@ -166,6 +169,36 @@ def _value_change(
             )
         )
     return found
+
+
+def _branches_compatible(
+    old: Subject, new: Subject, old_snap: Snapshot, new_snap: Snapshot, mode: str
+) -> bool:
+    """True when an Avro union subject is compatible, judged by its changed branches alone.
+
+    Avro resolves a union branch by record full name, so with the same messages on both
+    sides the union is compatible when each message whose record changed is compatible
+    with its own old record (unchanged branches match themselves). Comparing standalone
+    records also catches a shared named type that changed inside another branch. False
+    means "not shown here": the caller checks the whole subject, so an incompatible union
+    gets exactly the findings of the whole check. Transitive modes and JSON Schema `oneOf`
+    always take the whole check.
+    """
+    if new.format != "avro" or mode.endswith("_TRANSITIVE") or len(new.messages) < 2:
+        return False
+    if old.messages != new.messages:
+        # A branch added or removed (or a side read from a generated tree, whose subjects
+        # do not list their messages): the whole check says which way it breaks.
+        return False
+    for qualified in new.messages:
+        before, after = old_snap.messages.get(qualified), new_snap.messages.get(qualified)
+        if before is None or after is None or before.record is None or after.record is None:
+            return False
+        if canonical(before.record) == canonical(after.record):
+            continue
+        if not compat_check(new.format, [before.record], after.record, mode).compatible:
+            return False
+    return True
 
 
 def _hint(mode: str) -> str:
