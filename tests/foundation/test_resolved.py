@@ -28,11 +28,11 @@ def _full(value: Any) -> Any:
     if isinstance(value, Expr):
         return str(value) if value.root else {"literal": thaw(value.literal)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # Positions never reach the file: `loc` and every `*_locs` table.
+        # Positions never reach the file: `loc`, `*_loc` and every `*_locs` table.
         return {
             f.name: _full(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name != "loc" and not f.name.endswith("_locs")
+            if not f.name.endswith(("loc", "_locs"))
         }
     return thaw(value)
 
