@@ -201,9 +201,9 @@ def _run_build(
         and _recovered(declared)
         and (recorded := _unchanged(declared, inputs)) is not None
     ):
-        return _report_unchanged(recorded, declared, fmt)
+        return _report_unchanged(recorded, declared, fmt, specs)
     project, by_env, found = load_project_envs(specs, env)
-    text = render(found, fmt)
+    text = render(found, fmt, specs=specs)  # the manifest keeps spec-relative files
     if text:
         click.echo(text, nl=False, err=fmt == "text")
     if project is None or has_errors(found):
@@ -300,8 +300,8 @@ def _report_drift(specs: Path, out: Path, files: dict[str, bytes], changes: Plan
     return 0
 
 
-def _report_unchanged(recorded: list[Diagnostic], out: Path, fmt: str) -> int:
-    text = render(recorded, fmt)
+def _report_unchanged(recorded: list[Diagnostic], out: Path, fmt: str, specs: Path) -> int:
+    text = render(recorded, fmt, specs=specs)
     if text:
         click.echo(text, nl=False, err=fmt == "text")
     click.echo(

@@ -84,7 +84,7 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
     # Every environment, as `build` resolves them: an overlay that breaks only a topic of
     # another environment must fail validate too, or validate and build would disagree.
     project, _by_env, found = load_project_envs(specs, env)
-    _report(found, fmt)
+    _report(found, fmt, specs)
     if project is not None and fmt == "text":
         click.echo(
             f"ok: {len(project.spec_files)} spec files, {len(project.contexts)} contexts, "
@@ -144,10 +144,10 @@ def rules(fmt: str) -> None:
     click.echo(list_rules(fmt), nl=False)
 
 
-def _report(found: list[Any], fmt: str) -> None:
+def _report(found: list[Any], fmt: str, specs: Path) -> None:
     from eventgen.diagnostics import render
 
-    text = render(found, fmt)
+    text = render(found, fmt, specs=specs)
     if text:
         click.echo(text, nl=False, err=fmt == "text")
 

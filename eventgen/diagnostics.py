@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Severity(str, Enum):
@@ -104,8 +105,9 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 
 
-def render(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
-    """Validation findings as `text`, `json` or `github` (see eventgen.render)."""
+def render(diagnostics: Iterable[Diagnostic], fmt: str, *, specs: Any = None) -> str:
+    """Validation findings as `text`, `json` or `github` (see eventgen.render); with `specs`
+    (the specs directory the files are relative to) paths are shown relative to the cwd."""
     from eventgen.render import render_diagnostics
 
-    return render_diagnostics(diagnostics, fmt)
+    return render_diagnostics(diagnostics, fmt, specs=specs)

@@ -8,9 +8,12 @@ findings per level. The bytes of each are pinned by tests/foundation and tests/e
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import PurePath
 
 from eventgen.diagnostics import Diagnostic, Loc, Severity, normalize
 
@@ -28,6 +31,45 @@ _ICON = {
     Severity.WARNING: "🟡",
     Severity.INFO: "🔵",
 }
+
+
+# --- where a finding is shown ----------------------------------------------------------
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as findings show it: relative to the working directory, absolute outside it.
+
+    GitHub attaches an annotation to a PR line only by a path relative to the checkout, where
+    CI runs; a path that leaves the working directory would only mislead, so it is absolute.
+    """
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute, os.getcwd())
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return PurePath(absolute).as_posix()
+    return PurePath(rel).as_posix()
+
+
+def at_cwd(diagnostics: Iterable[Diagnostic], specs: str | os.PathLike[str]) -> list[Diagnostic]:
+    """Findings whose files are relative to `specs` (as phases report them), re-based on the
+    working directory. Placeholders (`<project>`) stay; absolute files are shown relative too."""
+    shown: dict[str, str] = {}
+    out: list[Diagnostic] = []
+    for d in diagnostics:
+        file = d.loc.file
+        if file.startswith("<"):
+            out.append(d)
+            continue
+        if file not in shown:
+            shown[file] = display_path(os.path.join(specs, file))
+        out.append(moved(d, shown[file]))
+    return out
+
+
+def moved(d: Diagnostic, file: str) -> Diagnostic:
+    """`d` shown in `file` (same line and column)."""
+    copied = copy.copy(d)  # not dataclasses.replace: that would bound a cut message twice
+    object.__setattr__(copied, "loc", Loc(file, d.loc.line, d.loc.col))
+    return copied
 
 
 # --- one finding, in each format -------------------------------------------------------
@@ -101,9 +143,14 @@ def _joined(lines: list[str]) -> str:
 # --- validation report (validate, build, compat results) ---------------------------------
 
 
-def render_diagnostics(diagnostics: Iterable[Diagnostic], fmt: str) -> str:
-    """Validation findings as `text`, `json`, `github` or `markdown`, sorted and unique."""
-    items = normalize(diagnostics)
+def render_diagnostics(
+    diagnostics: Iterable[Diagnostic], fmt: str, *, specs: str | os.PathLike[str] | None = None
+) -> str:
+    """Validation findings as `text`, `json`, `github` or `markdown`, sorted and unique.
+
+    With `specs`, spec-relative files are shown relative to the working directory (at_cwd).
+    """
+    items = normalize(diagnostics if specs is None else at_cwd(diagnostics, specs))
     if fmt == "json":
         payload = [
             {
@@ -190,3 +237,24 @@ def _diff_markdown(findings: Sequence[Diagnostic], against: str) -> str:
     if findings:
         lines += _markdown_table(findings, "rule")
     return _joined(lines)
+
+
+def render_diff_failure(
+    diagnostics: Iterable[Diagnostic], fmt: str, *, against: str, summary: str
+) -> str:
+    """`eventgen diff` when one side's specs do not load: the load errors in the diff's format,
+    so a PR still gets annotations and a comment saying why there is no verdict (exit 2)."""
+    items = normalize(diagnostics)
+    if fmt == "json":
+        payload = {
+            "against": against,
+            "error": summary,
+            "diagnostics": json.loads(render_diagnostics(items, "json")),
+        }
+        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "github":
+        return render_diagnostics(items, "github")
+    if fmt == "markdown":
+        lines = [f"### eventgen diff against `{_md(against)}`", "", f"❌ **{_md(summary)}**"]
+        return _joined(lines + (_markdown_table(items, "code") if items else []))
+    return _joined([line for d in items for line in text_lines(d)])

@@ -20,7 +20,7 @@ import io
 import os
 import shutil
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import chdir, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 CASES = Path(__file__).resolve().parent / "cases"
@@ -47,7 +47,9 @@ def run_case(case: Path, out: Path) -> tuple[str, dict[str, bytes]]:
     if (case / "pre-existing").is_dir():
         shutil.copytree(case / "pre-existing", out, symlinks=True)
     stdout, stderr = io.StringIO(), io.StringIO()
-    with redirect_stdout(stdout), redirect_stderr(stderr):
+    # From inside the specs: findings are shown relative to the working directory, and the
+    # transcripts keep their spec-relative `orders.yaml:3:5`, wherever the repository is.
+    with redirect_stdout(stdout), redirect_stderr(stderr), chdir(case / "specs"):
         code = main(["build", str(case / "specs"), "-o", str(out), "--no-cache"])
     text = stderr.getvalue().replace(str(out), "<out>").replace(str(case / "specs"), "<specs>")
     return f"exit {code}\n{text}", snapshot(out)

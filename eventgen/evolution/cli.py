@@ -10,7 +10,7 @@ from typing import cast
 
 import click
 
-from eventgen.evolution.errors import InputError
+from eventgen.evolution.errors import InputError, LoadError
 from eventgen.evolution.report import FORMATS, render
 from eventgen.evolution.subjects import STRATEGIES, Strategy
 
@@ -24,10 +24,23 @@ class CliInputError(click.ClickException):
 
 
 @contextmanager
-def input_errors() -> Iterator[None]:
-    """Translate the library's InputError at the command boundary (the domain knows no click)."""
+def input_errors(fmt: str = "text", against: str = "") -> Iterator[None]:
+    """Translate the library's InputError at the command boundary (the domain knows no click).
+
+    Specs that do not load are findings too: in any format but text they are written to
+    stdout in that format (annotations, a PR comment, JSON), and stderr says why, in one line.
+    """
     try:
         yield
+    except LoadError as exc:
+        if fmt == "text":
+            raise CliInputError(exc.message) from exc
+        from eventgen.render import render_diff_failure
+
+        report = render_diff_failure(exc.diagnostics, fmt, against=against, summary=exc.summary)
+        click.echo(report, nl=False)
+        hint = f"\n  hint: {exc.hint}" if exc.hint else ""
+        raise CliInputError(exc.summary + hint) from exc
     except InputError as exc:
         raise CliInputError(exc.message) from exc
 
@@ -61,7 +74,7 @@ def diff(specs: Path, ref: str, env: str | None, fmt: str, strategy: str) -> Non
     enabled = gc.isenabled()
     gc.disable()
     try:
-        with input_errors():
+        with input_errors(fmt, ref):
             new = load_new(specs, env, cast(Strategy, strategy))
             old = load_old(specs, ref, env, cast(Strategy, strategy))
             findings = run(old, new)

@@ -10,13 +10,14 @@ from eventgen.diagnostics import Diagnostic, has_errors
 from eventgen.evolution import gitref, history
 from eventgen.evolution.diff_model import diff_messages, diff_topics
 from eventgen.evolution.diff_schemas import diff_subjects
-from eventgen.evolution.errors import InputError
+from eventgen.evolution.errors import InputError, LoadError
 from eventgen.evolution.findings import Finding, normalize
 from eventgen.evolution.generated import from_generated, is_generated_tree
 from eventgen.evolution.snapshot import Snapshot, from_project
 from eventgen.evolution.subjects import Strategy
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project
+from eventgen.render import display_path, moved
 
 
 def run(old: Snapshot, new: Snapshot) -> list[Finding]:
@@ -30,12 +31,20 @@ def display_prefix(path: PurePath | str) -> str:
     return "" if text in ("", ".") else text.rstrip("/") + "/"
 
 
+def disk_prefix(path: Path | str) -> str:
+    """The prefix of a directory on disk: relative to the working directory (absolute outside
+    it), so a GitHub annotation attaches to the PR line whichever way the path was typed."""
+    return display_prefix(display_path(path))
+
+
 def require_project(specs: Path, env: str | None) -> Project:
     """The loaded specs, or an InputError listing what is wrong with them."""
     project, found = load_project(specs, env)
     if project is None:
-        raise InputError(
-            _load_failure(f"the specs in {specs}", found, display_prefix(specs)),
+        raise _load_error(
+            f"the specs in {specs}",
+            found,
+            disk_prefix(specs),
             f"fix them first (`eventgen validate {specs}`)",
         )
     return project
@@ -44,7 +53,7 @@ def require_project(specs: Path, env: str | None) -> Project:
 def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
     """The new side: the specs directory as it is on disk."""
     project = require_project(specs, env)
-    return from_project(project, display_prefix(specs), "working tree", strategy)
+    return from_project(project, disk_prefix(specs), "working tree", strategy)
 
 
 def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snapshot:
@@ -57,7 +66,7 @@ def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snap
                     f"--against {ref}: a generated tree's history uses TopicNameStrategy",
                     "diff against the old specs (a git ref or directory) for RecordNameStrategy",
                 )
-            return from_generated(as_dir, display_prefix(as_dir).rstrip("/") or ".")
+            return from_generated(as_dir, disk_prefix(as_dir).rstrip("/") or ".")
         return _from_directory(as_dir, ref, env, strategy)
     ref_info = gitref.resolve(specs, ref)
     with tempfile.TemporaryDirectory(prefix="eventgen-diff-") as tmp:
@@ -65,8 +74,10 @@ def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snap
         prefix = f"{ref}:{display_prefix(ref_info.specs_rel)}"
         project, found = load_project(old_specs, env)
         if project is None or has_errors(found):
-            raise InputError(
-                _load_failure(f"the specs at {ref}", found, prefix),
+            raise _load_error(
+                f"the specs at {ref}",
+                found,
+                prefix,
                 "a ref whose specs do not load cannot be compared; pick another ref",
             )
     snap = from_project(project, prefix, ref, strategy)
@@ -84,10 +95,12 @@ def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snap
 
 def _from_directory(path: Path, ref: str, env: str | None, strategy: Strategy) -> Snapshot:
     project, found = load_project(path, env)
-    prefix = display_prefix(ref)
+    prefix = disk_prefix(path)
     if project is None or has_errors(found):
-        raise InputError(
-            _load_failure(f"the specs in {ref}", found, prefix),
+        raise _load_error(
+            f"the specs in {ref}",
+            found,
+            prefix,
             "a directory whose specs do not load cannot be compared",
         )
     snap = from_project(project, prefix, ref, strategy)
@@ -96,11 +109,15 @@ def _from_directory(path: Path, ref: str, env: str | None, strategy: Strategy) -
     return snap
 
 
-def _load_failure(what: str, found: list[Diagnostic], prefix: str) -> str:
-    errors = [d for d in found if d.severity.value == "error"]
+def _load_error(what: str, found: list[Diagnostic], prefix: str, hint: str) -> LoadError:
+    errors = [
+        d if d.loc.file.startswith("<") else moved(d, prefix + d.loc.file)
+        for d in found
+        if d.severity.value == "error"
+    ]
     lines = [f"{what} do not load ({len(errors)} error(s)):"]
     for d in errors[:10]:
-        lines.append(f"  {prefix}{d.loc}: {d.code}: {d.message}")
+        lines.append(f"  {d.loc}: {d.code}: {d.message}")
     if len(errors) > 10:
         lines.append(f"  ... and {len(errors) - 10} more")
-    return "\n".join(lines)
+    return LoadError("\n".join(lines), hint, errors)

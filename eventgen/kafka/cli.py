@@ -76,7 +76,8 @@ def _desired(specs: Path, env: str | None, fmt: str) -> tuple[DesiredTopic, ...]
     project, found = _load_project()(specs, env)
     shown = found if project is None else [d for d in found if d.severity is Severity.ERROR]
     if shown:
-        click.echo(render(shown, "json" if fmt == "json" else "text"), err=True, nl=False)
+        text = render(shown, "json" if fmt == "json" else "text", specs=specs)
+        click.echo(text, err=True, nl=False)
     return None if project is None else desired_topics(project)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from eventgen import __version__
 from eventgen.cli import main
+from eventgen.render import display_path
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "cases"
@@ -43,7 +44,10 @@ def test_validate_example_ok() -> None:
     assert main(["validate", str(REPO / "specs")]) == 0
 
 
-def test_findings_exit_1_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+def test_findings_exit_1_in_every_format(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CASES / "dangling_refs" / "specs")  # files relative to the cwd
     specs = str(CASES / "dangling_refs" / "specs")
     assert main(["validate", specs, "--format", "json"]) == 1
     payload = json.loads(capsys.readouterr().out)
@@ -60,10 +64,11 @@ def test_findings_exit_1_in_every_format(capsys: pytest.CaptureFixture[str]) -> 
 def test_diagnostics_are_sorted_and_complete() -> None:
     result = run("validate", str(CASES / "flows" / "specs"))
     assert result.returncode == 1
+    shown = display_path(CASES / "flows" / "specs" / "orders.yaml")  # as the cwd sees it
     positions = [
         tuple(map(int, line.split(":")[1:3]))
         for line in result.stderr.splitlines()
-        if line.startswith("orders.yaml:")
+        if line.startswith(f"{shown}:")
     ]
     assert positions == sorted(positions) and len(positions) > 15
 

@@ -14,6 +14,8 @@ import re
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import pytest
+
 from eventgen.cli import main
 from eventgen.rules.listing import list_rules
 from eventgen.spec.yamlload import MAX_FILE_BYTES
@@ -73,7 +75,8 @@ def _build(specs: Path, out: Path) -> tuple[int, str]:
     return code, stderr.getvalue()
 
 
-def test_spec_file_too_large_is_e0109(tmp_path: Path) -> None:
+def test_spec_file_too_large_is_e0109(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # findings are shown relative to the working directory
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "eventgen.yaml").write_text(
@@ -84,6 +87,7 @@ def test_spec_file_too_large_is_e0109(tmp_path: Path) -> None:
     code, text = _build(specs, tmp_path / "out")
     assert code == 1
     assert (
-        text.splitlines()[0] == f"orders.yaml: error E0109: file larger than {MAX_FILE_BYTES} bytes"
+        text.splitlines()[0]
+        == f"specs/orders.yaml: error E0109: file larger than {MAX_FILE_BYTES} bytes"
     )
     assert not (tmp_path / "out").exists()

@@ -157,3 +157,98 @@ def test_diff_finding_at_the_changed_line(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"::error file=new/orders.yaml,line={line},col={col},")
     assert f"(was at old/orders.yaml:{old_line}:{old_col})" in lines[0]
+
+
+# --- paths relative to the working directory, in every command ------------------------------
+
+BAD_ORDERS = """\
+eventgen: 1
+context: orders
+events:
+  OrderPlaced:
+    topic: order-events
+    key: order_id
+    fields: {order_id: uuid, total: doubel}
+topics:
+  order-events: {key: uuid}
+"""
+BAD_LINE, BAD_COL = _at(BAD_ORDERS, "fields: {order_id: uuid, total: doubel}")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """`repo/specs/` holding one error, and `elsewhere/`, a directory outside the repo."""
+    _write(tmp_path / "repo" / "specs", {"eventgen.yaml": PROJECT_OK, "orders.yaml": BAD_ORDERS})
+    (tmp_path / "repo" / "sub").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    return tmp_path / "repo"
+
+
+PROJECT_OK = PROJECT.replace(", min_insync_replicas: 3", "").replace("factor: 2", "factor: 1")
+
+# (cwd below the fixture's tmp_path, SPECS argument as typed, the file the finding must name)
+WHERES = {
+    "repo root, relative": ("repo", "specs", "specs/orders.yaml"),
+    "repo root, absolute": ("repo", "{abs}", "specs/orders.yaml"),
+    "inside the specs": ("repo/specs", ".", "orders.yaml"),
+    "a sibling folder": ("repo/sub", "../specs", "../specs/orders.yaml"),
+    "outside the repo": ("elsewhere", "{abs}", "{abs}/orders.yaml"),
+}
+
+
+def _where(repo: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    cwd, specs, shown = WHERES[name]
+    absolute = str(repo / "specs")
+    monkeypatch.chdir(repo.parent / cwd)
+    shown = shown.format(abs=absolute)
+    if shown.startswith(".."):  # outside the cwd: absolute, never `../`
+        shown = f"{absolute}/orders.yaml"
+    return specs.format(abs=absolute), shown
+
+
+def _github(file: str) -> str:
+    return f"::error file={file},line={BAD_LINE},col={BAD_COL + len('{order_id: uuid, total: ')},"
+
+
+@pytest.mark.parametrize("where", sorted(WHERES))
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_validate_and_build_show_cwd_relative_files(
+    repo: Path,
+    where: str,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    specs, shown = _where(repo, where, monkeypatch)
+    extra = ["-o", str(repo / "out"), "--no-cache"] if command == "build" else []
+    assert main([command, specs, *extra, "--format", "github"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(_github(shown)), out
+
+
+@pytest.mark.parametrize("where", sorted(WHERES))
+def test_diff_shows_cwd_relative_files(
+    repo: Path, where: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A breaking change (the key) on a new side that loads; the old side is a copy.
+    good = BAD_ORDERS.replace("total: doubel", "total: uuid")
+    _write(repo / "specs", {"orders.yaml": good.replace("key: order_id", "key: total")})
+    _write(repo.parent / "old", {"eventgen.yaml": PROJECT_OK, "orders.yaml": good})
+    specs, shown = _where(repo, where, monkeypatch)
+    old = str(repo.parent / "old")
+    assert main(["diff", specs, "--against", old, "--format", "github"]) == 1
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "title=D0201" in x]
+    key_line, key_col = _at(good, "key: order_id")
+    assert line.startswith(f"::error file={shown},line={key_line},col={key_col},"), line
+
+
+@pytest.mark.parametrize("where", sorted(WHERES))
+def test_topics_plan_shows_cwd_relative_files(
+    repo: Path, where: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The specs fail before any broker is asked: no cluster is needed (or reachable).
+    specs, shown = _where(repo, where, monkeypatch)
+    assert main(["topics", "plan", specs, "--bootstrap-servers", "127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    col = BAD_COL + len("{order_id: uuid, total: ")
+    assert err[0].startswith(f"{shown}:{BAD_LINE}:{col}: error E0"), err
