@@ -143,6 +143,11 @@ class EnumType:
     doc: str | None = None
     loc: Loc = field(default=NO_LOC, compare=False)
     default_loc: Loc = field(default=NO_LOC, compare=False)  # the `default:` value
+    symbol_locs: tuple[Loc, ...] = field(default=(), compare=False)  # one per symbol
+
+    def symbol_at(self, index: int) -> Loc:
+        """Where symbol `index` is written, else the enum."""
+        return self.symbol_locs[index] if index < len(self.symbol_locs) else self.loc
 
 
 @dataclass(frozen=True)

@@ -166,21 +166,21 @@ def check_types(project: Project) -> Iterator[Diagnostic]:
     for t in project.all_types():
         if isinstance(t, EnumType):
             seen: set[str] = set()
-            for symbol in t.symbols:
+            for index, symbol in enumerate(t.symbols):
                 if not naming.ENUM_SYMBOL.fullmatch(symbol) or symbol in seen:
                     yield error(
                         "E0505",
-                        t.loc,
+                        t.symbol_at(index),
                         f"enum {t.name}: symbol `{symbol}` is repeated or not a valid Avro name",
                     )
                 seen.add(symbol)
             members: dict[str, str] = {}
-            for symbol in t.symbols:
+            for index, symbol in enumerate(t.symbols):
                 member = naming.py_enum_member(symbol)
                 if member in members and members[member] != symbol:
                     yield error(
                         "E0512",
-                        t.loc,
+                        t.symbol_at(index),
                         f"enum {t.name}: symbols `{members[member]}` and `{symbol}` both become "
                         f"the Python member `{member}`",
                     )

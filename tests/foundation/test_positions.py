@@ -108,6 +108,16 @@ def test_enum_default_and_topic_name_at_their_values(
     assert found["E0604"] == [("orders.yaml", *_at(ORDERS, 'name: "bad name!"'))]
 
 
+def test_enum_symbol_findings_at_the_symbol(tmp_path: Path) -> None:
+    orders = ORDERS.replace("enum: [PLACED, PAID]", "enum: [PLACED, PAID, PAID, name, name_]")
+    found = _found(_write(tmp_path / "specs", {"eventgen.yaml": PROJECT, "orders.yaml": orders}))
+    line, _ = _at(orders, "enum: [PLACED")
+    text = orders.splitlines()[line - 1]
+    # The second PAID (the repeat) and name_ (the one that collides), not the enum's line.
+    assert found["E0505"] == [("orders.yaml", line, text.rindex("PAID") + 1)]
+    assert found["E0512"] == [("orders.yaml", line, text.index("name_") + 1)]
+
+
 def test_message_without_key_stays_at_the_message(tmp_path: Path) -> None:
     orders = ORDERS.replace("    key: seq\n", "")
     found = _found(_write(tmp_path / "specs", {"eventgen.yaml": PROJECT, "orders.yaml": orders}))

@@ -24,7 +24,7 @@ from eventgen.ir.resolve.topics import (
     build_topic,
     duration,
 )
-from eventgen.spec.nodes import PMap
+from eventgen.spec.nodes import PList, PMap
 from eventgen.spec.project import DEFAULT_OUTPUT, SpecSet
 
 SECTIONS = (
@@ -108,7 +108,13 @@ def _build_types(scope: Scope, items: dict[str, dict[str, dict[str, Item]]]) -> 
             node = _map(item.node, item.loc)
             doc = node.get("doc")
             if "enum" in node:
-                symbols = tuple(s for s in node.get("enum") or () if isinstance(s, str))
+                listed = node.get("enum") or ()
+                written = [
+                    (s, listed.item_loc(i) if isinstance(listed, PList) else item.key_loc)
+                    for i, s in enumerate(listed)
+                    if isinstance(s, str)
+                ]
+                symbols = tuple(s for s, _ in written)
                 scope.types.types[item.qualified] = EnumType(
                     item.qualified,
                     item.context,
@@ -118,6 +124,7 @@ def _build_types(scope: Scope, items: dict[str, dict[str, dict[str, Item]]]) -> 
                     doc,
                     item.key_loc,
                     node.value_loc("default") if "default" in node else item.key_loc,
+                    tuple(loc for _, loc in written),
                 )
             else:
                 fields = build_fields(scope, node.get("fields"), item.context, check_defaults=False)
