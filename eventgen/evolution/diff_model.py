@@ -49,12 +49,12 @@ def _placement(before: MessageSnap, m: MessageSnap) -> list[Finding]:
         return [
             finding(
                 "D0401",
-                m.loc,
+                m.topic_loc or m.loc,
                 f"{m.qualified} {where} (was on {before.topic}): consumers of the old topic "
                 "stop seeing it, and its order relative to older records is lost",
                 hint="keep the topic; to move, publish to both topics until every consumer "
                 "subscribed to the new one",
-                old_loc=before.loc,
+                old_loc=before.topic_loc or before.loc,
             )
         ]
     if before.topic is not None and before.key != m.key:
@@ -78,17 +78,19 @@ def _versioning(before: MessageSnap, m: MessageSnap, old: Snapshot, new: Snapsho
         return [
             finding(
                 "D0406",
-                m.loc,
+                m.version_loc or m.loc,
                 f"{m.qualified} went from version {before.version} down to {m.version}: "
                 f"data already written as version {before.version} has no schema any more",
                 hint="versions only go up",
-                old_loc=before.loc,
+                old_loc=before.version_loc or before.loc,
             )
         ]
     comparable = old.format == new.format and before.record is not None
     if m.version > before.version:
         if before.version not in m.upcasts_from:
-            return [_bump(m, before, f"has no upcaster from version {before.version}")]
+            # Missing upcaster: the finding is about the bump the author wrote.
+            what = f"has no upcaster from version {before.version}"
+            return [_bump(m, before, what, at=m.version_loc)]
         rebuilt = m.versions.get(before.version)
         if comparable and rebuilt is not None and _same(rebuilt, before.record) is False:
             return [
@@ -155,10 +157,10 @@ def _same(a: Any, b: Any) -> bool:
     return canonical(without_docs(a)) == canonical(without_docs(b))
 
 
-def _bump(m: MessageSnap, before: MessageSnap, what: str) -> Finding:
+def _bump(m: MessageSnap, before: MessageSnap, what: str, *, at: Loc | None = None) -> Finding:
     return finding(
         "D0404",
-        m.loc,
+        at or m.loc,
         f"{m.qualified} went from version {before.version} to {m.version} but {what}: "
         f"consumers cannot upcast version {before.version} payloads already on the topic",
         hint=f"add `upcast: [{{from: {before.version}, ops: [...]}}]` whose ops turn the old "

@@ -35,6 +35,8 @@ class MessageSnap:
     # constraints (lengths, patterns, ranges, decimal digits) that Avro schemas cannot express.
     constraints: Any = None
     key_loc: Loc | None = None  # the `key:` line, for a re-keying finding
+    topic_loc: Loc | None = None  # the `topic:` line, for a moved message
+    version_loc: Loc | None = None  # the `version:` line, for a version finding
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def from_project(
             field_locs=field_locs,
             constraints=message_record(project, m, m.fields, "json"),
             key_loc=at(m.at_key()),
+            topic_loc=at(m.topic_loc) if m.topic_loc.file != "<none>" else None,
+            version_loc=at(m.version_loc) if m.version_loc.file != "<none>" else None,
         )
     for t in project.all_types():
         fields = getattr(t, "fields", ())

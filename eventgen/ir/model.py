@@ -232,6 +232,8 @@ class Message:
     suppress: tuple[str, ...] = ()  # warning codes silenced for this item
     loc: Loc = field(default=NO_LOC, compare=False)
     key_loc: Loc = field(default=NO_LOC, compare=False)  # the `key:` value, when written
+    topic_loc: Loc = field(default=NO_LOC, compare=False)  # the `topic:` value, when written
+    version_loc: Loc = field(default=NO_LOC, compare=False)  # the `version:` value, when written
 
     def at_key(self) -> Loc:
         """Where a finding about the partition key belongs: its `key:` line, else the message."""

@@ -156,7 +156,7 @@ CASES: dict[str, tuple[Edits, int, list[tuple[str, str]]]] = {
             ("D0101", "new/shop.yaml:22:3"),
             ("D0101", "new/shop.yaml:22:3"),
             ("D0103", "new/shop.yaml:22:3"),
-            ("D0401", "new/shop.yaml:22:3"),
+            ("D0401", "new/shop.yaml:23:12"),  # the `topic:` line
         ],
     ),
     "D0402_removed_handled": (

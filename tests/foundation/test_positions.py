@@ -141,6 +141,7 @@ topics:
     partitions: 6
     cleanup: delete
     retention: 7d
+  other-events: {key: uuid}
 """
 
 DIFF_CASES = {
@@ -148,6 +149,7 @@ DIFF_CASES = {
     "D0302": ("cleanup: delete", "cleanup: compact"),
     "D0303": ("retention: 7d", "retention: 1d"),
     "D0201": ("key: order_id", "key: ref"),
+    "D0401": ("topic: order-events", "topic: other-events"),
 }
 
 

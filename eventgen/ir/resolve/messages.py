@@ -58,6 +58,8 @@ def build_message(scope: Scope, kind: str, item: Item) -> Message:
         suppress=tuple(sorted(node.get("suppress") or ())),
         loc=item.key_loc,
         key_loc=node.value_loc("key") if "key" in node else item.key_loc,
+        topic_loc=node.value_loc("topic") if "topic" in node else item.key_loc,
+        version_loc=node.value_loc("version") if "version" in node else item.key_loc,
     )
 
 
