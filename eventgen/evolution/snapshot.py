@@ -14,8 +14,9 @@ from typing import Any
 from eventgen.diagnostics import Loc
 from eventgen.emit import layout
 from eventgen.evolution.history import History
-from eventgen.evolution.subjects import Strategy, Subject, message_record, subjects
+from eventgen.evolution.subjects import Strategy, Subject, subjects
 from eventgen.ir.model import Project
+from eventgen.schemas import Schemas
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,13 @@ def from_project(
     def at(loc: Loc) -> Loc:
         return Loc(prefix + loc.file, loc.line, loc.col) if loc.file != "<none>" else loc
 
+    schemas = Schemas(project)  # one builder: the subjects reuse the records built here
+    fmt = project.defaults.serialization
     topics_by_id = {t.qualified: t for t in project.all_topics()}
     messages: dict[str, MessageSnap] = {}
     named_locs: dict[str, tuple[Loc, dict[str, Loc]]] = {}
     for m in project.all_messages():
-        versions = {v: message_record(project, m, fs) for v, fs in layout.versions(m)}
+        versions = {v: schemas.record(m, v, fmt) for v, _ in layout.versions(m)}
         field_locs = {f.name: at(f.loc) for f in m.fields}
         named_locs[m.qualified] = (at(m.loc), field_locs)
         messages[m.qualified] = MessageSnap(
@@ -112,7 +115,7 @@ def from_project(
             upcasts_from=frozenset(u.from_version for u in m.upcasts),
             loc=at(m.loc),
             field_locs=field_locs,
-            constraints=message_record(project, m, m.fields, "json"),
+            constraints=schemas.record(m, m.version, "json"),
             key_loc=at(m.at_key()),
             topic_loc=at(m.topic_loc) if m.topic_loc.file != "<none>" else None,
             version_loc=at(m.version_loc) if m.version_loc.file != "<none>" else None,
@@ -146,7 +149,9 @@ def from_project(
         messages=messages,
         topics=topics,
         consumers=consumers,
-        subjects={name: _relocated(s, at) for name, s in subjects(project, strategy).items()},
+        subjects={
+            name: _relocated(s, at) for name, s in subjects(project, strategy, schemas).items()
+        },
         context_locs={c.name: Loc(prefix + c.files[0]) for c in project.contexts if c.files},
         project_loc=Loc(prefix + project_file),
         named_locs=named_locs,
