@@ -219,6 +219,7 @@ def _run_build(
     schemas = Schemas(project)
     generated = emit_all(project, by_env, schemas)
     generated.update(history_stage(project, out, schemas))
+    del schemas  # its records are in the files now; the writer needs the memory more
     files = {path: f.data for path, f in generated.items()}
     files[MANIFEST] = manifest(project, generated, inputs, found)
     del generated

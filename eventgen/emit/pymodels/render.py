@@ -57,10 +57,12 @@ def emit(project: Project, schemas: Schemas | None = None) -> Files:
         sources[layout.topics_module_path(project)] = env.get_template("topics.py.jinja").render(
             module=module_view, topics=topics
         )
-    files = {
-        path: GeneratedFile(path, text.encode(), KIND, origin.get(path, whole))
-        for path, text in format_sources(sources).items()
-    }
+    formatted = format_sources(sources)
+    sources.clear()  # a large package holds its text three times otherwise: drop as we go
+    files: Files = {}
+    for path in list(formatted):
+        text = formatted.pop(path)
+        files[path] = GeneratedFile(path, text.encode(), KIND, origin.get(path, whole))
     # PEP 561 marker; its content is read as "partial" flags
     files[typed] = GeneratedFile(typed, b"", KIND, whole)
     return files
