@@ -32,7 +32,7 @@ def _projects() -> dict[str, object]:
 def test_one_file_per_environment_with_every_topic() -> None:
     files = emit(_projects())  # type: ignore[arg-type]
     assert sorted(files) == ["topics/default.json", "topics/prod.json"]
-    doc = json.loads(files["topics/default.json"])
+    doc = json.loads(files["topics/default.json"].data)
     assert doc["environment"] == "default" and doc["format"] == 1
     assert sorted(doc["topics"]) == [
         "inventory.state",
@@ -61,14 +61,12 @@ def test_one_file_per_environment_with_every_topic() -> None:
         "retention.ms": "2592000000",
     }
     assert doc["topics"]["inventory.state"]["configs"]["cleanup.policy"] == "compact"
-    assert (
-        json.loads(files["topics/prod.json"])["topics"]["orders.order-events"]["replication_factor"]
-        == 3
-    )
+    prod = json.loads(files["topics/prod.json"].data)
+    assert prod["topics"]["orders.order-events"]["replication_factor"] == 3
 
 
 def test_bytes_are_sorted_and_end_with_newline() -> None:
-    data = emit(_projects())["topics/default.json"]  # type: ignore[arg-type]
+    data = emit(_projects())["topics/default.json"].data  # type: ignore[arg-type]
     assert data.endswith(b"}\n")
     assert data == (json.dumps(json.loads(data), indent=2, sort_keys=True) + "\n").encode()
 
@@ -77,7 +75,7 @@ def test_identical_bytes_under_any_hash_seed() -> None:
     code = (
         "import hashlib, sys; sys.path.insert(0, '.');"
         "from tests.kafka.test_emit_topics import _projects; from eventgen.emit.topics import emit;"
-        "f = emit(_projects()); print(hashlib.sha256(b''.join(f[k] for k in sorted(f))).hexdigest())"
+        "f = emit(_projects()); print(hashlib.sha256(b''.join(f[k].data for k in sorted(f))).hexdigest())"
     )
     digests = {
         subprocess.run(

@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from eventgen.emit import avro, jsonschema, python_models
+from eventgen.emit.files import Files
 from eventgen.ir.model import (
     Constraints,
     Context,
@@ -188,10 +189,15 @@ def fixture_project(package: str = "fx_events") -> Project:
     return project([ctx_a, ctx_b], package)
 
 
+def contents(files: Files) -> dict[str, bytes]:
+    """Path -> bytes of emitted files."""
+    return {path: f.data for path, f in files.items()}
+
+
 def emit_all(proj: Project) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for emit in (python_models.emit, avro.emit, jsonschema.emit):
-        files.update(emit(proj))
+        files.update(contents(emit(proj)))
     return files
 
 
@@ -204,7 +210,7 @@ def write(files: dict[str, bytes], out: Path) -> None:
 
 def import_package(proj: Project, out: Path) -> dict[str, ModuleType]:
     """Write the generated package under `out` and import its modules (fresh)."""
-    write(python_models.emit(proj), out)
+    write(contents(python_models.emit(proj)), out)
     if str(out) not in sys.path:
         sys.path.insert(0, str(out))
     for name in [m for m in sys.modules if m == proj.package or m.startswith(proj.package + ".")]:

@@ -42,7 +42,7 @@ class Generated:
         self.project = project
         self.index = layout.TypeIndex(project)
         self.modules = fx.import_package(project, out)
-        self.schemas = {p: json.loads(b) for p, b in js_emit.emit(project).items()}
+        self.schemas = {p: json.loads(f.data) for p, f in js_emit.emit(project).items()}
 
     def cls(self, message: Message) -> Any:
         return fx.model_class(self.project, self.modules, message.qualified)
@@ -191,7 +191,7 @@ def test_edge_values_round_trip(handmade: Generated, field: str, value: Any) -> 
 
 
 def _avro(gen: Generated, name: str) -> Any:
-    return json.loads(avro.emit(gen.project)[f"avro/alpha/{name}.avsc"])
+    return json.loads(avro.emit(gen.project)[f"avro/alpha/{name}.avsc"].data)
 
 
 # Each built-in wire pattern and a spec pattern, with the value and the value plus "\n".

@@ -148,7 +148,7 @@ def test_schema_modules_match_avsc_files(pkg: Any) -> None:
         for message in ctx.messages:
             for version, _ in layout.versions(message):
                 suffix = None if version == message.version else version
-                avsc = json.loads(files[layout.avro_path(ctx.name, message.name, suffix)])
+                avsc = json.loads(files[layout.avro_path(ctx.name, message.name, suffix)].data)
                 schema = module.SCHEMAS[naming.message_type(message.qualified)][version]
                 # expand_schema inlines every use of a named type: compare fully expanded forms.
                 assert expand_schema([*module.TYPES, schema])[-1] == expand_schema(avsc)

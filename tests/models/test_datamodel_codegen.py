@@ -36,7 +36,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Any:
     project, found = load_project(ROOT / "specs")
     assert project is not None, found
     out = tmp_path_factory.mktemp("dmc")
-    fx.write(js_emit.emit(project), out / "schemas")
+    fx.write(fx.contents(js_emit.emit(project)), out / "schemas")
     modules = fx.import_package(project, out / "ours")
     done = subprocess.run(
         [sys.executable, "-m", "datamodel_code_generator", "--input", str(out / "schemas" / "jsonschema"),

@@ -178,11 +178,11 @@ def _emitted_accepts_default(project: Project, out: Path) -> None:
     cls = _model(project, out)
     instance = cls()  # the default fills the only field
     wire = json.loads(cls.model_validate_json(instance.model_dump_json()).model_dump_json())
-    schema = json.loads(js_files[layout.jsonschema_path("d", "DefaultSet")])
+    schema = json.loads(js_files[layout.jsonschema_path("d", "DefaultSet")].data)
     jsonschema.Draft202012Validator(schema).validate(wire)
     field_schema = schema["properties"]["value"]
     jsonschema.Draft202012Validator(field_schema).validate(field_schema["default"])
-    declared = json.loads(avro_files[layout.avro_path("d", "DefaultSet")])
+    declared = json.loads(avro_files[layout.avro_path("d", "DefaultSet")].data)
     reader: Any = fastavro.parse_schema(declared)  # a parsed schema: str, list or dict
     writer = {"type": "record", "name": "DefaultSet", "namespace": reader["name"].rsplit(".", 1)[0]}
     # Any: fastavro types a read record as a union of every Avro value
