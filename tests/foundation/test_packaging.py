@@ -72,10 +72,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     yield Installed(wheel=wheel, bin=python.parent, cwd=cwd)
 
 
-def _repo(*args: str) -> subprocess.CompletedProcess[str]:
+def _repo(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(REPO_EVENTGEN), *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+        capture_output=True, text=True, cwd=cwd, timeout=300, check=False,
     )  # fmt: skip
 
 
@@ -129,7 +129,9 @@ def test_build_output_is_byte_identical(installed: Installed, tmp_path: Path) ->
 
 
 def test_validate_and_diff_match_the_repo(installed: Installed, tmp_path: Path) -> None:
-    valid, repo_valid = installed.run("validate", str(SPECS)), _repo("validate", str(SPECS))
+    # Both from the same working directory: findings show paths relative to it.
+    valid = installed.run("validate", str(SPECS))
+    repo_valid = _repo("validate", str(SPECS), cwd=installed.cwd)
     assert valid.returncode == repo_valid.returncode == 0, valid.stderr
     assert (valid.stdout, valid.stderr) == (repo_valid.stdout, repo_valid.stderr)
     old = tmp_path / "old"
@@ -142,7 +144,7 @@ def test_validate_and_diff_match_the_repo(installed: Installed, tmp_path: Path) 
     text = orders.read_text()
     assert text.count("    partitions: 12\n") == 1
     orders.write_text(text.replace("    partitions: 12\n", "    partitions: 24\n"))
-    changed, repo = installed.run(*diff_args), _repo(*diff_args)
+    changed, repo = installed.run(*diff_args), _repo(*diff_args, cwd=installed.cwd)
     assert changed.returncode == repo.returncode == 1, changed.stdout + changed.stderr
     assert changed.stdout == repo.stdout and '"D0301"' in changed.stdout
 
