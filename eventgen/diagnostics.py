@@ -21,7 +21,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)  # slots: a 10,000-event spec loads 640,000
 class Loc:
     """A 1-based position in a spec file; line 0 means "the file as a whole"."""
 

@@ -11,6 +11,10 @@ from eventgen.diagnostics import Loc
 class PMap(dict[str, Any]):
     """A mapping loaded from YAML, with the position of itself, its keys and its values."""
 
+    # No per-node __dict__: a 10,000-event platform loads about 100,000 of these, and the
+    # memory the load peaks at stays mapped for the rest of the build (docs/performance.md).
+    __slots__ = ("key_locs", "loc", "value_locs")
+
     def __init__(self, loc: Loc) -> None:
         super().__init__()
         self.loc = loc
@@ -44,6 +48,8 @@ class PMap(dict[str, Any]):
 
 class PList(list[Any]):
     """A sequence loaded from YAML, with the position of itself and of each item."""
+
+    __slots__ = ("item_locs", "loc")
 
     def __init__(self, loc: Loc) -> None:
         super().__init__()

@@ -88,10 +88,20 @@ class _Builder:
         self.expanded = 0  # nodes built by such re-expansions
         self.active: set[int] = set()
         self.diagnostics: list[Diagnostic] = []
+        self._locs: dict[int, Loc] = {}  # by character offset
+        self._lines: dict[int, int] = {}  # one int object per line number (past 256, each is new)
 
     def loc(self, node: yaml.Node) -> Loc:
+        # A collection's own position is also its value's or item's position in its parent:
+        # one Loc serves both (a big platform has about a million of them, held by the IR).
         mark = node.start_mark
-        return Loc(self.file, mark.line + 1, mark.column + 1)
+        found = self._locs.get(mark.index)
+        if found is None:
+            line = mark.line + 1
+            found = self._locs[mark.index] = Loc(
+                self.file, self._lines.setdefault(line, line), mark.column + 1
+            )
+        return found
 
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         if self.replaying:
