@@ -4,7 +4,8 @@
 
 Wraps the pipeline's stage functions by name (each looked up where its caller finds it, so
 the wrapper is what runs), runs `eventgen.cli.main(argv)` and writes JSON to JSON_OUT:
-`{"exit": code, "total": s, "stages": {name: s}, "gc": {"collections": n, "seconds": s}}`.
+`{"exit": code, "total": s, "stages": {name: s}, "gc": {"collections": n, "seconds": s},
+"memory": [{"stage": name, "rss_mb": MB, "peak_mb": MB}]}` (RSS and peak when each call ended).
 A stage name that no longer exists is skipped (the code base moves; the profile should not
 break because a function was renamed). Stages can nest (`emit.python` contains `ruff`); the
 rest of `total` is start-up, imports and glue. Cyclic GC time is measured with `gc.callbacks`
@@ -17,6 +18,7 @@ import dataclasses
 import gc
 import importlib
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 STAGES: dict[str, float] = {}
+# (stage name, RSS MB when it ended, peak RSS MB so far), in the order stages ended: where the
+# memory is held (RSS after) and which stage raised the peak (peak after > peak before).
+MEMORY: list[tuple[str, float, float]] = []
 
 # (stage name, module whose attribute is the function its caller uses, attribute)
 WRAPPED = (
@@ -48,8 +53,22 @@ def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         finally:
             STAGES[name] = STAGES.get(name, 0.0) + time.perf_counter() - start
+            MEMORY.append((name, rss_mb(), peak_mb()))
 
     return wrapper
+
+
+def rss_mb() -> float:
+    """Resident set size now (Linux /proc; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * resource.getpagesize() / 2**20
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def install() -> None:
@@ -100,6 +119,7 @@ def main(argv: list[str]) -> int:
         "total": total,
         "stages": dict(sorted(STAGES.items(), key=lambda kv: -kv[1])),
         "gc": {"collections": clock.collections, "seconds": clock.seconds},
+        "memory": [{"stage": n, "rss_mb": r, "peak_mb": p} for n, r, p in MEMORY],
     }
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return code
