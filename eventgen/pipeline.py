@@ -10,6 +10,7 @@ from eventgen.ir.model import Project
 from eventgen.ir.resolve.builder import _add_consumer_dlqs as add_consumer_dlqs
 from eventgen.ir.resolve.builder import build_project
 from eventgen.rules.catalog import RULES
+from eventgen.rules.checks_depth import check_nesting
 from eventgen.rules.registry import run_checks
 from eventgen.rules.suppress import apply_suppressions
 from eventgen.spec.nodes import PMap
@@ -154,7 +155,12 @@ def _resolve(
     # Checks over the IR assume well-formed input; on malformed specs they would mostly
     # repeat what the structure check said, so they run once the structure is clean.
     if not malformed:
-        found.extend(run_checks(project, RULES))
+        # The other checks (and the emitters) walk types recursively: a project nested
+        # deeper than they support stops here, with its E0514s.
+        too_deep = list(check_nesting(project))
+        found.extend(too_deep)
+        if not too_deep:
+            found.extend(run_checks(project, RULES))
     return project, found
 
 

@@ -10,6 +10,10 @@ from eventgen.ir.model import SCALARS, EnumType, ListOf, MapOf, Named, RecordTyp
 
 _TOKEN = re.compile(r"\s*(list\[|map\[|\]|\?|decimal\(\s*\d+\s*,\s*\d+\s*\)|[A-Za-z_][\w.-]*)")
 _DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+# Deepest nesting of list[/map[ in one type and of records in records. Emitters, the
+# rules and pydantic recurse per level; 64 is far beyond any real schema and far below
+# Python's recursion limit.
+MAX_NESTING = 64
 
 
 class TypeSyntaxError(ValueError):
@@ -31,6 +35,12 @@ def parse_type(text: str) -> TypeRef:
             raise TypeSyntaxError(f"cannot read type `{text}` at character {pos + 1}")
         tokens.append(match.group(1))
         pos = match.end()
+    nesting = sum(1 for token in tokens if token in ("list[", "map["))
+    if nesting > MAX_NESTING:
+        # The parser, the emitters and Python's own repr recurse per level: refuse early.
+        raise TypeSyntaxError(
+            f"type nests {nesting} list[/map[ levels; at most {MAX_NESTING} are supported"
+        )
     ref, rest = _parse(tokens, text)
     if rest:
         raise TypeSyntaxError(f"unexpected `{''.join(rest)}` in type `{text}`")

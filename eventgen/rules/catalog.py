@@ -9,6 +9,7 @@ and the pipeline all read RULES; nothing is registered by importing a module.
 from __future__ import annotations
 
 from eventgen.rules import (
+    checks_depth,
     checks_flows,
     checks_names,
     checks_output,
@@ -90,6 +91,7 @@ _BEFORE_RULES: tuple[Rule, ...] = (
 RULES: tuple[Rule, ...] = validate_ruleset(
     (
         *_BEFORE_RULES,
+        *checks_depth.RULES,
         *checks_flows.RULES,
         *checks_names.RULES,
         *checks_output.RULES,
