@@ -77,7 +77,9 @@ GENERATED_IMPORTS = frozenset(
         "cython_runtime",  # what fastavro's Cython modules put in sys.modules
     }
 )  # fmt: skip
-SHADOWED_PACKAGES = GENERATED_IMPORTS | frozenset(sys.stdlib_module_names)
+# What `eventgen.runtime.registry` loads through confluent-kafka's Schema Registry client.
+REGISTRY_CLIENT_IMPORTS = frozenset({"httpx", "httpx2", "authlib", "attrs", "attr", "cachetools"})
+SHADOWED_PACKAGES = GENERATED_IMPORTS | REGISTRY_CLIENT_IMPORTS | frozenset(sys.stdlib_module_names)
 
 # File systems (ext4, APFS, NTFS) allow 255 bytes per path component. A whole relative path
 # is kept to 512 bytes so the output directory's own path keeps room under macOS's 1024.

@@ -8,6 +8,8 @@ run at validate time, so `validate` and `build` agree.
 
 from __future__ import annotations
 
+import ntpath
+import posixpath
 from collections.abc import Iterator
 
 from eventgen.diagnostics import Diagnostic, Loc, error
@@ -32,9 +34,11 @@ def check_reserved(project: Project) -> Iterator[Diagnostic]:
         role = (
             "a top-level output folder"
             if package in naming.OUTPUT_FOLDERS
-            else "a standard-library module"
-            if package not in naming.GENERATED_IMPORTS
             else "a module the generated code imports"
+            if package in naming.GENERATED_IMPORTS
+            else "a module the Schema Registry client imports"
+            if package in naming.REGISTRY_CLIENT_IMPORTS
+            else "a standard-library module"
         )
         yield error(
             "E0410",
@@ -198,6 +202,30 @@ def _lengths(claims: list[Claim], reported: set[str]) -> Iterator[Diagnostic]:
             )
 
 
+def check_output_dir(project: Project) -> Iterator[Diagnostic]:
+    """A committed `output:` stays inside the project directory (the specs folder's parent).
+
+    The build writes and deletes under it; a pull request that sets `output: /etc` or
+    `../../somewhere` would otherwise point CI's writes anywhere on disk. A directory chosen on
+    the command line (`-o`) is the user's own choice and is not checked.
+    """
+    output = project.output
+    loc = dict(project.project_locs).get("output", Loc(layout.project_file(project)))
+    hint = "use a folder beside the specs folder, e.g. `../generated`; `-o` can point elsewhere"
+    if posixpath.isabs(output) or ntpath.isabs(output) or "\\" in output or ":" in output:
+        yield error("E0414", loc, f"output `{output}` is not a relative path", hint)
+        return
+    # Relative to the project directory, with the specs folder as `specs`.
+    inside = posixpath.normpath(posixpath.join("specs", output))
+    if inside == ".." or inside.startswith("../"):
+        where = "outside the project directory"
+    elif inside in (".", "specs"):
+        where = "the project directory itself" if inside == "." else "the specs folder itself"
+    else:
+        return
+    yield error("E0414", loc, f"output `{output}` is {where}", hint)
+
+
 # The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
 RULES: tuple[Rule, ...] = (
     declare(
@@ -221,6 +249,13 @@ RULES: tuple[Rule, ...] = (
         "rule",
         "environment name is reserved (`default`) or cannot be a file name",
         check_reserved,
+    ),
+    declare(
+        "E0414",
+        "error",
+        "rule",
+        "`output:` leaves the project directory, or is the project or specs folder itself",
+        check_output_dir,
     ),
     declare(
         "E0411",

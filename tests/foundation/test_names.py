@@ -189,6 +189,9 @@ def test_escaped_attributes_define_quiet_models() -> None:
         "avro",
         "jsonschema",
         "topics",
+        "httpx",  # the Schema Registry client's own imports
+        "authlib",
+        "cachetools",
     ],
 )
 def test_shadowing_package_names_are_refused(tmp_path: Path, package: str) -> None:
