@@ -77,6 +77,12 @@ _BEFORE_RULES: tuple[Rule, ...] = (
     declare("E0503", "error", "resolve", "decimal precision/scale out of range"),
     declare("E0504", "error", "resolve", "default does not fit its type or constraints"),
     declare("E0508", "error", "resolve", "constraint pattern is not a valid regular expression"),
+    declare(
+        "E0515",
+        "error",
+        "resolve",
+        "constraint pattern can backtrack exponentially (a variable-length repeat repeated)",
+    ),
     declare("E0510", "error", "resolve", "duration does not parse or overflows"),
     declare("E0511", "error", "resolve", "size does not parse or overflows"),
     # versions

@@ -8,6 +8,7 @@ from typing import Any
 
 from eventgen.diagnostics import Loc
 from eventgen.ir.model import Constraints, Field, ListOf, MapOf, Named, Scalar, TypeRef, freeze
+from eventgen.ir.regex_risk import exponential_backtracking
 from eventgen.ir.resolve.scope import Scope
 from eventgen.ir.types import TypeSyntaxError, innermost, parse_type
 from eventgen.ir.values import value_problem
@@ -85,6 +86,19 @@ def build_field(
             re.compile(constraints.pattern)
         except re.error as exc:
             scope.error("E0508", spec.value_loc("pattern"), f"invalid pattern: {exc}")
+        else:
+            if exponential_backtracking(constraints.pattern):
+                scope.error(
+                    "E0515",
+                    spec.value_loc("pattern"),
+                    f"pattern `{constraints.pattern}` repeats a variable-length repeat: Python's "
+                    "re (the generator's checks and the generated models) can take exponential "
+                    "time on a non-matching value",
+                    "make the repeated part start with something the inner repeat cannot "
+                    "match, e.g. `[a-z]+(-[a-z]+)*` instead of `([a-z-]+)+`",
+                )
+                # Checked without it: matching the default against it could hang.
+                constraints = replace(constraints, pattern=None)
     has_default = "default" in attrs or ref.nullable
     default = freeze(attrs.get("default")) if "default" in attrs else None
     doc = attrs.get("doc") if isinstance(attrs.get("doc"), str) else None
