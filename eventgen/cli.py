@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -159,21 +161,47 @@ def main(argv: list[str] | None = None) -> int:
     `ctx.exit(code)` (which click, outside standalone mode, *returns* rather than raises) or a
     domain error that carries its own exit code.
     """
+    received: list[int] = []
+    previous: Any = None
     try:
+        previous = _sigterm_as_interrupt(received)
         code = cli.main(args=argv, prog_name="eventgen", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         return 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # Ctrl-C or SIGTERM outside the writer (which reports its own state): nothing was
+        # written. The shell's convention, 128 + the signal, as the writer returns.
+        signum = received[-1] if received else signal.SIGINT
+        click.echo(f"eventgen: interrupted by {signal.Signals(signum).name}", err=True)
+        return 128 + signum
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except Exception as exc:  # noqa: BLE001 - an internal bug must never look like a spec finding
         return _domain_error(exc)
+    finally:
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
     return code if isinstance(code, int) else 0
+
+
+def _sigterm_as_interrupt(received: list[int]) -> Any:
+    """Make SIGTERM interrupt like Ctrl-C (Python's default kills without a word or an exit
+    code of ours); an ignored SIGTERM stays ignored. Returns the handler it replaced."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding caller): leave signals alone
+        return None
+    return previous
 
 
 def _domain_error(exc: Exception) -> int:
