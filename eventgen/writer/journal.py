@@ -101,7 +101,9 @@ def _guarded() -> Iterator[_Signals]:
     previous: list[tuple[signal.Signals, Any]] = []
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous.append((signum, signal.signal(signum, state.handle)))
+            # A signal the caller ignores (nohup, `&` in a script) stays ignored.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous.append((signum, signal.signal(signum, state.handle)))
     except ValueError:  # not the main thread: signals cannot reach us here anyway
         pass
     try:

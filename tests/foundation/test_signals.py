@@ -74,3 +74,28 @@ def test_interrupt_before_writing_is_one_line_and_128_plus_signal(
     assert err.strip().splitlines()[-1] == f"eventgen: interrupted by {signum.name}", err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_an_ignored_sigint_stays_ignored_while_writing(tmp_path: Path) -> None:
+    # Started with SIGINT ignored (as `nohup` or `cmd &` in a script do): the writer must not
+    # take SIGINT over for its write phase, so the build completes.
+    specs = _big_specs(tmp_path, events=1500)
+    command = f"trap '' INT; exec '{EVENTGEN}' build '{specs}' --no-cache"
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        sent = 0
+        while proc.poll() is None and time.monotonic() < deadline and sent < 200:
+            if (tmp_path / "out" / ".eventgen-staging").exists() or _cpu_ticks(proc.pid) >= 20:
+                os.kill(proc.pid, signal.SIGINT)
+                sent += 1
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert sent > 0
+    assert proc.returncode == 0, err
+    assert (tmp_path / "out" / "eventgen-manifest.json").is_file()
