@@ -15,7 +15,7 @@ import click
 
 from eventgen import __version__
 
-FORMATS = click.Choice(["text", "json", "github"])
+FORMATS = click.Choice(["text", "json", "github", "markdown"])
 SPECS = click.Path(exists=True, file_okay=False, path_type=Path)
 
 

@@ -56,3 +56,13 @@ def test_an_overlay_error_fails_validate_without_env(capsys: pytest.CaptureFixtu
     code, found = _findings(["validate", str(CASES / "environments" / "specs")], capsys)
     assert code == 1
     assert [f.split()[0] for f in found] == ["E0114"]
+
+
+def test_validate_renders_markdown_for_a_pr_comment(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["validate", str(CASES / "environments" / "specs"), "--format", "markdown"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.startswith("### eventgen findings")
+    assert [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| 🔴")] == [
+        "E0114"
+    ]
