@@ -71,7 +71,8 @@ def decimal_signed(c: Constraints) -> bool:
     return c.minimum is None or c.minimum < 0
 
 
-def _lengths(c: Constraints, low: str, high: str) -> dict[str, Any]:
+def length_keywords(c: Constraints, low: str, high: str) -> dict[str, Any]:
+    """`min_length`/`max_length` under the given JSON Schema keywords (strings, lists, maps)."""
     out: dict[str, Any] = {}
     if c.min_length is not None:
         out[low] = c.min_length
@@ -81,7 +82,7 @@ def _lengths(c: Constraints, low: str, high: str) -> dict[str, Any]:
 
 
 def _json_string(ref: Scalar, c: Constraints) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "string"} | _lengths(c, "minLength", "maxLength")
+    out: dict[str, Any] = {"type": "string"} | length_keywords(c, "minLength", "maxLength")
     return out | ({"pattern": c.pattern} if c.pattern is not None else {})
 
 

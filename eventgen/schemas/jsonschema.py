@@ -100,23 +100,14 @@ class SchemaBuilder:
         match ref:
             case ListOf(item):
                 out = {"type": "array", "items": self.type(item)}
-                return out | _bounds(c, "minItems", "maxItems")
+                return out | scalars.length_keywords(c, "minItems", "maxItems")
             case MapOf(item):
                 out = {"type": "object", "additionalProperties": self.type(item)}
-                return out | _bounds(c, "minProperties", "maxProperties")
+                return out | scalars.length_keywords(c, "minProperties", "maxProperties")
             case Named(name):
                 return {"$ref": f"#/$defs/{self.keys[name]}"}
             case Scalar():
                 return scalars.info(ref).json(ref, c)
-
-
-def _bounds(c: Constraints, low: str, high: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if c.min_length is not None:
-        out[low] = c.min_length
-    if c.max_length is not None:
-        out[high] = c.max_length
-    return out
 
 
 def wire_json(index: TypeIndex, ref: TypeRef, value: Any) -> Any:
