@@ -7,8 +7,7 @@ from pathlib import Path
 
 from eventgen.diagnostics import Diagnostic, has_errors, normalize
 from eventgen.ir.model import Project
-from eventgen.ir.resolve.builder import _add_consumer_dlqs as add_consumer_dlqs
-from eventgen.ir.resolve.builder import build_project
+from eventgen.ir.resolve.builder import add_consumer_dlqs, build_project
 from eventgen.rules.catalog import RULES
 from eventgen.rules.checks_depth import check_nesting
 from eventgen.rules.registry import run_checks

@@ -40,11 +40,7 @@ def record_depths(project: Project) -> dict[str, int]:
             name, expanded = stack.pop()
             if expanded:
                 on_stack.discard(name)
-                deepest = 0
-                for fld in records[name].fields:
-                    wrappers, inner = _wrappers_and_name(fld.type)
-                    deepest = max(deepest, wrappers + depths.get(inner or "", 0))
-                depths[name] = 1 + deepest
+                depths[name] = 1 + _deepest_field(records[name].fields, depths)
                 continue
             if name in depths or name in on_stack:
                 continue
@@ -76,16 +72,18 @@ def check_nesting(project: Project) -> Iterator[Diagnostic]:
         if record.qualified in too_deep and record.qualified not in held:
             yield _too_deep("type", record.name, depths[record.qualified], record.loc)
     for message in project.all_messages():
-        deepest = max(
-            (w + depths.get(inner or "", 0) for w, inner in map(_field_nesting, message.fields)),
-            default=0,
-        )
-        if deepest + 1 > MAX_NESTING:
-            yield _too_deep(message.kind, message.name, deepest + 1, message.loc)
+        depth = 1 + _deepest_field(message.fields, depths)
+        if depth > MAX_NESTING:
+            yield _too_deep(message.kind, message.name, depth, message.loc)
 
 
-def _field_nesting(fld: Field) -> tuple[int, str | None]:
-    return _wrappers_and_name(fld.type)
+def _deepest_field(fields: tuple[Field, ...], depths: dict[str, int]) -> int:
+    """The deepest of `fields`: its list/map levels plus the depth of the record inside."""
+    deepest = 0
+    for fld in fields:
+        wrappers, inner = _wrappers_and_name(fld.type)
+        deepest = max(deepest, wrappers + depths.get(inner or "", 0))
+    return deepest
 
 
 def _too_deep(kind: str, name: str, depth: int, loc: Loc) -> Diagnostic:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -187,6 +190,17 @@ def fixture_project(package: str = "fx_events") -> Project:
     ctx_a = context(a, [money, kind, every, holder], [happened, keyed], [t_events])
     ctx_b = context(b, [local], [do_it, ask], [t_cmds])
     return project([ctx_a, ctx_b], package)
+
+
+def sample_happened(alpha: Any) -> Any:
+    """A `fixture_project` Happened event with every scalar, collection and nesting filled."""
+    every = alpha.Every(
+        s="é", i=-5, l=2**63 - 1, f=0.5, d=-1.5, b=True, raw=b"\x00\xff", u=uuid.uuid4(),
+        day="2024-02-29", at="12:00:00.000001", ts=datetime(2024, 1, 1, tzinfo=UTC),
+        big=Decimal("-1.5"), whole=7, frac="0.0001", tags=("a",),
+        amounts={"x": alpha.Money(amount="1.00", currency="EUR")}, nested=({"k": None},),
+    )  # fmt: skip
+    return alpha.Happened(id=uuid.uuid4(), every=every, holder=alpha.Holder())
 
 
 def contents(files: Files) -> dict[str, bytes]:

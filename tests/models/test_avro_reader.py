@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import fastavro
@@ -22,23 +19,13 @@ def alpha(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return fx.import_package(project, tmp_path_factory.mktemp("reader"))["alpha"]
 
 
-def _message(alpha: Any) -> Any:
-    every = alpha.Every(
-        s="é", i=-5, l=2**63 - 1, f=0.5, d=-1.5, b=True, raw=b"\x00\xff", u=uuid.uuid4(),
-        day="2024-02-29", at="12:00:00.000001", ts=datetime(2024, 1, 1, tzinfo=UTC),
-        big=Decimal("-1.5"), whole=7, frac="0.0001", tags=("a",),
-        amounts={"x": alpha.Money(amount="1.00", currency="EUR")}, nested=({"k": None},),
-    )  # fmt: skip
-    return alpha.Happened(id=uuid.uuid4(), every=every, holder=alpha.Holder())
-
-
 def test_the_direct_reader_is_used_with_this_fastavro() -> None:
     """The probe accepts the installed fastavro; if this fails, decode silently got slower."""
     assert avro._DIRECT is not None
 
 
 def _decode_both_ways(alpha: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any]:
-    msg = _message(alpha)
+    msg = fx.sample_happened(alpha)
     data = rt.encode_avro(msg)
     avro._current.pop(type(msg), None)
     fast = rt.decode_avro(type(msg), data)
@@ -65,7 +52,7 @@ def test_direct_and_public_readers_decode_alike(
 def test_garbage_is_a_decode_error_on_both_paths(
     alpha: Any, monkeypatch: pytest.MonkeyPatch, direct: bool
 ) -> None:
-    msg = _message(alpha)
+    msg = fx.sample_happened(alpha)
     data = rt.encode_avro(msg)
     if not direct:
         monkeypatch.setattr(avro, "_DIRECT", None)

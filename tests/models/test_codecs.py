@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,9 @@ def pkg(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return modules["alpha"], modules["beta-gamma"], importlib.import_module("fx_codecs.topics")
 
 
-def _happened(alpha: Any) -> Any:
-    every = alpha.Every(
-        s="é", i=-5, l=2**63 - 1, f=0.5, d=-1.5, b=True, raw=b"\x00\xff", u=uuid.uuid4(),
-        day="2024-02-29", at="12:00:00.000001", ts=datetime(2024, 1, 1, tzinfo=UTC),
-        big=Decimal("-1.5"), whole=7, frac="0.0001", tags=("a",),
-        amounts={"x": alpha.Money(amount="1.00", currency="EUR")}, nested=({"k": None},),
-    )  # fmt: skip
-    return alpha.Happened(id=uuid.uuid4(), every=every, holder=alpha.Holder())
-
-
 def test_defaults_and_aliases(pkg: Any) -> None:
     alpha, _, _ = pkg
-    msg = _happened(alpha)
+    msg = fx.sample_happened(alpha)
     wire = json.loads(rt.encode_json(msg))
     assert wire["class"] == 'x"y\\z' and wire["total"] == "0.00" and wire["blob"] == "AAEC/w=="
     assert wire["from"] == "2024-05-01T08:15:00.000123Z" and wire["kinds"] == ["None"]
@@ -45,7 +34,7 @@ def test_defaults_and_aliases(pkg: Any) -> None:
 
 def test_envelope_json_and_headers(pkg: Any) -> None:
     alpha, _, topics = pkg
-    msg = _happened(alpha)
+    msg = fx.sample_happened(alpha)
     env = msg.envelope(correlation_id="c-1")
     registry = topics.ALPHA_EVENTS.registry
     assert rt.decode_envelope(rt.encode_envelope(env), registry) == env
@@ -67,7 +56,7 @@ def test_confluent_framing_and_errors(pkg: Any) -> None:
     codec = rt.ConfluentCodec(
         rt.StaticSchemaIds({("alpha.Happened", 3): 41, ("alpha.Happened", 1): 40})
     )
-    msg = _happened(alpha)
+    msg = fx.sample_happened(alpha)
     framed = codec.encode(msg)
     assert framed[:5] == b"\x00\x00\x00\x00\x29"
     assert codec.decode(framed, topics.ALPHA_EVENTS.registry) == msg
@@ -94,7 +83,7 @@ def test_upcaster_hook(pkg: Any) -> None:
 
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, v1, {"id": uuid.uuid4()})
-    every = json.loads(rt.encode_json(_happened(alpha)))["every"]
+    every = json.loads(rt.encode_json(fx.sample_happened(alpha)))["every"]
     upcast = lambda t, v, p: {**p, "every": every, "holder": {}}
     assert rt.decode_avro(alpha.Happened, buffer.getvalue(), 1, upcast).every.s == "é"
 
@@ -111,7 +100,7 @@ def test_json_errors(pkg: Any) -> None:
         with pytest.raises(rt.DecodeError) as info:
             rt.decode_envelope(data, registry)
         assert info.value.reason == reason
-    env = json.loads(rt.encode_envelope(_happened(alpha).envelope()))
+    env = json.loads(rt.encode_envelope(fx.sample_happened(alpha).envelope()))
     env["payload"]["id"] = "not-a-uuid"
     with pytest.raises(rt.DecodeError) as info:
         rt.decode_envelope(json.dumps(env), registry)

@@ -63,14 +63,19 @@ def _rules(scope: Scope, message: str, spec: PMap, loc: Loc) -> list[ApplyRule]:
     return rules
 
 
+def _rules_by_event(scope: Scope, item: Item, by_event: PMap) -> list[ApplyRule]:
+    """The apply rules of an `events:` (aggregate) or `on:` (projection) mapping, in order."""
+    rules: list[ApplyRule] = []
+    for raw, spec in by_event.items():
+        loc = by_event.key_loc(raw)
+        if (message := scope.resolve_message(raw, item.context, loc, ("event",))) is not None:
+            rules.extend(_rules(scope, message, _map(spec, loc), loc))
+    return rules
+
+
 def build_aggregate(scope: Scope, item: Item) -> Aggregate:
     node = _map(item.node, item.loc)
-    applies: list[ApplyRule] = []
-    events = _map(node.get("events"), item.loc)
-    for raw, spec in events.items():
-        loc = events.key_loc(raw)
-        if (message := scope.resolve_message(raw, item.context, loc, ("event",))) is not None:
-            applies.extend(_rules(scope, message, _map(spec, loc), loc))
+    applies = _rules_by_event(scope, item, _map(node.get("events"), item.loc))
     commands: list[AggregateCommand] = []
     raw_commands = _map(node.get("commands"), item.loc)
     for raw, spec in raw_commands.items():
@@ -104,12 +109,7 @@ def build_aggregate(scope: Scope, item: Item) -> Aggregate:
 
 def build_projection(scope: Scope, item: Item) -> Projection:
     node = _map(item.node, item.loc)
-    rules: list[ApplyRule] = []
-    on = _map(node.get("on"), item.loc)
-    for raw, spec in on.items():
-        loc = on.key_loc(raw)
-        if (message := scope.resolve_message(raw, item.context, loc, ("event",))) is not None:
-            rules.extend(_rules(scope, message, _map(spec, loc), loc))
+    rules = _rules_by_event(scope, item, _map(node.get("on"), item.loc))
     return Projection(
         qualified=item.qualified,
         context=item.context,

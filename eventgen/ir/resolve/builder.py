@@ -162,7 +162,7 @@ def build_project(specset: SpecSet, env: str | None) -> tuple[Project, list[Diag
     for qualified, (kind, item) in scope.raw_messages.items():
         scope.messages[qualified] = build_message(scope, kind, item)
     contexts = [_context(scope, name, items[name], defaults) for name in sorted(items)]
-    contexts = _add_consumer_dlqs(contexts)
+    contexts = add_consumer_dlqs(contexts)
     project = Project(
         name=str(root.get("project", "")),
         package=str(root.get("package", "")),
@@ -217,7 +217,7 @@ def _context(
     )
 
 
-def _add_consumer_dlqs(contexts: list[Context]) -> list[Context]:
+def add_consumer_dlqs(contexts: list[Context]) -> list[Context]:
     """A consumer with `dlq: true` needs a DLQ on each topic it reads: create missing ones."""
     wanted = {t for c in contexts for con in c.consumers if con.dlq for t in con.subscribe}
     result = []
