@@ -303,7 +303,18 @@ class Consumer:
     idempotency_retention_ms: int | None
     timeout_ms: int
     handler: str | None = None
+    # After the last attempt: dead-letter the record, or also park its key so later records
+    # with that key follow it to the DLQ until a replay releases it (per-key order holds).
+    on_failure: Literal["dead-letter", "park-key"] = "dead-letter"
+    suppress: tuple[str, ...] = ()  # warning codes silenced for this consumer
     loc: Loc = field(default=NO_LOC, compare=False)
+    # Where each written attribute's value sits (`delivery`, `dlq`, `idempotency`, ...), so a
+    # finding lands on the line an author would change; absent ones fall back to the name.
+    attr_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def at(self, attr: str) -> Loc:
+        """The position of attribute `attr` when the spec wrote it, else the consumer's name."""
+        return next((loc for name, loc in self.attr_locs if name == attr), self.loc)
 
 
 @dataclass(frozen=True)
@@ -313,6 +324,8 @@ class Outbox:
     relay: Literal["polling", "debezium"]
     batch: int
     poll_interval_ms: int
+    store: Literal["sqlite", "postgres"] = "sqlite"  # the database the writer and relay use
+    retention_ms: int = 0  # published rows: 0 = deleted in the relay's transaction
     loc: Loc = field(default=NO_LOC, compare=False)
 
 

@@ -262,7 +262,12 @@ CONSUMER = _obj(
         "idempotency": _obj(
             {"store": {"enum": ["sqlite", "postgres", "none"]}, "retention": DURATION}
         ),
+        "on_failure": {
+            "enum": ["dead-letter", "park-key"],
+            "description": "after the last attempt: dead-letter the record, or also park its key",
+        },
         "handler": HANDLER,
+        "suppress": SUPPRESS,
     },
     ["subscribe", "handles"],
 )
@@ -272,6 +277,14 @@ OUTBOX = _obj(
         "relay": {"enum": ["polling", "debezium"]},
         "batch": {"type": "integer", "minimum": 1},
         "poll_interval": DURATION,
+        "store": {
+            "enum": ["sqlite", "postgres"],
+            "description": "the database of the outbox table (writer and relay)",
+        },
+        "retention": {
+            "anyOf": [DURATION, {"const": 0}],
+            "description": "how long published rows stay; 0 (default) deletes them when published",
+        },
     }
 )
 APPLY_OPS = {

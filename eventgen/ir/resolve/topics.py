@@ -171,8 +171,24 @@ def build_consumer(scope: Scope, item: Item, defaults: Defaults) -> Consumer:
         idempotency_retention_ms=duration(scope, idempotency, "retention"),
         timeout_ms=duration(scope, node, "timeout", defaults.timeout_ms) or defaults.timeout_ms,
         handler=node.get("handler"),
+        on_failure=node.get("on_failure", "dead-letter"),
+        suppress=tuple(sorted(node.get("suppress") or ())),
         loc=item.key_loc,
+        attr_locs=_consumer_locs(node, idempotency),
     )
+
+
+_CONSUMER_ATTRS = ("delivery", "dlq", "on_failure", "subscribe", "idempotency")
+
+
+def _consumer_locs(node: PMap, idempotency: PMap) -> tuple[tuple[str, Loc], ...]:
+    found = [(attr, node.value_loc(attr)) for attr in _CONSUMER_ATTRS if attr in node]
+    found += [
+        (f"idempotency.{attr}", idempotency.value_loc(attr))
+        for attr in ("store", "retention")
+        if attr in idempotency
+    ]
+    return tuple(found)
 
 
 def build_outbox(scope: Scope, context: str, node: PMap) -> Outbox:
@@ -182,5 +198,14 @@ def build_outbox(scope: Scope, context: str, node: PMap) -> Outbox:
         relay=node.get("relay", "polling"),
         batch=node.get("batch", 500),
         poll_interval_ms=duration(scope, node, "poll_interval", 100) or 100,
+        store=node.get("store", "sqlite"),
+        retention_ms=_retention(scope, node),
         loc=node.loc,
     )
+
+
+def _retention(scope: Scope, node: PMap) -> int:
+    # `retention: 0` (the default) is a plain int, not a duration: rows go when published.
+    if node.get("retention", 0) == 0:
+        return 0
+    return duration(scope, node, "retention", 0) or 0
