@@ -62,6 +62,13 @@ RESERVED_CONTEXTS = {
     TOPICS_MODULE: f"the topic-bindings module `<package>/{TOPICS_MODULE}.py`",
     KEYS_FOLDER: f"the key-schema folder `avro/{KEYS_FOLDER}/`",
 }
+# A context with consumers or an outbox gets `<package>/<context>_app.py`: a module whose fixed
+# attributes are these, next to one app object per consumer (named by `py_app_attr`). A
+# consumer whose attribute would be one of them is refused (rules/checks_runtime.py), not
+# escaped: `outbox_` beside `outbox` would be a trap for whoever imports them.
+APP_MODULE_SUFFIX = "_app"
+APP_FIXED_NAMES = frozenset({"publisher", "outbox", "relay"})
+
 # The build without --env writes topics/default.json; an environment of that name would too.
 DEFAULT_ENVIRONMENT = "default"
 
@@ -118,6 +125,23 @@ def py_module(context: str) -> str:
     """Python module name for a context (`kebab-case` -> `snake_case`)."""
     name = context.replace("-", "_")
     return name + "_" if keyword.iskeyword(name) or name in PY_RESERVED else name
+
+
+def app_module(context: str) -> str:
+    """The context's generated service module (`orders` -> `orders_app`); never a keyword."""
+    return context.replace("-", "_") + APP_MODULE_SUFFIX
+
+
+def py_app_attr(consumer: str) -> str:
+    """The app object's name in the service module (`reserve-stock` -> `reserve_stock`).
+
+    Keywords and builtins get a trailing underscore, as context modules do (`py_module`): a
+    module attribute named `import` cannot be imported, one named `print` or `type` would shadow
+    the builtin for the module's own code. Spec item names cannot end in `_`, so no escaped
+    name meets a written one.
+    """
+    name = consumer.replace("-", "_")
+    return name + "_" if name in PY_RESERVED else name
 
 
 def py_class(name: str) -> str:
