@@ -19,6 +19,7 @@ M = TypeVar("M", bound=Message)
 Upcaster = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
 _parsed: dict[tuple[str, str, int], Any] = {}
+_upcasters: dict[str, Upcaster | None] = {}
 _parsed_keys: dict[str, Any] = {}
 _named: dict[str, dict[str, Any]] = {}  # schema module -> its parsed named types
 # The hot path (current version) finds everything it needs by class object in one dict probe:
@@ -117,6 +118,23 @@ def _named_types(name: str, module: Any) -> dict[str, Any]:
             parse_schema(schema, named_schemas=named)
         _named[name] = named
     return named
+
+
+def upcaster_for(cls: type[Message]) -> Upcaster | None:
+    """The `upcast` function of the module `cls.UPCASTS` names, imported on first use.
+
+    None when the class names no module. A named module that is missing or has no `upcast`
+    is a broken build, not bad data: that raises ImportError / AttributeError.
+    """
+    name = cls.UPCASTS
+    if name is None:
+        return None
+    if name not in _upcasters:
+        function = importlib.import_module(name).upcast
+        if not callable(function):
+            raise AttributeError(f"{name}.upcast is not callable")
+        _upcasters[name] = function
+    return _upcasters[name]
 
 
 def encode_avro(message: Message) -> bytes:

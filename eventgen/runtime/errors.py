@@ -1,13 +1,15 @@
-"""Typed decoding failures a consumer can route to a dead-letter topic."""
+"""Typed failures of the runtime's codecs and publishers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 Reason = Literal[
     "bad_envelope",  # JSON envelope or headers missing, malformed or inconsistent
-    "unknown_type",  # the `type` is not a message of this topic/registry
-    "unknown_schema_id",  # Confluent framing names a schema id the resolver does not know
+    "no_type",  # a header-codec record without a `type` header: nothing says what it is
+    "unknown_type",  # a well-formed `type` that is not a message of this topic/registry
+    "unknown_schema_id",  # Confluent framing names a schema id the registry does not know
     "bad_magic",  # Confluent framing: first byte is not 0, or the frame is too short
     "unsupported_version",  # a schema version without schema or upcaster
     "corrupt_payload",  # bytes that do not parse under the writer schema
@@ -16,10 +18,49 @@ Reason = Literal[
 
 
 class DecodeError(Exception):
-    """A message could not be decoded; `reason` says why, for DLQ routing and metrics."""
+    """A message could not be decoded; `reason` says why, for DLQ routing and metrics.
+
+    Every reason but `unknown_type` means the record is unusable (a dead letter); a consumer
+    that does not handle a well-formed type skips it instead.
+    """
 
     def __init__(self, reason: Reason, detail: str, message_type: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason: Reason = reason
+        self.kind: Reason = reason  # the design's name for it
         self.detail = detail
         self.message_type = message_type
+
+
+class RegistryError(Exception):
+    """The Schema Registry could not answer (unreachable, timeout, missing subject, HTTP error).
+
+    Not a DecodeError: the record may be fine and a retry may succeed, so a consumer must not
+    dead-letter it. `status` is the HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """One record the broker did not acknowledge."""
+
+    topic: str
+    key: bytes | None
+    event_id: str | None
+    error: str
+
+
+class DeliveryError(Exception):
+    """Records a producer could not deliver; `failures` lists every one of them."""
+
+    def __init__(self, failures: list[DeliveryFailure]) -> None:
+        self.failures = list(failures)
+        shown = "; ".join(
+            f"{f.topic} event {f.event_id or '?'}: {f.error}" for f in self.failures[:10]
+        )
+        more = f" (and {len(self.failures) - 10} more)" if len(self.failures) > 10 else ""
+        super().__init__(f"{len(self.failures)} record(s) not delivered: {shown}{more}")

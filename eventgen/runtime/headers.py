@@ -57,3 +57,20 @@ def decode_record(
     head = read_head(headers)
     cls = registry.get(head.type)
     return with_payload(head, decode_avro(cls, value, head.schema_version, upcast))
+
+
+def header_text(headers: Headers | None, name: str) -> str | None:
+    """The last value of header `name` as text; None when absent or null.
+
+    Not UTF-8 is `DecodeError("bad_envelope")`: the envelope headers are text by contract.
+    """
+    found: bytes | None = None
+    for key, value in headers or ():
+        if key == name and value is not None:
+            found = value
+    if found is None:
+        return None
+    try:
+        return found.decode()
+    except UnicodeDecodeError:
+        raise DecodeError("bad_envelope", f"header {name!r} is not UTF-8 text") from None

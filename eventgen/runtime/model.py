@@ -42,6 +42,9 @@ class Message(Record):
     TYPE: ClassVar[str]  # the envelope `type`, e.g. "orders.OrderPlaced"
     VERSION: ClassVar[int]  # current schema version
     SCHEMAS: ClassVar[str]  # module whose SCHEMAS[TYPE][version] is the Avro schema
+    # Module (`<package>._upcast.<context>`) whose `upcast(type, version, payload) -> payload`
+    # lifts an older version's payload to VERSION; None: older versions cannot be decoded.
+    UPCASTS: ClassVar[str | None] = None
 
     def partition_key(self) -> Any:
         """The Kafka record key; generated messages on keyed topics override this."""

@@ -1,0 +1,284 @@
+"""Value codecs of the runtime: one interface, three wire formats, upcasting in every one.
+
+`codec_for(route, config)` picks the codec of a route:
+
+- `serialization: avro` without `schema_registry_url`: the value is the bare Avro binary of
+  the record, the envelope travels in headers, `type` + `schema_version` pick the schema
+  (`AvroHeaderCodec`);
+- `serialization: avro` with a registry: Confluent framing (magic byte, schema id) under the
+  configured subject strategy (`eventgen.runtime.confluent.RegistryAvroCodec`);
+- `serialization: json`: the value is the JSON payload, the envelope in headers
+  (`JsonHeaderCodec`).
+
+Every codec writes the six envelope headers whatever the value format, so tools route and
+dedupe without decoding. Decoding an older `schema_version` runs the message's generated
+upcaster (`Message.UPCASTS`); without one it is `DecodeError("unsupported_version")`.
+docs/wire-format.md has the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Protocol
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import ValidationError
+from pydantic_core import from_json
+
+from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro, upcaster_for
+from eventgen.runtime.avro import encode_key as _encode_avro_key
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.errors import DecodeError
+from eventgen.runtime.headers import envelope_headers, header_text
+from eventgen.runtime.jsoncodec import decode_json, encode_json
+from eventgen.runtime.model import Envelope, EnvelopeHead, Message
+from eventgen.runtime.spec import Route
+from eventgen.runtime.transport import RecordLike
+
+# `context.Name` (contexts may hold hyphens); anything else in a `type` header is not a type.
+TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+MAX_TYPE_LENGTH = 255
+
+
+class ValueCodec(Protocol):
+    """Encodes envelopes into record values + headers and decodes records back."""
+
+    def encode(
+        self, envelope: Envelope[Message], route: Route
+    ) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """Value bytes and the envelope headers (always the envelope headers, any format)."""
+        ...
+
+    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
+        """The envelope of a record of `route`'s topic; DecodeError when it cannot be read.
+
+        The reason is `unknown_type` only when the type is well formed but not on the topic.
+        """
+        ...
+
+    def message_type(self, record: RecordLike, route: Route) -> str:
+        """The envelope type without decoding the payload; DecodeError when none can be found."""
+        ...
+
+
+# -- envelope heads ---------------------------------------------------------------------
+
+
+def checked_type(text: str | None) -> str:
+    """A `type` header value, or DecodeError: `no_type` when absent, `bad_envelope` if malformed."""
+    if text is None:
+        raise DecodeError("no_type", "the record has no `type` header")
+    if len(text) > MAX_TYPE_LENGTH or not TYPE_PATTERN.fullmatch(text):
+        raise DecodeError("bad_envelope", f"`type` header {text[:80]!r} is not a message type")
+    return text
+
+
+def record_event_id(record: RecordLike) -> UUID:
+    """The stable event id of a record that carries none: its coordinates, hashed (uuid5).
+
+    Redelivery of the same record yields the same id, so the inbox dedupes it.
+    """
+    return uuid5(NAMESPACE_URL, f"kafka:{record.topic()}/{record.partition()}/{record.offset()}")
+
+
+def record_time(record: RecordLike) -> datetime:
+    """The record timestamp (epoch when the broker gave none), for records without headers."""
+    kind, millis = record.timestamp()
+    if kind == 0 or millis < 0:  # TIMESTAMP_NOT_AVAILABLE
+        millis = 0
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def read_record_head(
+    record: RecordLike, message_type: str, schema_version: int | None = None
+) -> EnvelopeHead:
+    """The envelope metadata of a record whose type is known.
+
+    `schema_version` given: the value's framing said it (it wins over a header); else the
+    `schema_version` header is required. A missing `event_id` / `occurred_at` falls back to
+    the record's coordinates and timestamp; present but malformed is `bad_envelope`.
+    """
+    headers = record.headers()
+    wire: dict[str, Any] = {"type": message_type}
+    if schema_version is None:
+        text = header_text(headers, "schema_version")
+        if text is None or not text.isdigit():
+            raise DecodeError(
+                "bad_envelope", f"`schema_version` header {text!r} is not a version", message_type
+            )
+        schema_version = int(text)
+    wire["schema_version"] = schema_version
+    wire["event_id"] = header_text(headers, "event_id") or str(record_event_id(record))
+    wire["occurred_at"] = header_text(headers, "occurred_at") or record_time(record).isoformat()
+    for name in ("correlation_id", "causation_id"):
+        wire[name] = header_text(headers, name)
+    try:
+        return EnvelopeHead.model_validate_json(json.dumps(wire), strict=True)
+    except ValidationError as exc:
+        raise DecodeError("bad_envelope", str(exc), message_type) from exc
+
+
+def envelope_of(head: EnvelopeHead, payload: Message) -> Envelope[Message]:
+    """Join decoded metadata and payload."""
+    return Envelope(**dict(head), payload=payload)
+
+
+# -- versions and upcasting ---------------------------------------------------------------
+
+
+def upcast_for(cls: type[Message], version: int) -> Upcaster | None:
+    """None for the current version; the upcaster for an older one; DecodeError otherwise."""
+    if version == cls.VERSION:
+        return None
+    if version > cls.VERSION:
+        raise DecodeError(
+            "unsupported_version",
+            f"v{version} is newer than this build's v{cls.VERSION}",
+            cls.TYPE,
+        )
+    function = upcaster_for(cls)
+    if function is None:
+        raise DecodeError("unsupported_version", f"v{version} needs an upcaster", cls.TYPE)
+    return _guarded(function)
+
+
+def _guarded(function: Upcaster) -> Upcaster:
+    """An upcaster whose failures on a payload are that payload's DecodeError."""
+
+    def upcast(message_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            lifted = function(message_type, version, payload)
+        except DecodeError:
+            raise
+        except Exception as exc:  # a payload the upcaster cannot lift
+            raise DecodeError(
+                "invalid_payload", f"upcast from v{version}: {type(exc).__name__}: {exc}",
+                message_type,
+            ) from exc  # fmt: skip
+        if not isinstance(lifted, dict):
+            raise DecodeError("invalid_payload", f"upcast from v{version} gave no object")
+        return lifted
+
+    return upcast
+
+
+def _require_value(record: RecordLike, message_type: str | None = None) -> bytes:
+    value = record.value()
+    if value is None:
+        raise DecodeError("corrupt_payload", "the record has no value (a tombstone)", message_type)
+    return value
+
+
+# -- header codecs ------------------------------------------------------------------------
+
+
+class _HeaderCodec:
+    """Shared part of the codecs whose envelope is only in headers."""
+
+    def message_type(self, record: RecordLike, route: Route) -> str:
+        return checked_type(header_text(record.headers(), "type"))
+
+    def _head(self, record: RecordLike, route: Route) -> tuple[EnvelopeHead, type[Message]]:
+        message_type = self.message_type(record, route)
+        cls = route.topic.registry.get(message_type)  # unknown_type: not on this topic
+        return read_record_head(record, message_type), cls
+
+
+class AvroHeaderCodec(_HeaderCodec):
+    """Bare Avro value (no framing); `type` and `schema_version` headers pick the schema."""
+
+    def encode(
+        self, envelope: Envelope[Message], route: Route
+    ) -> tuple[bytes, list[tuple[str, bytes]]]:
+        return encode_avro(envelope.payload), envelope_headers(envelope)
+
+    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
+        head, cls = self._head(record, route)
+        value = _require_value(record, cls.TYPE)
+        upcast = upcast_for(cls, head.schema_version)
+        return envelope_of(head, decode_avro(cls, value, head.schema_version, upcast))
+
+
+class JsonHeaderCodec(_HeaderCodec):
+    """JSON payload as the value (wire names, strict JSON-mode validation), envelope in headers."""
+
+    def encode(
+        self, envelope: Envelope[Message], route: Route
+    ) -> tuple[bytes, list[tuple[str, bytes]]]:
+        return encode_json(envelope.payload), envelope_headers(envelope)
+
+    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
+        head, cls = self._head(record, route)
+        value = _require_value(record, cls.TYPE)
+        upcast = upcast_for(cls, head.schema_version)
+        if upcast is None:
+            return envelope_of(head, decode_json(cls, value))
+        try:
+            raw = from_json(value)
+        except ValueError as exc:
+            raise DecodeError("corrupt_payload", f"not JSON: {exc}", cls.TYPE) from exc
+        if not isinstance(raw, dict):
+            raise DecodeError("invalid_payload", "the payload is not a JSON object", cls.TYPE)
+        lifted = upcast(cls.TYPE, head.schema_version, raw)
+        # Back through the strict JSON-mode validator: the lifted payload must be valid wire
+        # JSON of the current version, exactly as if the producer had written it.
+        return envelope_of(head, decode_json(cls, json.dumps(lifted, default=_json_default)))
+
+
+def _json_default(value: Any) -> Any:
+    """Upcaster literals that are not JSON values yet, in their wire form."""
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# -- selection --------------------------------------------------------------------------
+
+_codecs: dict[tuple[str, str | None, str], ValueCodec] = {}
+_codecs_lock = threading.Lock()
+
+
+def codec_for(route: Route, config: RuntimeConfig) -> ValueCodec:
+    """The codec of `route` under `config`, one per (format, registry URL, subject strategy)."""
+    url = config.schema_registry_url if route.serialization == "avro" else None
+    key = (route.serialization, url, config.subject_strategy if url else "")
+    codec = _codecs.get(key)
+    if codec is None:
+        with _codecs_lock:
+            codec = _codecs.get(key)
+            if codec is None:
+                codec = _codecs[key] = _make(route, url, config)
+    return codec
+
+
+def _make(route: Route, url: str | None, config: RuntimeConfig) -> ValueCodec:
+    if route.serialization == "json":
+        return JsonHeaderCodec()
+    if url is None:
+        return AvroHeaderCodec()
+    from eventgen.runtime.errors import RegistryError
+
+    raise RegistryError("TEMPORARY: the Confluent registry codec lands in the next commit")
+
+
+def encode_key(route: Route, message: Message) -> bytes | None:
+    """The record key: bare Avro of `partition_key()` under the topic's key schema.
+
+    None when the topic is unkeyed (no key schema): the record then has no key and Kafka
+    spreads such records over the partitions.
+    """
+    schema = route.topic.key_schema
+    if schema is None:
+        return None
+    return _encode_avro_key(schema, message.partition_key())
