@@ -17,17 +17,24 @@ if TYPE_CHECKING:
     from eventgen.runtime.failures.dlq import (
         DLQ_HEADERS,
         REASONS,
+        REPLAY_HEADER,
+        REPLAY_ID_HEADER,
         DeadLetterInfo,
         dead_letter_record,
         dlq_headers,
         read_dlq_headers,
     )
+    from eventgen.runtime.failures.parking import ParkedKey, ParkedKeys
     from eventgen.runtime.failures.retry import RetryState, RetryStates, backoff_ms, retryable
 
 _HOMES = {
     "DLQ_HEADERS": "dlq",
     "DeadLetterInfo": "dlq",
+    "ParkedKey": "parking",
+    "ParkedKeys": "parking",
     "REASONS": "dlq",
+    "REPLAY_HEADER": "dlq",
+    "REPLAY_ID_HEADER": "dlq",
     "RetryState": "retry",
     "RetryStates": "retry",
     "backoff_ms": "retry",
@@ -50,7 +57,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DLQ_HEADERS",
     "REASONS",
+    "REPLAY_HEADER",
+    "REPLAY_ID_HEADER",
     "DeadLetterInfo",
+    "ParkedKey",
+    "ParkedKeys",
     "RetryState",
     "RetryStates",
     "backoff_ms",

@@ -37,6 +37,11 @@ DLQ_HEADERS = (
     ORIGINAL_TIMESTAMP, CONSUMER_GROUP, ATTEMPTS, FIRST_FAILURE_AT, LAST_FAILURE_AT,
 )  # fmt: skip
 
+# Set by `eventgen dlq replay` on every record it re-publishes (not `eventgen-dlq-*`, so a
+# replayed record that fails again keeps them): how often it was replayed, and the run's id.
+REPLAY_HEADER = "eventgen-replay-count"
+REPLAY_ID_HEADER = "eventgen-replay-id"
+
 MAX_HEADER_BYTES = 4096
 TRUNCATED = "...[truncated]"
 
