@@ -1,0 +1,129 @@
+"""DDL of the runtime's tables (outbox, inbox, parked keys) for SQLite and PostgreSQL.
+
+One function writes the text, so the files the generator writes under generated/sql/ and what
+`Store.ensure_schema` runs are the same bytes. Every statement is idempotent
+(`IF NOT EXISTS`), so running the DDL again at start-up is harmless.
+
+Time columns: PostgreSQL `timestamptz`; SQLite `TEXT` holding `iso_utc()` (fixed-width UTC
+ISO-8601 with microseconds and `Z`), which sorts as the instants do, so retention sweeps can
+compare strings.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+TableKind = Literal["outbox", "inbox", "parked"]
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# PostgreSQL truncates identifiers past 63 bytes; index names add a suffix to the table's.
+_MAX_TABLE = 48
+
+
+class SqlNameError(ValueError):
+    """A table name that is not a plain lower-case SQL identifier."""
+
+
+def quote(table: str) -> str:
+    """The table name double-quoted, after checking it is `[a-z_][a-z0-9_]*` (no injection)."""
+    if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table) or len(table) > _MAX_TABLE:
+        raise SqlNameError(
+            f"table name {table!r}: expected [a-z_][a-z0-9_]* of at most {_MAX_TABLE} characters"
+        )
+    return f'"{table}"'
+
+
+def iso_utc(moment: datetime) -> str:
+    """A timestamp as SQLite stores it: UTC, microseconds, `Z` (sortable as text)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: give a timezone-aware one")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def table_ddl(dialect: Dialect, kind: TableKind, table: str) -> str:
+    """`CREATE TABLE IF NOT EXISTS` (and its indexes) for `kind` named `table`.
+
+    Deterministic: the same arguments always give the same text, statements separated by
+    `;\\n` and the text ending in `;\\n`.
+    """
+    if dialect not in ("sqlite", "postgres"):
+        raise ValueError(f"dialect {dialect!r}: expected 'sqlite' or 'postgres'")
+    name = quote(table)
+    index = f'"{table}_'
+    pg = dialect == "postgres"
+    blob = "bytea" if pg else "BLOB"
+    text = "text" if pg else "TEXT"
+    moment = "timestamptz" if pg else "TEXT"
+    if kind == "outbox":
+        # Column names follow Debezium's outbox event router (id, aggregatetype, aggregateid,
+        # type, payload); the rest is what the polling relay needs to rebuild the record.
+        seq = "bigserial PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        now = "now()" if pg else "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+        lines = [
+            f"seq {seq}",
+            f"id {'uuid' if pg else 'TEXT'} NOT NULL UNIQUE",
+            f"aggregatetype {text} NOT NULL",
+            f"aggregateid {text}",
+            f"type {text} NOT NULL",
+            f"payload {blob}",
+            f"key {blob}",
+            f"schema_version {'integer' if pg else 'INTEGER'} NOT NULL",
+            f"occurred_at {text} NOT NULL",
+            f"correlation_id {text}",
+            f"causation_id {text}",
+            f"headers {text} NOT NULL DEFAULT '[]'",
+            f"created_at {moment} NOT NULL DEFAULT {now}",
+            # Set by a relay that keeps published rows for a retention (retention_ms > 0).
+            f"published_at {moment}",
+        ]
+        statements = [
+            _create(name, lines),
+            # The relay's scan: unpublished rows by seq.
+            (
+                f'CREATE INDEX IF NOT EXISTS {index}pending" ON {name} (seq) '
+                "WHERE published_at IS NULL"
+            ),
+            (
+                f'CREATE INDEX IF NOT EXISTS {index}published_at" ON {name} (published_at) '
+                "WHERE published_at IS NOT NULL"
+            ),
+        ]
+    elif kind == "inbox":
+        lines = [
+            f"consumer_group {text} NOT NULL",
+            f"event_id {'uuid' if pg else 'TEXT'} NOT NULL",
+            f"handled_at {moment} NOT NULL",
+            "PRIMARY KEY (consumer_group, event_id)",
+        ]
+        statements = [
+            _create(name, lines),
+            f'CREATE INDEX IF NOT EXISTS {index}handled_at" ON {name} (consumer_group, handled_at)',
+        ]
+    elif kind == "parked":
+        # `offset` is a reserved word in both dialects: always write it quoted.
+        lines = [
+            f"consumer_group {text} NOT NULL",
+            f"topic {text} NOT NULL",
+            f"key {blob} NOT NULL",
+            f"parked_at {moment} NOT NULL",
+            f"reason {text} NOT NULL",
+            f'"offset" {"bigint" if pg else "INTEGER"} NOT NULL',
+            "PRIMARY KEY (consumer_group, topic, key)",
+        ]
+        statements = [_create(name, lines)]
+    else:
+        raise ValueError(f"table kind {kind!r}: expected 'outbox', 'inbox' or 'parked'")
+    return "".join(f"{statement};\n" for statement in statements)
+
+
+def statements(ddl: str) -> list[str]:
+    """The statements of a `table_ddl` text, one per item (sqlite3 runs one at a time)."""
+    return [part.strip() for part in ddl.split(";\n") if part.strip()]
+
+
+def _create(name: str, lines: list[str]) -> str:
+    body = ",\n".join(f"    {line}" for line in lines)
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n{body}\n)"
