@@ -327,6 +327,11 @@ class Outbox:
     store: Literal["sqlite", "postgres"] = "sqlite"  # the database the writer and relay use
     retention_ms: int = 0  # published rows: 0 = deleted in the relay's transaction
     loc: Loc = field(default=NO_LOC, compare=False)
+    attr_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def at(self, attr: str) -> Loc:
+        """The position of attribute `attr` when the spec wrote it, else the `outbox:` mapping."""
+        return next((loc for name, loc in self.attr_locs if name == attr), self.loc)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def _markdown(
         "Every finding has a stable code, a severity and a `file:line:col`. Phases: `load` (reading",
         "YAML), `structure` (the published JSON Schema), `resolve` (references and types), `rule`",
         "(checks over the resolved model), `kafka` (topic configs against Kafka 4.x definitions).",
-        "Warnings can be silenced per message with `suppress: [Wxxxx]`.",
+        "Warnings can be silenced per message or consumer with `suppress: [Wxxxx]`.",
         "",
         "| code | severity | phase | purpose |",
         "|---|---|---|---|",

@@ -1,7 +1,7 @@
-"""`suppress: [Wxxxx]` on a message, applied once to every warning whatever phase found it.
+"""`suppress: [Wxxxx]` on a message or consumer, applied once to every warning whatever found it.
 
-A message silences a warning that lies inside its own YAML mapping: the span runs from the
-message's name to the last position anything inside it was read from. Working on positions,
+An item silences a warning that lies inside its own YAML mapping: the span runs from the
+item's name to the last position anything inside it was read from. Working on positions,
 not on the checks' knowledge of which item a warning is about, is what lets one filter serve
 the loader, the structure check, the resolver and the rules alike. Errors are never silenced.
 """
@@ -16,7 +16,8 @@ from eventgen.diagnostics import Diagnostic, Loc, Severity
 from eventgen.spec.nodes import PList, PMap
 from eventgen.spec.project import SpecSet
 
-MESSAGE_SECTIONS = ("events", "commands", "queries")
+# Sections whose items take `suppress:` (the published schema allows it there and only there).
+SUPPRESSIBLE_SECTIONS = ("events", "commands", "queries", "consumers")
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,10 @@ def _locs(node: Any) -> Iterator[Loc]:
 
 
 def silences(specset: SpecSet) -> tuple[Silence, ...]:
-    """Every message's `suppress:` list with the span it applies to."""
+    """Every message's and consumer's `suppress:` list with the span it applies to."""
     found: list[Silence] = []
     for doc in specset.contexts:
-        for section in MESSAGE_SECTIONS:
+        for section in SUPPRESSIBLE_SECTIONS:
             messages = doc.root.get(section)
             if not isinstance(messages, PMap):
                 continue
@@ -73,7 +74,7 @@ def silences(specset: SpecSet) -> tuple[Silence, ...]:
 
 
 def apply_suppressions(found: Iterable[Diagnostic], specset: SpecSet) -> list[Diagnostic]:
-    """`found` without the warnings a message silenced."""
+    """`found` without the warnings a message or consumer silenced."""
     rules = silences(specset)
     if not rules:
         return list(found)

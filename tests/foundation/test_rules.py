@@ -17,6 +17,7 @@ from eventgen.rules import (
     checks_flows,
     checks_names,
     checks_output,
+    checks_runtime,
     checks_sagas,
     checks_topics,
     checks_types,
@@ -54,6 +55,7 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
         checks_flows.RULES
         + checks_names.RULES
         + checks_output.RULES
+        + checks_runtime.RULES
         + checks_sagas.RULES
         + checks_topics.RULES
         + checks_types.RULES
@@ -71,8 +73,8 @@ def test_every_rule_phase_code_has_a_check_and_only_those() -> None:
     for r in catalog.RULES:
         has_check = r.check is not None
         assert has_check == (r.phase in ("rule", "kafka")), r.code
-    # Fourteen checks, each run once however many codes share it.
-    assert len(checks_of(catalog.RULES)) == 14
+    # Nineteen checks, each run once however many codes share it.
+    assert len(checks_of(catalog.RULES)) == 19
 
 
 def test_ruleset_refuses_duplicates_and_wrong_letters() -> None:
