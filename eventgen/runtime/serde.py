@@ -267,9 +267,11 @@ def _make(route: Route, url: str | None, config: RuntimeConfig) -> ValueCodec:
         return JsonHeaderCodec()
     if url is None:
         return AvroHeaderCodec()
-    from eventgen.runtime.errors import RegistryError
+    from eventgen.runtime.confluent import RegistryAvroCodec  # only registry users pay for it
+    from eventgen.runtime.registry_client import RegistryClient
 
-    raise RegistryError("TEMPORARY: the Confluent registry codec lands in the next commit")
+    timeout = min(config.connect_timeout_s, 30.0)
+    return RegistryAvroCodec(RegistryClient(url, timeout_s=timeout), config.subject_strategy)
 
 
 def encode_key(route: Route, message: Message) -> bytes | None:
