@@ -125,7 +125,8 @@ def check_inbox_retention(project: Project) -> Iterator[Diagnostic]:
                 yield warning(
                     "W0822",
                     _at(con, "idempotency.retention", "idempotency.store"),
-                    f"consumer `{con.name}` forgets event ids after {_duration(inbox_ms)}, but "
+                    f"consumer `{con.name}` forgets event ids after {_duration(inbox_ms)}"
+                    f"{' (the default)' if inbox is None else ''}, but "
                     f"topic `{topic.kafka_name}` keeps messages {_kept(topic_ms)}: one "
                     "redelivered or replayed after that is handled twice",
                     _retention_hint(topic_ms),
