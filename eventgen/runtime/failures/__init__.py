@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         read_dlq_headers,
     )
     from eventgen.runtime.failures.parking import ParkedKey, ParkedKeys
+    from eventgen.runtime.failures.replay import ReplayError, ReplayReport, replay
     from eventgen.runtime.failures.retry import RetryState, RetryStates, backoff_ms, retryable
 
 _HOMES = {
@@ -35,12 +36,15 @@ _HOMES = {
     "REASONS": "dlq",
     "REPLAY_HEADER": "dlq",
     "REPLAY_ID_HEADER": "dlq",
+    "ReplayError": "replay",
+    "ReplayReport": "replay",
     "RetryState": "retry",
     "RetryStates": "retry",
     "backoff_ms": "retry",
     "dead_letter_record": "dlq",
     "dlq_headers": "dlq",
     "read_dlq_headers": "dlq",
+    "replay": "replay",
     "retryable": "retry",
 }
 
@@ -62,11 +66,14 @@ __all__ = [
     "DeadLetterInfo",
     "ParkedKey",
     "ParkedKeys",
+    "ReplayError",
+    "ReplayReport",
     "RetryState",
     "RetryStates",
     "backoff_ms",
     "dead_letter_record",
     "dlq_headers",
     "read_dlq_headers",
+    "replay",
     "retryable",
 ]
