@@ -75,8 +75,8 @@ def _delivery(con: Consumer) -> Iterator[Diagnostic]:
             "E0821",
             con.at("dlq"),
             f"consumer `{con.name}` is exactly-once without `dlq: true`: a record that keeps "
-            "failing can neither be committed in the transaction nor skipped, so its "
-            "partition stops for good",
+            "failing has nowhere to go: it can be neither committed in the transaction nor "
+            "skipped, so its partition stops at it",
             "set `dlq: true`: the dead letter is written in the same transaction as the offset",
         )
 
