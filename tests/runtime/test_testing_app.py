@@ -1,0 +1,137 @@
+"""A consumer app on the in-memory broker, end to end: retries, DLQ, skips, offsets, EOS.
+
+The same ConsumerApp, codecs and idempotency store as in production, on InMemoryBroker (the
+way users unit-test their handlers, docs/running.md); the apps' own guarantees are tested
+against Kafka in the app tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventgen.runtime import runner
+from eventgen.runtime.app import Context, StartupError
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.spec import RetryPolicy
+from eventgen.runtime.testing import InMemoryBroker
+from tests.runtime.apps.kit import encoded
+from tests.runtime.apps.shop import Billed, Placed, Shipped, make_app
+
+IDLE_S = 0.5  # --idle-exit of the runs: the loop ends this long after the last record
+
+
+def _load(broker: InMemoryBroker, topic: str, *messages: Any) -> None:
+    for message in messages:
+        _, key, value, headers = encoded(topic, message)
+        broker.produce(topic, value, key, headers=headers)
+
+
+def _headers(record: Any) -> dict[str, str]:
+    return {name: (value or b"").decode() for name, value in record.headers() or []}
+
+
+def test_retry_then_dead_letter_and_skip(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 2, "orders.dlq": 1})
+    _load(
+        broker,
+        "orders",
+        Placed(order="a", seq=1),  # fails once, then succeeds
+        Shipped(order="a"),  # not handled: skipped, offset committed
+        Placed(order="b", seq=2),  # fails every attempt: dead-lettered
+    )
+    app = make_app(
+        "orders",
+        "g-mem",
+        dlq="orders.dlq",
+        retry=RetryPolicy(max_attempts=3, initial_ms=10, max_interval_ms=20, jitter="none"),
+    )
+    attempts: dict[str, list[int]] = {}
+
+    @app.on(Placed)
+    def handle(event: Placed, ctx: Context[Placed]) -> None:
+        attempts.setdefault(event.order, []).append(ctx.attempt)
+        if event.order == "b" or ctx.attempt == 1:
+            raise TimeoutError(f"order {event.order} attempt {ctx.attempt}")
+
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "inbox.sqlite3"))
+    stats = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    assert attempts == {"a": [1, 2], "b": [1, 2, 3]}
+    assert (stats.handled, stats.skipped, stats.dead_lettered, stats.retried) == (1, 1, 1, 3)
+    (dead,) = broker.records("orders.dlq")
+    (original,) = [r for r in broker.records("orders") if r.key() == dead.key()]
+    assert dead.value() == original.value()
+    headers = _headers(dead)
+    assert headers["eventgen-dlq-reason"] == "handler"
+    assert headers["eventgen-dlq-error-class"].endswith("TimeoutError")
+    assert headers["eventgen-dlq-attempts"] == "3"
+    assert headers["eventgen-dlq-original-topic"] == "orders"
+    assert headers["eventgen-dlq-original-offset"] == str(original.offset())
+    assert headers["eventgen-dlq-consumer-group"] == "g-mem"
+    assert headers["type"] == "shop.Placed"  # the original envelope headers stay
+    # Every record's offset is committed: a second run of the group finds nothing to do.
+    ends = {p: len(broker.records("orders", p)) for p in range(2)}
+    assert {p: broker.committed_offset("g-mem", "orders", p) for p in ends if ends[p]} == {
+        p: n for p, n in ends.items() if n
+    }
+    again = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    assert again.consumed == 0
+
+
+def test_a_missing_dlq_topic_fails_at_start_as_on_kafka(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 1})
+    app = make_app("orders", "g", dlq="orders.dlq")
+    app.on(Placed)(lambda event, ctx: None)
+    with pytest.raises(StartupError, match="orders.dlq"):
+        app.run(RuntimeConfig(sqlite_path=str(tmp_path / "s.sqlite3")), transport=broker)
+
+
+def test_duplicates_are_skipped_by_the_inbox(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 1})
+    placed = Placed(order="a", seq=1)
+    _, key, value, headers = encoded("orders", placed)
+    for _ in range(2):  # the same envelope (same event_id) twice, as after a producer retry
+        broker.produce("orders", value, key, headers=headers)
+    app = make_app("orders", "g-dup")
+    seen: list[int] = []
+    app.on(Placed)(lambda event, ctx: seen.append(event.seq))
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "inbox.sqlite3"))
+    stats = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    assert seen == [1] and stats.duplicates == 1
+
+
+def test_exactly_once_outputs_and_offsets_commit_together(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 1, "billing": 1})
+    _load(broker, "orders", Placed(order="a", seq=1), Placed(order="b", seq=2))
+    app = make_app("orders", "g-eos", output="billing", delivery="exactly-once")
+
+    @app.on(Placed)
+    def bill(event: Placed, ctx: Context[Placed]) -> None:
+        ctx.publish(Billed(order=event.order, seq=event.seq))
+
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "eos.sqlite3"), instance_id="t1")
+    stats = app.run(config, transport=broker, max_messages=2, idle_exit_s=IDLE_S)
+    assert stats.handled == 2
+    assert [r.key() for r in broker.records("billing")] == [b"\x02a", b"\x02b"]
+    assert broker.committed_offset("g-eos", "orders", 0) == 2
+
+
+def test_the_runner_runs_an_app_on_the_in_memory_broker(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 1})
+    _load(broker, "orders", Placed(order="a", seq=1))
+    app = make_app("orders", "g-run")
+    seen: list[str] = []
+    app.on(Placed)(lambda event, ctx: seen.append(event.order))
+    code = runner.run(
+        app,
+        transport=broker,
+        max_messages=1,
+        idle_exit_s=5,
+        stop=threading.Event(),
+        environ={},
+        sqlite_path=str(tmp_path / "r.sqlite3"),
+    )
+    assert code == 0 and seen == ["a"]
