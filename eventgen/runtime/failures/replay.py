@@ -477,9 +477,9 @@ def _send(
         raise ReplayError(f"{len(failures)} replayed record(s) failed: {shown}")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "dlq replay") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="dlq replay",
+        prog=prog,
         description="Re-publish dead letters of a DLQ topic to their original topics.",
         epilog="Exit 0: records replayed (or listed with --dry-run); 1: no record matched; "
         "2: bad usage, or Kafka could not be read or did not acknowledge.",
@@ -500,10 +500,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "dlq replay") -> int:
     """`python -m eventgen.runtime dlq replay ...`: the exit code (see `parser()`)."""
     try:
-        args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help is 0, bad usage 2
         return exc.code if isinstance(exc.code, int) else 2
     try:
