@@ -45,12 +45,15 @@ def manifest(
     inputs: str,
     found: list[Diagnostic],
 ) -> bytes:
-    """The manifest: every file with kind, sources and sha256, and the message index.
+    """The manifest: every file with kind, sources and sha256, the message index, and the
+    service sections (`publishers`, `consumers`, `outbox`, `sql`: eventgen/emit/services/).
 
     Kind and sources are what each emitter said of its file. The manifest also records the
     inputs' fingerprint and the build's warnings, so an unchanged project can be confirmed
     (and its warnings shown) without rebuilding.
     """
+    from eventgen.emit.services.manifest import service_sections
+
     entries = [
         {
             "path": p,
@@ -69,6 +72,7 @@ def manifest(
             "environment": project.environment,
             "files": entries,
             "messages": message_index(project),
+            **service_sections(project),
             "inputs_sha256": inputs,
             "diagnostics": json.loads(render(found, "json")),
         }

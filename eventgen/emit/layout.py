@@ -9,6 +9,11 @@ Paths are relative to the output dir, POSIX separators:
   each older version whose schema is reconstructible, `avro/keys/<kafka-topic>.avsc`.
 - JSON Schema: `jsonschema/<context>/<Name>.json` and `.v<N>.json` likewise.
 Named types get files too (same directories), so tools can validate them alone.
+- Services (contexts with consumers or an outbox): `<package>/<context>_app.py` with the
+  publisher, one app per consumer, the outbox writer and relay; `<package>/_upcast/<module>.py`
+  with the upcaster chain of a context whose messages have `upcast:` steps;
+  `sql/<context>/<table>.<dialect>.sql` for the tables the runtime uses there;
+  `connect/<context>-outbox.json` (Kafka Connect config) for `relay: debezium`.
 - Topics: `topics/<env>.json` per environment (`default` = no --env); `resolved-spec.json`,
   `eventgen-manifest.json` and `schemas-history/<subject>/<n>.avsc|.json` at the top.
 
@@ -21,11 +26,12 @@ that adds a file must say so here.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from eventgen.diagnostics import Loc
 from eventgen.ir import naming, scalars
 from eventgen.ir.model import (
+    Context,
     EnumType,
     Field,
     ListOf,
@@ -88,6 +94,98 @@ def package_init_paths(project: Project) -> tuple[str, str, str]:
         f"{package}/{naming.SCHEMAS_PACKAGE}/__init__.py",
         f"{package}/py.typed",
     )
+
+
+UPCAST_PACKAGE = "_upcast"  # <package>/_upcast/: generated upcaster chains, one module a context
+
+
+def upcast_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{UPCAST_PACKAGE}/{naming.py_module(context)}.py"
+
+
+def upcast_init_path(project: Project) -> str:
+    return f"{project.package}/{UPCAST_PACKAGE}/__init__.py"
+
+
+def upcast_module(project: Project, context: str) -> str:
+    """Import path of a context's upcaster module (the messages' `UPCASTS`)."""
+    return f"{project.package}.{UPCAST_PACKAGE}.{naming.py_module(context)}"
+
+
+def has_upcasts(ctx: Context) -> bool:
+    return any(m.upcasts for m in ctx.messages)
+
+
+def has_services(ctx: Context) -> bool:
+    """A context gets a service module when it has consumers or an outbox."""
+    return bool(ctx.consumers) or ctx.outbox is not None
+
+
+def app_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.app_module(context)}.py"
+
+
+def app_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.app_module(context)}"
+
+
+def sql_path(context: str, table: str, dialect: str) -> str:
+    return f"sql/{context}/{table}.{dialect}.sql"
+
+
+def connector_path(context: str) -> str:
+    return f"connect/{context}-outbox.json"
+
+
+# Names in the service module, from the one naming authority plus the fixed ones of this module.
+PUBLISHER_ATTR = "publisher"
+OUTBOX_ATTR = "outbox"
+RELAY_ATTR = "relay"
+PUBLISHER_SPEC = "PUBLISHER_SPEC"
+OUTBOX_SPEC = "OUTBOX_SPEC"
+
+
+def app_class(consumer: str) -> str:
+    """The generated ConsumerApp subclass of a consumer (`reserve-stock` -> `ReserveStockApp`)."""
+    return naming.pascal(consumer) + "App"
+
+
+def app_context_alias(consumer: str) -> str:
+    """The type alias of a consumer's handler context (`ReserveStockContext`)."""
+    return naming.pascal(consumer) + "Context"
+
+
+def route_constant(topic: Topic) -> str:
+    """`ROUTE_<CONTEXT>_<TOPIC>`: the Route of a topic in a service module."""
+    return "ROUTE_" + topic.qualified.replace(".", "_").replace("-", "_").upper()
+
+
+# The runtime's default table names (eventgen.runtime.spec INBOX_TABLE, PARKED_TABLE), spelled
+# here because claims() runs in every validate, which must not import pydantic through the
+# runtime; tests/emit_services/test_layout.py keeps the two equal.
+INBOX_TABLE = "eventgen_inbox"
+PARKED_TABLE = "eventgen_parked_keys"
+
+
+Dialect = Literal["sqlite", "postgres"]
+TableKind = Literal["outbox", "inbox", "parked"]
+
+
+def service_tables(ctx: Context) -> list[tuple[Dialect, TableKind, str]]:
+    """(dialect, kind, table) of every table the runtime uses in a context, sorted.
+
+    The outbox table in its store's dialect; the inbox and parked-key tables in every dialect
+    a consumer's idempotency store uses (parked keys live in the app's store).
+    """
+    found: set[tuple[Dialect, TableKind, str]] = set()
+    if ctx.outbox is not None:
+        found.add((ctx.outbox.store, "outbox", ctx.outbox.table))
+    for consumer in ctx.consumers:
+        store = consumer.idempotency_store
+        if store == "sqlite" or store == "postgres":
+            found.add((store, "inbox", INBOX_TABLE))
+            found.add((store, "parked", PARKED_TABLE))
+    return sorted(found)
 
 
 def topics_file_path(env: str) -> str:
@@ -225,6 +323,7 @@ def claims(project: Project) -> list[Claim]:
     ]
     found += _schema_claims(project)
     found += _python_claims(project, locs.get("package", here))
+    found += _service_claims(project, locs.get("package", here))
     found.append(Claim(topics_file_path("default"), "topics", "", "the default topic file", here))
     for env, loc in project.environment_locs:
         found.append(
@@ -272,6 +371,27 @@ def _python_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
     topics = {t.qualified for t in project.all_topics()}
     if any(m.topic in topics for m in project.all_messages()):
         yield Claim(topics_module_path(project), "python", "", "the topic bindings", package_loc)
+
+
+def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
+    if any(has_upcasts(ctx) for ctx in project.contexts):
+        what = "the upcaster package"
+        yield Claim(upcast_init_path(project), "services", "", what, package_loc)
+    for ctx in project.contexts:
+        if has_upcasts(ctx):
+            what = f"the upcaster module of context `{ctx.name}`"
+            yield Claim(upcast_module_path(project, ctx.name), "services", ctx.name, what, ctx.loc)
+        if not has_services(ctx):
+            continue
+        what = f"the service module of context `{ctx.name}`"
+        yield Claim(app_module_path(project, ctx.name), "services", ctx.name, what, ctx.loc)
+        for dialect, kind, table in service_tables(ctx):
+            what = f"the {kind} table `{table}` ({dialect}) of context `{ctx.name}`"
+            yield Claim(sql_path(ctx.name, table, dialect), "sql", ctx.name, what, ctx.loc)
+        if ctx.outbox is not None and ctx.outbox.relay == "debezium":
+            what = f"the Debezium connector of context `{ctx.name}`"
+            loc = ctx.outbox.loc
+            yield Claim(connector_path(ctx.name), "connect", ctx.name, what, loc)
 
 
 def _history_claims(project: Project) -> Iterator[Claim]:

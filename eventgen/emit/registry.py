@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eventgen.emit import avro, jsonschema, layout, python_models, resolved, topics
+from eventgen.emit import avro, jsonschema, layout, python_models, resolved, services, topics
 from eventgen.emit.files import Files, GeneratedFile, project_sources
 from eventgen.ir.model import Project
 from eventgen.schemas import Schemas
@@ -27,6 +27,9 @@ EMITTERS = (
     Emitter("jsonschema", "jsonschema", jsonschema.emit, shares_schemas=True),
     Emitter("python", "python", python_models.emit, shares_schemas=True),
     Emitter("topics", "topics", topics.emit, per_environment=True),
+    Emitter("services", services.KIND, services.emit),
+    Emitter("sql", services.SQL_KIND, services.emit_sql),
+    Emitter("connect", services.CONNECT_KIND, services.emit_connect),
 )
 
 

@@ -253,6 +253,7 @@ class OrderPlaced(Message):
     TYPE: ClassVar[str] = "orders.OrderPlaced"
     VERSION: ClassVar[int] = 2
     SCHEMAS: ClassVar[str] = "shop_events._avro.orders"
+    UPCASTS: ClassVar[str | None] = "shop_events._upcast.orders"
 
     order_id: Uuid
     customer_id: Uuid

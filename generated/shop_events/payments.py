@@ -89,6 +89,7 @@ class CardCharged(Message):
     TYPE: ClassVar[str] = "payments.CardCharged"
     VERSION: ClassVar[int] = 2
     SCHEMAS: ClassVar[str] = "shop_events._avro.payments"
+    UPCASTS: ClassVar[str | None] = "shop_events._upcast.payments"
 
     payment_id: Uuid
     order_id: Uuid

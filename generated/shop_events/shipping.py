@@ -235,6 +235,7 @@ class ShipmentDispatched(Message):
     TYPE: ClassVar[str] = "shipping.ShipmentDispatched"
     VERSION: ClassVar[int] = 3
     SCHEMAS: ClassVar[str] = "shop_events._avro.shipping"
+    UPCASTS: ClassVar[str | None] = "shop_events._upcast.shipping"
 
     shipment_id: Uuid
     order_id: Uuid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-STDLIB = frozenset({"datetime", "decimal", "enum", "typing", "uuid"})
+STDLIB = frozenset({"collections", "datetime", "decimal", "enum", "typing", "uuid"})
 
 
 class Imports:

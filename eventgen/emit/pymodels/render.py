@@ -9,17 +9,21 @@ from pathlib import Path
 
 import jinja2
 
+from eventgen import __version__
 from eventgen.emit import layout
 from eventgen.emit.files import Files, GeneratedFile, context_sources, project_sources
 from eventgen.emit.format import format_sources
 from eventgen.emit.layout import TypeIndex
-from eventgen.emit.pymodels.literals import py_comment, py_docstring
+from eventgen.emit.pymodels.literals import py_comment, py_docstring, py_str
 from eventgen.emit.pymodels.topics import schema_module, topics_module
 from eventgen.emit.pymodels.views import context_module
 from eventgen.ir.model import Project
 from eventgen.schemas import Schemas
 
 KIND = "python"
+# The oldest eventgen-runtime that offers everything generated code calls (the service modules'
+# ConsumerApp, Publisher, OutboxWriter, PollingRelay and the upcaster hook came with 0.2.0).
+MINIMUM_RUNTIME = "0.2.0"
 
 
 def emit(project: Project, schemas: Schemas | None = None) -> Files:
@@ -33,12 +37,13 @@ def emit(project: Project, schemas: Schemas | None = None) -> Files:
     sources: dict[str, str] = {}
     header = py_comment(layout.header(project.spec_files))
     doc = f"Generated models of the {project.name} platform (eventgen)."
+    require = f"{py_str(MINIMUM_RUNTIME)}, {py_str(__version__)}"
     sources[init] = env.get_template("package.py.jinja").render(
-        header=header, docstring=py_docstring(doc)
+        header=header, docstring=py_docstring(doc), require=require
     )
     avro_doc = "Avro schemas by context; eventgen.runtime imports them on first use."
     sources[schemas_init] = env.get_template("package.py.jinja").render(
-        header=header, docstring=py_docstring(avro_doc)
+        header=header, docstring=py_docstring(avro_doc), require=None
     )
     context_template = env.get_template("context.py.jinja")
     schema_template = env.get_template("schemas.py.jinja")

@@ -125,6 +125,9 @@ def _message(project: Project, message: Message, writer: TypeWriter, open_model:
         f"VERSION: {classvar}[int] = {message.version}",
         f"SCHEMAS: {classvar}[str] = {py_str(layout.schema_module(project, message.context))}",
     ]
+    if message.upcasts:  # the runtime imports the chain when it decodes an older version
+        module = py_str(layout.upcast_module(project, message.context))
+        view.members.append(f"UPCASTS: {classvar}[str | None] = {module}")
     if message.key:
         view.key_return, view.key_expr = _key_access(message, writer)
         view.key_doc = py_docstring(f"The Kafka record key: `{'.'.join(message.key)}`.", indent=8)

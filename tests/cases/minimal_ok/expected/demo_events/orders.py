@@ -30,6 +30,7 @@ class OrderPlaced(Message):
     TYPE: ClassVar[str] = "orders.OrderPlaced"
     VERSION: ClassVar[int] = 2
     SCHEMAS: ClassVar[str] = "demo_events._avro.orders"
+    UPCASTS: ClassVar[str | None] = "demo_events._upcast.orders"
 
     order_id: Uuid
     customer_id: Uuid
