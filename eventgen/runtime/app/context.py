@@ -1,0 +1,144 @@
+"""What a handler gets besides its message: the envelope, the record's place, db and publish."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.model import Envelope, Message
+from eventgen.runtime.spec import PublisherSpec
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass
+class Output:
+    """One record `ctx.publish` asked for, encoded; the loop produces it after the handler."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    envelope: Envelope[Message]
+
+
+class Outputs:
+    """Encodes `ctx.publish` messages with the consumer's publisher routes.
+
+    Records are buffered, not produced, while the handler runs: a handler that fails after
+    publishing leaves nothing behind (nothing reaches Kafka, nothing enters the transaction),
+    so a retry or a dead letter never duplicates its partial output.
+    """
+
+    def __init__(self, spec: PublisherSpec | None, config: RuntimeConfig, consumer: str) -> None:
+        self.spec = spec
+        self.config = config
+        self.consumer = consumer
+
+    def encode(
+        self,
+        message: Message,
+        *,
+        correlation_id: str | None,
+        causation_id: UUID | None,
+        headers: Mapping[str, str | bytes] | None,
+    ) -> Output:
+        from eventgen.runtime.serde import codec_for, encode_key
+
+        if self.spec is None:
+            raise ValueError(f"consumer {self.consumer} has no publisher: it cannot publish")
+        try:
+            route = self.spec.route(message.TYPE)
+        except KeyError:
+            raise ValueError(
+                f"consumer {self.consumer} cannot publish {message.TYPE}: not a message of "
+                f"context {self.spec.context}"
+            ) from None
+        envelope: Envelope[Message] = message.envelope(
+            correlation_id=correlation_id, causation_id=causation_id
+        )
+        value, envelope_headers = codec_for(route, self.config).encode(envelope, route)
+        extra = [
+            (name, raw if isinstance(raw, bytes) else raw.encode())
+            for name, raw in (headers or {}).items()
+        ]
+        return Output(
+            route.topic.name, value, encode_key(route, message), envelope_headers + extra, envelope
+        )
+
+
+@dataclass
+class Context(Generic[M]):
+    """The record a handler is called for: envelope fields, where it came from, db, publish.
+
+    `attempt` is 1-based (2 on the first retry). `db` is the open connection of the
+    idempotency store's transaction (the inbox row is written in it), None when the store is
+    `none`. `publish` sends a message through the consumer's publisher; by default the
+    output's causation_id is this record's event_id and its correlation_id this record's
+    correlation_id (or its event_id when it has none).
+    """
+
+    envelope: Envelope[M]
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    attempt: int
+    db: Any
+    _outputs: Outputs = field(repr=False)
+    published: list[Output] = field(default_factory=list, repr=False)
+
+    @property
+    def message(self) -> M:
+        return self.envelope.payload
+
+    @property
+    def event_id(self) -> UUID:
+        return self.envelope.event_id
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def schema_version(self) -> int:
+        return self.envelope.schema_version
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.envelope.correlation_id
+
+    @property
+    def causation_id(self) -> UUID | None:
+        return self.envelope.causation_id
+
+    def publish(
+        self,
+        message: Message,
+        *,
+        correlation_id: str | None = None,
+        causation_id: UUID | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+    ) -> Envelope[Message]:
+        """Queue `message` for the consumer's publisher; sent once the handler has returned.
+
+        At-least-once: produced and acknowledged before the record's offset is committed.
+        Exactly-once: produced in the Kafka transaction that commits the offset.
+        """
+        output = self._outputs.encode(
+            message,
+            correlation_id=correlation_id or self.correlation_id or str(self.event_id),
+            causation_id=causation_id or self.event_id,
+            headers=headers,
+        )
+        self.published.append(output)
+        return output.envelope

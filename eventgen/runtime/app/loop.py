@@ -1,0 +1,639 @@
+"""The consumer loop: one thread, consume() batches, per-record retries, DLQ, offsets.
+
+Where each guarantee commits (docs/consumers.md has the table and the crash points):
+
+- at-most-once: the offsets of a consumed batch are committed synchronously before any of
+  its records is handled; at a graceful stop or a revoke the exact position of the last
+  handled record is committed (it may move back over records not handled yet, which only
+  hands them to the next owner: never twice).
+- at-least-once: a record's offset is marked done after its handler and DB transaction (the
+  inbox row and `ctx.db` work together) and after its `ctx.publish` outputs and any DLQ write
+  are acknowledged; done offsets are committed asynchronously every COMMIT_EVERY records or
+  COMMIT_INTERVAL_S, and synchronously on revoke and at stop. A record that is waiting for a
+  retry (or stopped without a DLQ) holds its partition back: nothing past it is done.
+- exactly-once: one Kafka transaction per consumed batch holds the outputs, the DLQ writes and
+  the offsets (send_offsets_to_transaction with the group metadata).
+
+A failed handler pauses its partition and seeks it back to the failed offset; the loop keeps
+calling consume() (with short timeouts, so max.poll.interval.ms never passes) and resumes the
+partition when the backoff is due. Other partitions go on; per-key order holds because a
+partition never moves past a record that is waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from eventgen.runtime.app.context import Context, Output, Outputs
+from eventgen.runtime.app.stats import Progress, RunStats
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.errors import DecodeError
+from eventgen.runtime.model import Envelope, Message
+from eventgen.runtime.spec import ConsumerSpec, Route
+from eventgen.runtime.transport import ConsumerLike, ProducerLike, RecordLike
+
+if TYPE_CHECKING:
+    from eventgen.runtime.db import Store
+    from eventgen.runtime.failures.retry import RetryState
+
+log = logging.getLogger("eventgen.runtime.app")
+
+TP = tuple[str, int]
+Handler = Callable[[Any, Context[Any]], None]
+
+COMMIT_EVERY = 1000  # at-least-once: commit after this many done records ...
+COMMIT_INTERVAL_S = 1.0  # ... or this long after the last commit, whichever comes first
+CONSUME_MAX = 500  # records per consume() call (stream processing)
+POLL_TIMEOUT_S = 0.5  # longest consume() wait: the stop event is seen at least this often
+DLQ_RETRY_S = 1.0  # a DLQ or output write that failed is tried again after this long
+FLUSH_TIMEOUT_S = 30.0
+COMMIT_TIMEOUT_S = 30.0
+
+
+class FatalError(Exception):
+    """The loop cannot go on (fenced by a newer instance, a fatal client error)."""
+
+
+class RetryLater(Exception):
+    """A record could not be finished for a reason that is not the handler's (a DLQ or output
+    write that was not acknowledged): tried again later, attempts unchanged."""
+
+
+class Loop:
+    """One run of a consumer app; `run()` returns when stopped, bounded or idle."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        config: RuntimeConfig,
+        handlers: dict[str, Handler],
+        handles: frozenset[str],
+        consumer: ConsumerLike,
+        producer: ProducerLike,
+        store: Store | None,
+    ) -> None:
+        from eventgen.runtime.failures.retry import RetryStates
+
+        self.spec = spec
+        self.config = config
+        self.handlers = handlers
+        self.handles = handles  # the types handled; others are skipped
+        self.consumer = consumer
+        self.producer = producer
+        self.store = store
+        self.routes: dict[str, Route] = {route.topic.name: route for route in spec.topics}
+        self.eos = spec.delivery == "exactly-once"
+        self.amo = spec.delivery == "at-most-once"
+        self.stats = RunStats()
+        self.progress = Progress(f"consumer {spec.name}", self.stats, config.log_interval_s)
+        self.outputs = Outputs(spec.publisher, config, spec.name)
+        self.retries = RetryStates()
+        self.rng = random.Random()
+        self.inbox: Any = None
+        if store is not None and spec.idempotency != "none" and not self.eos:
+            from eventgen.runtime.inbox import Inbox
+
+            self.inbox = Inbox(spec.inbox_table, spec.group, spec.idempotency_retention_ms)
+        self.parked: Any = None
+        if spec.on_failure == "park-key" and store is not None:
+            from eventgen.runtime.failures.parking import ParkedKeys
+
+            self.parked = ParkedKeys(spec.parked_table, spec.group)
+        self.assigned: set[TP] = set()
+        self.done: dict[TP, int] = {}  # next offset to commit (last finished record + 1)
+        self.committed: dict[TP, int] = {}  # what was last committed (or sent in a txn)
+        self.waiting: dict[TP, RetryState] = {}  # paused partitions: the record they wait on
+        self.stopped: set[TP] = set()  # failed for good without a DLQ: paused until revoked
+        self.since_commit = 0
+        self.last_commit = time.monotonic()
+        self.in_txn = False
+        # exactly-once: the first offset of each partition in the current consume() batch,
+        # where an aborted transaction rewinds to.
+        self.batch_first: dict[TP, int] = {}
+
+    # ------------------------------------------------------------------ the run
+
+    def run(
+        self,
+        *,
+        max_messages: int | None,
+        idle_exit_s: float | None,
+        stop: threading.Event,
+    ) -> RunStats:
+        if self.eos:
+            self.producer.init_transactions(self.config.connect_timeout_s)
+        self.consumer.subscribe(
+            sorted(self.routes),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        last_record = time.monotonic()
+        try:
+            while not stop.is_set():
+                left = None if max_messages is None else max_messages - self.stats.consumed
+                if left is not None and left <= 0:
+                    break
+                self._resume_due()
+                want = min(CONSUME_MAX, self._capacity(), CONSUME_MAX if left is None else left)
+                records = self.consumer.consume(want, self._timeout(self._poll_timeout()))
+                records = [r for r in records if self._usable(r)]
+                if records:
+                    last_record = time.monotonic()
+                    self._process(records, stop)
+                self._tick(stop)
+                self._maybe_commit()
+                if self.progress.due():
+                    self._measure_lag()
+                    self.progress.report()
+                idle = idle_exit_s is not None and not self.waiting and not self._pending()
+                if idle and time.monotonic() - last_record >= (idle_exit_s or 0):
+                    break
+            self._drain()
+            self._finish_txn()
+            self._commit_sync(self.assigned)
+        finally:
+            self._close()
+        return self.stats
+
+    # Hooks of the batch loop (app/batch.py); stream processing needs none of them.
+
+    def _tick(self, stop: threading.Event) -> None:
+        """Called once per loop turn."""
+
+    def _capacity(self) -> int:
+        return CONSUME_MAX
+
+    def _timeout(self, default: float) -> float:
+        return default
+
+    def _pending(self) -> bool:
+        """Records taken but not finished (keeps an idle exit from happening)."""
+        return False
+
+    def _drain(self) -> None:
+        """At stop: finish what was taken, if it can be finished now."""
+
+    def _process(self, records: list[Any], stop: threading.Event) -> None:
+        """Handle one consume() batch (stream processing: record by record)."""
+        self.batch_first = {}
+        if self.amo:
+            self._commit_ahead(records)
+        for record in records:
+            if stop.is_set():
+                break  # the current record is finished; the rest stays uncommitted
+            self._dispatch(record)
+        self._finish_txn()
+
+    def _close(self) -> None:
+        self._measure_lag()
+        self.progress.report(final=True)
+        try:
+            self.producer.flush(FLUSH_TIMEOUT_S)
+        except Exception:
+            log.exception("consumer %s: flushing the producer at close failed", self.spec.name)
+        try:
+            self.consumer.close()  # leaves the group
+        except Exception:
+            log.exception("consumer %s: closing the consumer failed", self.spec.name)
+        if self.store is not None:
+            self.store.close()
+
+    # ------------------------------------------------------------------ records
+
+    def _usable(self, record: Any) -> bool:
+        """False for error events and for records of partitions that wait or are gone."""
+        error = record.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                return False
+            if error.fatal():
+                raise FatalError(f"consumer {self.spec.name}: {error}")
+            log.warning("consumer %s: %s", self.spec.name, error)
+            return False
+        tp = (record.topic(), record.partition())
+        if tp in self.waiting or tp in self.stopped or tp not in self.assigned:
+            return False  # fetched before the pause, seek or revoke: consumed again later
+        # After a rewind, records before the position already finished may still be queued.
+        return bool(record.offset() >= self.done.get(tp, -1))
+
+    def _dispatch(self, record: Any) -> None:
+        """One record: type, skip, parking, decode, dedupe, handler, and its failures."""
+        tp: TP = (record.topic(), record.partition())
+        if tp in self.waiting or tp in self.stopped:
+            return  # an earlier record of this batch failed: the partition was rewound
+        self.stats.consumed += 1
+        self.batch_first.setdefault(tp, record.offset())
+        try:
+            try:
+                envelope = self._decode(record, self.routes[tp[0]])
+            except DecodeError as exc:
+                self._dead_letter_or_stop(record, "decode", exc, attempts=1)
+                return
+            if envelope is None:
+                self.stats.skipped += 1
+                self._finished(record)
+                return
+            if self.parked is not None and self._park_check(record):
+                return
+            self._handle(record, envelope)
+        except RetryLater as exc:
+            self._wait(record, DLQ_RETRY_S, f"{exc}; trying again in {DLQ_RETRY_S:g} s")
+
+    def _decode(self, record: RecordLike, route: Route) -> Envelope[Message] | None:
+        """The envelope, or None for a type this consumer does not handle (skipped)."""
+        from eventgen.runtime.serde import codec_for
+
+        codec = codec_for(route, self.config)
+        if codec.message_type(record, route) not in self.handles:
+            return None
+        try:
+            return codec.decode(record, route)
+        except DecodeError as exc:
+            if exc.reason == "unknown_type":
+                return None
+            raise
+
+    def _handle(self, record: Any, envelope: Envelope[Message]) -> None:
+        tp: TP = (record.topic(), record.partition())
+        state = self.retries.peek(tp[0], tp[1], record.offset())
+        attempt = 1 if state is None else state.next_attempt
+        try:
+            with self._db() as conn:
+                if self.inbox is not None and not self.inbox.claim(conn, envelope.event_id):
+                    self.stats.duplicates += 1
+                else:
+                    ctx = self._context(record, envelope, attempt, conn)
+                    self._call(envelope, ctx)
+                    # Outputs are acknowledged (or in the Kafka transaction) before the DB
+                    # transaction commits: a crash in between repeats the record, never
+                    # loses its outputs.
+                    self._emit(ctx.published)
+                    self.stats.handled += 1
+        except RetryLater:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any handler error is the record's failure
+            self._failed(record, exc)
+            return
+        self.retries.done(tp[0], tp[1], record.offset())
+        self._finished(record)
+
+    def _call(self, envelope: Envelope[Message], ctx: Context[Any]) -> None:
+        handler = self.handlers[envelope.type]
+        started = time.monotonic()
+        handler(envelope.payload, ctx)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if elapsed_ms > self.spec.timeout_ms:
+            log.warning(
+                "consumer %s: handler for %s at %s/%d/%d took %.0f ms (timeout %d ms)",
+                self.spec.name, envelope.type, ctx.topic, ctx.partition, ctx.offset,
+                elapsed_ms, self.spec.timeout_ms,
+            )  # fmt: skip
+
+    def _context(
+        self, record: Any, envelope: Envelope[Message], attempt: int, conn: Any
+    ) -> Context[Any]:
+        return Context(
+            envelope=envelope,
+            topic=record.topic(),
+            partition=record.partition(),
+            offset=record.offset(),
+            key=record.key(),
+            headers=list(record.headers() or ()),
+            attempt=attempt,
+            db=conn,
+            _outputs=self.outputs,
+        )
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        if self.store is None:
+            yield None
+            return
+        with self.store.transaction() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ failures
+
+    def _failed(self, record: Any, exc: BaseException) -> None:
+        """A handler failure: retry later (partition paused), dead-letter, or stop."""
+        topic, partition, offset = record.topic(), record.partition(), record.offset()
+        state = self.retries.get(topic, partition, offset)
+        if state.failed(self.spec.retry, exc, self.rng):
+            self.stats.retried += 1
+            delay = state.remaining_s()
+            self._wait(
+                record,
+                delay,
+                f"attempt {state.attempts} failed ({type(exc).__name__}: {exc}); "
+                f"retry in {delay:.2f} s",
+                state,
+            )
+            return
+        first = state.first_failure_at
+        last = state.last_failure_at
+        assert first is not None and last is not None
+        try:
+            done = self._dead_letter_or_stop(
+                record, "handler", exc, attempts=state.attempts, first=first, last=last
+            )
+            if done and self.parked is not None and record.key() is not None:
+                self._park(record, exc)
+        except RetryLater as later:
+            self._wait(record, DLQ_RETRY_S, str(later), state)
+            return
+        if done:
+            self.retries.done(topic, partition, offset)
+
+    def _wait(self, record: Any, delay_s: float, why: str, state: RetryState | None = None) -> None:
+        """Pause the record's partition and seek it back to the record until `delay_s`."""
+        from eventgen.runtime.failures.retry import RetryState
+
+        topic, partition, offset = record.topic(), record.partition(), record.offset()
+        if state is None:
+            state = self.retries.peek(topic, partition, offset) or RetryState(
+                topic, partition, offset
+            )
+        state.next_due = time.monotonic() + delay_s
+        self.waiting[(topic, partition)] = state
+        self.stats.consumed -= 1  # it is consumed again when due: count it once
+        self._rewind(topic, partition, offset)
+        log.warning("consumer %s: %s/%d/%d: %s", self.spec.name, topic, partition, offset, why)
+
+    def _rewind(self, topic: str, partition: int, offset: int) -> None:
+        tp = TopicPartition(topic, partition, offset)
+        self.consumer.pause([tp])
+        self.consumer.seek(tp)
+        self.done.setdefault((topic, partition), offset)
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        due = [tp for tp, state in self.waiting.items() if state.next_due <= now]
+        for tp in due:
+            state = self.waiting.pop(tp)
+            self.consumer.resume([TopicPartition(tp[0], tp[1], state.offset)])
+
+    def _poll_timeout(self) -> float:
+        if not self.waiting:
+            return POLL_TIMEOUT_S
+        soonest = min(state.next_due for state in self.waiting.values())
+        return max(0.0, min(POLL_TIMEOUT_S, soonest - time.monotonic()))
+
+    def _dead_letter_or_stop(
+        self,
+        record: Any,
+        reason: Any,
+        exc: BaseException | None,
+        *,
+        attempts: int,
+        first: datetime | None = None,
+        last: datetime | None = None,
+    ) -> bool:
+        """Write the record to its DLQ (True), or stop its partition when it has none."""
+        from eventgen.runtime.failures.retry import utc_now
+
+        dlq = self.routes[record.topic()].dlq if self.spec.dlq else None
+        if dlq is None:
+            self._stop_partition(record, reason, exc)
+            return False
+        now = utc_now()
+        self._produce_dead_letter(record, dlq, reason, exc, attempts, first or now, last or now)
+        self.stats.dead_lettered += 1
+        self._finished(record)
+        return True
+
+    def _stop_partition(self, record: Any, reason: str, exc: BaseException | None) -> None:
+        tp = (record.topic(), record.partition())
+        self.stopped.add(tp)
+        self._rewind(tp[0], tp[1], record.offset())
+        log.error(
+            "consumer %s: %s/%d/%d failed (%s: %s) and there is no DLQ: partition STOPPED "
+            "at this record until the app restarts or the partition moves",
+            self.spec.name, tp[0], tp[1], record.offset(), reason, exc,
+        )  # fmt: skip
+
+    def _produce_dead_letter(
+        self,
+        record: Any,
+        dlq: str,
+        reason: Any,
+        exc: BaseException | None,
+        attempts: int,
+        first: datetime,
+        last: datetime,
+    ) -> None:
+        from eventgen.runtime.failures.dlq import dead_letter_record
+
+        topic, key, value, headers = dead_letter_record(
+            record, dlq_topic=dlq, reason=reason, error=exc, group=self.spec.group,
+            attempts=attempts, first_failure_at=first, last_failure_at=last,
+        )  # fmt: skip
+        self._produce_acked([(topic, value, key, headers)])
+
+    def _park_check(self, record: Any) -> bool:
+        """park-key: True when the record's key is parked (the record was dead-lettered).
+
+        A replayed record of a parked key releases the key and is handled (ParkedKeys.admit).
+        """
+        if record.key() is None:
+            return False
+        with self._db() as conn:
+            if self.parked.admit(conn, record.topic(), record.key(), record.headers()):
+                return False
+        self._dead_letter_or_stop(record, "parked", None, attempts=0)
+        return True
+
+    def _park(self, record: Any, exc: BaseException) -> None:
+        from eventgen.runtime.failures.dlq import REPLAY_ID_HEADER
+
+        run = dict(record.headers() or ()).get(REPLAY_ID_HEADER)
+        with self._db() as conn:
+            self.parked.park(
+                conn, record.topic(), record.key(), offset=record.offset(),
+                reason="handler", replay_id=None if run is None else run.decode(errors="replace"),
+            )  # fmt: skip
+        log.warning(
+            "consumer %s: key %r of %s parked after %s",
+            self.spec.name, record.key(), record.topic(), type(exc).__name__,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ producing
+
+    def _emit(self, outputs: list[Output]) -> None:
+        if outputs:
+            self._produce_acked([(o.topic, o.value, o.key, o.headers) for o in outputs])
+
+    def _produce_acked(
+        self, records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]]
+    ) -> None:
+        """Produce `records`; outside a transaction wait until every one is acknowledged."""
+        if self.eos:
+            self._begin()
+        failures: list[str] = []
+
+        def delivered(err: Any, msg: Any) -> None:
+            if err is not None:
+                failures.append(f"{msg.topic()}: {err}")
+
+        for topic, value, key, headers in records:
+            while True:
+                try:
+                    self.producer.produce(
+                        topic, value=value, key=key, headers=headers, on_delivery=delivered
+                    )
+                    break
+                except BufferError:
+                    self.producer.poll(0.1)
+        if self.eos:
+            return  # commit_transaction flushes and fails the transaction on any error
+        left = self.producer.flush(FLUSH_TIMEOUT_S)
+        if left or failures:
+            raise RetryLater(
+                f"{len(failures) or left} record(s) not acknowledged: "
+                + "; ".join(failures[:3] or [f"{left} still queued"])
+            )
+
+    # ------------------------------------------------------------------ offsets
+
+    def _finished(self, record: Any) -> None:
+        tp = (record.topic(), record.partition())
+        self.done[tp] = record.offset() + 1
+        self.since_commit += 1
+        if self.eos:
+            self._begin()  # the offset travels in the transaction, even for a skipped record
+
+    def _commit_ahead(self, records: list[Any]) -> None:
+        """at-most-once: commit past the whole batch before any record of it is handled."""
+        ahead: dict[TP, int] = {}
+        for record in records:
+            tp = (record.topic(), record.partition())
+            ahead[tp] = max(ahead.get(tp, 0), record.offset() + 1)
+        self._commit(ahead, asynchronous=False)
+
+    def _maybe_commit(self) -> None:
+        if self.eos or self.amo or not self.since_commit:
+            return
+        due = time.monotonic() - self.last_commit >= COMMIT_INTERVAL_S
+        if self.since_commit >= COMMIT_EVERY or due:
+            self._commit({tp: off for tp, off in self.done.items() if tp in self.assigned})
+
+    def _commit_sync(self, partitions: set[TP]) -> None:
+        """Commit the finished positions of `partitions` now (revoke, stop)."""
+        if self.eos:
+            return  # offsets only ever travel in transactions
+        self._commit({tp: off for tp, off in self.done.items() if tp in partitions}, False)
+
+    def _commit(self, offsets: dict[TP, int], asynchronous: bool = True) -> None:
+        changed = {tp: off for tp, off in offsets.items() if self.committed.get(tp) != off}
+        self.since_commit = 0
+        self.last_commit = time.monotonic()
+        if not changed:
+            return
+        tps = [TopicPartition(t, p, off) for (t, p), off in sorted(changed.items())]
+        try:
+            self.consumer.commit(offsets=tps, asynchronous=asynchronous)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError._NO_OFFSET:
+                return
+            if not asynchronous:
+                raise
+            log.warning("consumer %s: commit failed: %s", self.spec.name, exc)
+            return
+        self.committed.update(changed)
+
+    # ------------------------------------------------------------------ transactions
+
+    def _begin(self) -> None:
+        if not self.in_txn:
+            self.producer.begin_transaction()
+            self.in_txn = True
+
+    def _finish_txn(self) -> None:
+        """exactly-once: commit the batch's transaction with its offsets, or roll back."""
+        if not self.in_txn:
+            return
+        offsets = {tp: off for tp, off in self.done.items() if self.committed.get(tp) != off}
+        tps = [TopicPartition(t, p, off) for (t, p), off in sorted(offsets.items())]
+        try:
+            if tps:
+                self.producer.send_offsets_to_transaction(
+                    tps, self.consumer.consumer_group_metadata(), COMMIT_TIMEOUT_S
+                )
+            self.producer.commit_transaction(COMMIT_TIMEOUT_S)
+        except KafkaException as exc:
+            self.in_txn = False
+            error = exc.args[0] if exc.args else None
+            if error is not None and error.txn_requires_abort():
+                self.producer.abort_transaction(COMMIT_TIMEOUT_S)
+                self._rewind_to_committed(offsets)
+                log.warning("consumer %s: transaction aborted: %s", self.spec.name, exc)
+                return
+            raise FatalError(f"consumer {self.spec.name}: transaction failed: {exc}") from exc
+        self.in_txn = False
+        self.committed.update(offsets)
+
+    def _rewind_to_committed(self, offsets: dict[TP, int]) -> None:
+        """After an aborted transaction: its records are consumed again from the batch start."""
+        for tp in set(offsets) | set(self.batch_first):
+            start = self.batch_first.get(tp)
+            if start is None or tp not in self.assigned:
+                continue
+            self.done[tp] = start
+            self.consumer.seek(TopicPartition(tp[0], tp[1], start))
+
+    # ------------------------------------------------------------------ rebalancing
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        for p in partitions:
+            self.assigned.add((p.topic, p.partition))
+        log.info("consumer %s: assigned %s", self.spec.name, _names(partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        revoked = {(p.topic, p.partition) for p in partitions}
+        try:
+            self._finish_txn()
+            self._commit_sync(revoked)
+        except Exception:
+            log.exception("consumer %s: commit on revoke failed", self.spec.name)
+        self._forget(revoked)
+        log.info("consumer %s: revoked %s", self.spec.name, _names(partitions))
+
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._forget({(p.topic, p.partition) for p in partitions})
+        log.warning("consumer %s: lost %s", self.spec.name, _names(partitions))
+
+    def _forget(self, partitions: set[TP]) -> None:
+        for tp in partitions:
+            self.assigned.discard(tp)
+            self.done.pop(tp, None)
+            self.committed.pop(tp, None)
+            self.waiting.pop(tp, None)
+            self.stopped.discard(tp)
+            self.retries.drop_partition(*tp)
+
+    def _measure_lag(self) -> None:
+        lag = 0
+        try:
+            positions = self.consumer.position(
+                [TopicPartition(t, p) for t, p in sorted(self.assigned)]
+            )
+            for tp in positions:
+                marks = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                if marks is not None and tp.offset >= 0:
+                    lag += max(0, marks[1] - tp.offset)
+        except KafkaException:
+            return
+        self.stats.lag = lag
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}/{p.partition}" for p in partitions) or "nothing"

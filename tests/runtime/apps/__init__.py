@@ -1,0 +1,1 @@
+"""Small user-style apps for the consumer tests, and a hand-written "generated" module."""
