@@ -1,0 +1,194 @@
+"""The registry codec against a real registry (Apicurio, scripts/registry) and a real Kafka.
+
+Both directions, both subject strategies: confluent-kafka's own AvroDeserializer reads what
+the Publisher wrote, and the runtime's codec reads what confluent-kafka's AvroSerializer
+wrote (without envelope headers, as a foreign producer would). The subjects hold exactly the
+schemas `eventgen registry push` registers (eventgen.evolution.subjects), registered under
+per-test topic names.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from eventgen.evolution.subjects import subjects
+from eventgen.runtime.avro import encode_avro
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.confluent import RegistryAvroCodec, fullname, schema_text, write_long
+from eventgen.runtime.errors import DecodeError, RegistryError
+from eventgen.runtime.model import Message
+from eventgen.runtime.publisher import Publisher
+from eventgen.runtime.registry import TopicBinding
+from eventgen.runtime.registry_client import RegistryClient, SchemaNotFound
+from eventgen.runtime.serde import codec_for, record_event_id
+from eventgen.runtime.spec import PublisherSpec, Route
+from tests.runtime.test_serde_fixtures import (  # noqa: F401 - fixture
+    Shop,
+    order_archived,
+    order_placed,
+    registry_fixture,
+    shop_fixture,
+)
+
+pytestmark = pytest.mark.kafka
+READ_BUDGET_S = 60
+
+
+@pytest.fixture
+def topic(kafka_bootstrap_servers: str) -> Iterator[str]:
+    name = f"egt-interop-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap_servers})
+    for fut in admin.create_topics([NewTopic(name, 1, 1)], request_timeout=30).values():
+        fut.result(timeout=30)
+    yield name
+    for fut in admin.delete_topics([name], request_timeout=30).values():
+        fut.result(timeout=30)
+
+
+def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})  # fmt: skip
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    got: list[Any] = []
+    deadline = time.monotonic() + READ_BUDGET_S
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            for msg in consumer.consume(count - len(got), timeout=1.0):
+                assert msg.error() is None, msg.error()
+                got.append(msg)
+    finally:
+        consumer.close()
+    assert len(got) == count, f"read {len(got)} of {count} records within {READ_BUDGET_S} s"
+    return got
+
+
+def setup_subjects(shop: Shop, url: str, topic: str, strategy: str) -> TopicBinding:
+    """A binding like orders.order-events on `topic`, its subjects registered as push does."""
+    source = shop.binding("orders.order-events")
+    binding = TopicBinding(topic, source.messages, source.key_schema)
+    client = RegistryClient(url)
+    if strategy == "topic":
+        pushed = subjects(shop.project, "topic")["orders.order-events-value"]
+        client.register(f"{topic}-value", schema_text(pushed.schema))
+    else:
+        for name, subject in subjects(shop.project, "record").items():
+            if subject.topic == "orders.order-events" and subject.part == "value":
+                client.register(name, schema_text(subject.schema))
+    return binding
+
+
+def avro_values(message: Message) -> Any:
+    return type(message).__pydantic_serializer__.to_python(message, by_alias=True)
+
+
+@pytest.mark.parametrize("strategy", ["topic", "record"])
+def test_confluent_deserializer_reads_the_publisher(
+    strategy: Literal["topic", "record"],
+    shop: Shop,
+    registry: str,
+    kafka_bootstrap_servers: str,
+    topic: str,
+) -> None:
+    registry_url = registry
+    binding = setup_subjects(shop, registry_url, topic, strategy)
+    spec = PublisherSpec("orders", tuple((m.TYPE, Route(binding)) for m in binding.messages))
+    publisher = Publisher(spec)
+    config = RuntimeConfig(bootstrap_servers=kafka_bootstrap_servers,
+                           schema_registry_url=registry_url, subject_strategy=strategy)  # fmt: skip
+    publisher.configure(config)
+    sent = [order_placed(shop.orders), order_archived(shop.orders)]
+    envelopes = [publisher.publish(m, correlation_id="c-9") for m in sent]
+    publisher.flush(30)
+
+    records = read_all(kafka_bootstrap_servers, topic, 2)
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    ordered = sorted(m.TYPE for m in binding.messages)
+    for message, env, rec in zip(sent, envelopes, records, strict=True):
+        value = rec.value()
+        if strategy == "topic":  # union: the branch index follows the 5-byte header
+            assert value[5:6] == write_long(ordered.index(message.TYPE))
+            assert value[6:] == encode_avro(message)
+        else:
+            assert value[5:] == encode_avro(message)
+        decoded = deserializer(value, ctx)
+        assert type(message).model_validate(decoded) == message
+        assert dict(rec.headers())["event_id"] == str(env.event_id).encode()
+        assert codec_for(Route(binding), config).decode(rec, Route(binding)) == env
+
+
+@pytest.mark.parametrize("strategy", ["topic", "record"])
+def test_codec_reads_the_confluent_serializer(
+    strategy: str, shop: Shop, registry: str, kafka_bootstrap_servers: str, topic: str
+) -> None:
+    registry_url = registry
+    binding = setup_subjects(shop, registry_url, topic, strategy)
+    sr = SchemaRegistryClient({"url": registry_url})
+    sent = [order_placed(shop.orders), order_archived(shop.orders)]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    for message in sent:
+        if strategy == "topic":
+            pushed = subjects(shop.project, "topic")["orders.order-events-value"]
+            serializer = AvroSerializer(
+                sr, schema_text(pushed.schema),
+                conf={"auto.register.schemas": False, "use.latest.version": True},
+            )  # fmt: skip
+            name = fullname(pushed.schema[pushed.messages.index(message.TYPE)], None)
+            value = serializer((name, avro_values(message)), ctx)  # fastavro union notation
+        else:
+            record = subjects(shop.project, "record")
+            doc = next(s.schema for s in record.values() if s.messages == (message.TYPE,))
+            serializer = AvroSerializer(
+                sr, schema_text(doc),
+                conf={"auto.register.schemas": False,
+                      "subject.name.strategy": record_subject_name_strategy},
+            )  # fmt: skip
+            value = serializer(avro_values(message), ctx)
+        assert value is not None
+        producer.produce(topic, value=value)  # no headers: a foreign producer
+    assert producer.flush(30) == 0
+
+    codec = RegistryAvroCodec(RegistryClient(registry_url), strategy)
+    route = Route(binding)
+    for message, rec in zip(sent, read_all(kafka_bootstrap_servers, topic, 2), strict=True):
+        assert codec.message_type(rec, route) == message.TYPE
+        env = codec.decode(rec, route)
+        assert env.payload == message and env.type == message.TYPE
+        assert env.event_id == record_event_id(rec)  # uuid5 of the coordinates
+        assert env.schema_version == message.VERSION
+        assert env.occurred_at.timestamp() * 1000 == pytest.approx(rec.timestamp()[1], abs=1)
+
+
+def test_registry_errors(shop: Shop, registry: str) -> None:
+    registry_url = registry
+    missing = f"egt-missing-{uuid.uuid4().hex[:8]}"
+    source = shop.binding("orders.order-events")
+    route = Route(TopicBinding(missing, source.messages, source.key_schema))
+    codec = RegistryAvroCodec(RegistryClient(registry_url), "topic")
+    with pytest.raises(SchemaNotFound) as info:
+        codec.encode(order_archived(shop.orders).envelope(), route)
+    assert f"{missing}-value" in str(info.value) and "eventgen registry push" in str(info.value)
+
+    from tests.runtime.test_serde_fixtures import Rec
+
+    unknown = b"\x00" + (2**31 - 7).to_bytes(4, "big") + b"\x00"
+    with pytest.raises(DecodeError) as decode_info:
+        codec.decode(Rec(unknown), route)
+    assert decode_info.value.reason == "unknown_schema_id"
+
+    down = RegistryAvroCodec(RegistryClient("http://127.0.0.1:9", timeout_s=2), "topic")
+    with pytest.raises(RegistryError) as down_info:  # transient: not a DecodeError
+        down.decode(Rec(unknown), route)
+    assert not isinstance(down_info.value, DecodeError) and "unreachable" in str(down_info.value)
