@@ -69,6 +69,15 @@ RESERVED_CONTEXTS = {
 APP_MODULE_SUFFIX = "_app"
 APP_FIXED_NAMES = frozenset({"publisher", "outbox", "relay"})
 
+# Tables the runtime creates: a plain lower-case SQL identifier (it is quoted in the DDL, but
+# also names generated/sql/<context>/<table>.<dialect>.sql), short enough that PostgreSQL's
+# 63-byte limit leaves room for index-name suffixes. Spelled as eventgen.runtime.sql checks
+# them (the generator imports no runtime; tests/foundation/test_rules.py compares the two).
+SQL_TABLE = re.compile(r"[a-z_][a-z0-9_]*")
+SQL_TABLE_MAX = 48
+# The runtime's own tables in an app's store, which an outbox table must not take.
+RUNTIME_TABLES = frozenset({"eventgen_inbox", "eventgen_parked_keys"})
+
 # The build without --env writes topics/default.json; an environment of that name would too.
 DEFAULT_ENVIRONMENT = "default"
 

@@ -162,9 +162,27 @@ def check_parking(project: Project) -> Iterator[Diagnostic]:
 
 
 def check_outbox(project: Project) -> Iterator[Diagnostic]:
-    """Debezium reads PostgreSQL's write-ahead log: an outbox it relays must live there."""
+    """The outbox table's name, and the store a Debezium relay can read."""
     for ctx in project.contexts:
         box = ctx.outbox
+        if box is not None and (
+            not naming.SQL_TABLE.fullmatch(box.table) or len(box.table) > naming.SQL_TABLE_MAX
+        ):
+            yield error(
+                "E0827",
+                box.at("table"),
+                f"outbox table `{box.table}` is not a plain SQL table name: lower-case letters, "
+                f"digits and `_`, not starting with a digit, at most {naming.SQL_TABLE_MAX} "
+                "characters",
+                f"e.g. `{naming.sql_identifier(ctx.name, 'outbox')[: naming.SQL_TABLE_MAX]}`",
+            )
+        elif box is not None and box.table in naming.RUNTIME_TABLES:
+            yield error(
+                "E0827",
+                box.at("table"),
+                f"outbox table `{box.table}` is a table the runtime keeps for its consumers",
+                f"e.g. `{naming.sql_identifier(ctx.name, 'outbox')}`",
+            )
         if box is not None and box.relay == "debezium" and box.store != "postgres":
             yield error(
                 "E0826",
@@ -230,6 +248,14 @@ RULES: tuple[Rule, ...] = (
         "error",
         "rule",
         "`relay: debezium` on an outbox whose `store:` is not postgres",
+        check_outbox,
+    ),
+    declare(
+        "E0827",
+        "error",
+        "rule",
+        "outbox table is not a plain lower-case SQL name of at most 48 characters, or is one of "
+        "the runtime's own tables",
         check_outbox,
     ),
     declare(

@@ -11,6 +11,7 @@ from eventgen import pipeline
 from eventgen.compat import check as compat_check
 from eventgen.diagnostics import MAX_MESSAGE, Diagnostic, Loc, Severity, error, warning
 from eventgen.evolution.findings import finding
+from eventgen.ir import naming
 from eventgen.render import github_line, render_diagnostics, render_diff, text_lines
 from eventgen.rules import (
     catalog,
@@ -283,3 +284,109 @@ def test_each_check_reports_only_the_codes_its_rules_declare() -> None:
         assert codes <= declared[name] | SHARED_CODES.get(name, set()), name
     # The cases exercise most checks; a check reporting nothing anywhere would hide a mismatch.
     assert sum(1 for codes in reported.values() if codes) >= 8
+
+
+# --- the runtime checks (checks_runtime) -----------------------------------------------------
+
+RUNTIME_TOPICS = """eventgen: 1
+context: orders
+topics:
+  order-events: {key: uuid, retention: 30d, cleanup: [compact, delete]}
+events:
+  OrderPlaced: {topic: order-events, key: order_id, fields: {order_id: uuid}}
+consumers:
+"""
+
+
+def test_runtime_keys_resolve_with_their_defaults(tmp_path: Path) -> None:
+    body = RUNTIME_TOPICS + (
+        "  plain: {subscribe: [order-events], handles: [OrderPlaced], suppress: [W0820]}\n"
+        "  parking:\n"
+        "    subscribe: [order-events]\n"
+        "    handles: [OrderPlaced]\n"
+        "    dlq: true\n"
+        "    idempotency: {store: sqlite, retention: 30d}\n"
+        "    on_failure: park-key\n"
+        "outbox: {store: postgres, retention: 2h}\n"
+    )
+    project, found = pipeline.load_project(_specs(tmp_path, body))
+    assert project is not None and _codes(found) == []
+    ctx = project.context("orders")
+    by_name = {c.name: c for c in ctx.consumers}
+    plain, parking = by_name["plain"], by_name["parking"]
+    assert (plain.on_failure, plain.suppress) == ("dead-letter", ("W0820",))
+    assert parking.on_failure == "park-key"
+    assert parking.at("on_failure").line == 14
+    assert ctx.outbox is not None
+    assert (ctx.outbox.store, ctx.outbox.retention_ms) == ("postgres", 2 * 3600 * 1000)
+
+
+def test_outbox_defaults_and_retention_zero(tmp_path: Path) -> None:
+    cases = (("{}", ("sqlite", 0)), ("{retention: 0}", ("sqlite", 0)))
+    for i, (outbox, expected) in enumerate(cases):
+        specs = tmp_path / str(i)
+        specs.mkdir()
+        body = "eventgen: 1\ncontext: orders\noutbox: " + outbox + "\n"
+        project, found = pipeline.load_project(_specs(specs, body))
+        assert project is not None and _codes(found) == [], outbox
+        box = project.context("orders").outbox
+        assert box is not None and (box.store, box.retention_ms) == expected
+
+
+def test_inbox_retention_equal_to_the_topic_is_clean_shorter_warns(tmp_path: Path) -> None:
+    # [compact, delete] deletes by retention, so 30d is the topic's; 29d is one day short.
+    for days, codes in ((30, []), (29, ["W0822"])):
+        body = RUNTIME_TOPICS + (
+            "  projector:\n"
+            "    subscribe: [order-events]\n"
+            "    handles: [OrderPlaced]\n"
+            f"    idempotency: {{store: sqlite, retention: {days}d}}\n"
+        )
+        specs = tmp_path / str(days)
+        specs.mkdir()
+        _, found = pipeline.load_project(_specs(specs, body))
+        assert _codes(found) == codes, days
+
+
+def test_consumer_suppress_silences_its_own_warnings_never_errors(tmp_path: Path) -> None:
+    body = RUNTIME_TOPICS + (
+        "  quiet:\n"
+        "    subscribe: [order-events]\n"
+        "    handles: [OrderPlaced]\n"
+        "    on_failure: park-key\n"
+        "    suppress: [W0820]\n"
+        "  loud: {subscribe: [order-events], handles: [OrderPlaced]}\n"
+    )
+    _, found = pipeline.load_project(_specs(tmp_path, body))
+    # quiet's W0820 is silenced, its E0824 (park-key without a DLQ) is not; loud still warns.
+    assert sorted((d.code, d.loc.line) for d in found) == [("E0824", 11), ("W0820", 13)]
+
+
+def test_app_attribute_names_follow_the_naming_authority() -> None:
+    assert naming.py_app_attr("reserve-stock") == "reserve_stock"
+    assert [naming.py_app_attr(n) for n in ("class", "match", "print", "type")] == [
+        "class_",
+        "match_",
+        "print_",
+        "type_",
+    ]
+    # The fixed names are refused by E0825, not escaped.
+    assert {naming.py_app_attr(n) for n in naming.APP_FIXED_NAMES} == naming.APP_FIXED_NAMES
+    assert naming.app_module("order-mgmt") == "order_mgmt_app"
+
+
+def test_outbox_table_rule_is_the_runtimes() -> None:
+    # The generator imports no runtime; its spelling of the runtime's table rules must agree.
+    from eventgen.runtime import spec as runtime_spec
+    from eventgen.runtime import sql as runtime_sql
+
+    assert naming.RUNTIME_TABLES == {runtime_spec.INBOX_TABLE, runtime_spec.PARKED_TABLE}
+    names = ["outbox", "_x", "a" * 48, "a" * 49, "Outbox", "9box", "o-box", "o box", "o;x", ""]
+    for name in names:
+        ours = bool(naming.SQL_TABLE.fullmatch(name)) and len(name) <= naming.SQL_TABLE_MAX
+        try:
+            runtime_sql.quote(name)
+            theirs = True
+        except runtime_sql.SqlNameError:
+            theirs = False
+        assert ours == theirs, name

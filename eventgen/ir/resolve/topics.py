@@ -201,7 +201,7 @@ def build_outbox(scope: Scope, context: str, node: PMap) -> Outbox:
         store=node.get("store", "sqlite"),
         retention_ms=_retention(scope, node),
         loc=node.loc,
-        attr_locs=tuple((a, node.value_loc(a)) for a in ("relay", "store") if a in node),
+        attr_locs=tuple((a, node.value_loc(a)) for a in ("table", "relay", "store") if a in node),
     )
 
 
