@@ -331,3 +331,64 @@ def test_key_text_and_hex() -> None:
     assert parse_key("k1") == b"k1"
     assert parse_key("hex:00ff") == b"\x00\xff"
     assert parse_key("ä") == "ä".encode()
+
+
+def transactional(bootstrap: str) -> Producer:
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": unique("txn")})
+    producer.init_transactions(TIMEOUT_S)
+    return producer
+
+
+def txn_send(producer: Producer, topic: str, key: bytes, headers: list[tuple[str, bytes]]) -> None:
+    wire: list[tuple[str, str | bytes | None]] = list(headers)
+    producer.produce(topic, value=b"v-" + key, key=key, partition=0, headers=wire)
+
+
+@pytest.mark.kafka
+def test_aborted_dead_letters_are_never_replayed_and_the_read_ends(
+    kafka_bootstrap_servers: str,
+) -> None:
+    bootstrap = kafka_bootstrap_servers
+    dlq, orders = unique("dlq"), unique("orders")
+    with topics(bootstrap, {dlq: 1, orders: 1}):
+        headers = dead_letter([], reason="handler", topic=orders, partition=0, offset=1,
+                              failed_at=T_EARLY)  # fmt: skip
+        producer = transactional(bootstrap)
+        producer.begin_transaction()
+        txn_send(producer, dlq, b"aborted", headers)
+        assert producer.flush(TIMEOUT_S) == 0  # written to the log, then aborted
+        producer.abort_transaction(TIMEOUT_S)
+        producer.begin_transaction()
+        txn_send(producer, dlq, b"committed", headers)
+        producer.commit_transaction(TIMEOUT_S)
+        # aborted @0, abort marker @1, committed @2, commit marker @3: the last offset is no
+        # record at all, and the read must still end.
+        assert end_offsets(bootstrap, dlq, 1) == [4]
+        config = RuntimeConfig(bootstrap_servers=bootstrap, connect_timeout_s=15)
+        report = replay(dlq, config=config, out=None)
+        assert (report.scanned, report.sent) == (1, 1)
+        assert [r.key() for r in read_all(bootstrap, orders, 1)] == [b"committed"]
+
+
+@pytest.mark.kafka
+def test_an_open_transaction_is_not_replayed_and_the_read_ends_before_it(
+    kafka_bootstrap_servers: str,
+) -> None:
+    bootstrap = kafka_bootstrap_servers
+    dlq, orders = unique("dlq"), unique("orders")
+    with topics(bootstrap, {dlq: 1, orders: 1}):
+        headers = dead_letter([], reason="handler", topic=orders, partition=0, offset=1,
+                              failed_at=T_EARLY)  # fmt: skip
+        produce(bootstrap, dlq, [(0, b"before", b"v", headers)])
+        producer = transactional(bootstrap)
+        producer.begin_transaction()
+        txn_send(producer, dlq, b"open", headers)
+        assert producer.flush(TIMEOUT_S) == 0
+        try:
+            # read_committed: the end taken at the start is the last stable offset (1).
+            config = RuntimeConfig(bootstrap_servers=bootstrap, connect_timeout_s=10)
+            report = replay(dlq, config=config, out=None)
+            assert (report.scanned, report.sent) == (1, 1)
+            assert [r.key() for r in read_all(bootstrap, orders, 1)] == [b"before"]
+        finally:
+            producer.abort_transaction(TIMEOUT_S)

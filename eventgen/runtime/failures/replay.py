@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -196,31 +196,32 @@ def replay(
     since, until = _aware(since), _aware(until)
     report = ReplayReport(dlq_topic, dry_run, uuid.uuid4().hex)
     consumer = cast(_Assigning, transport.consumer(_consumer_conf(config, report.run_id)))
+    # Only the matching records are kept (a DLQ can be large); nothing is sent before the
+    # whole range was read and every target topic checked.
+    chosen: list[tuple[ReplayItem, Any]] = []
     try:
         topics = _partitions(consumer, config)
         if dlq_topic not in topics:
             raise ReplayError(f"DLQ topic {dlq_topic!r} does not exist")
         count = topics[dlq_topic]
         ends = _assign(consumer, dlq_topic, count, partition, from_offset, to_offset, config)
-        records = _read(consumer, dlq_topic, ends, config)
+        for record in _read(consumer, dlq_topic, ends, config):
+            report.scanned += 1
+            item = _match(record, reasons, key, since, until, from_offset, to_offset, topics)
+            if item is None:
+                continue
+            report.matched += 1
+            if not item.topic:
+                report.unroutable += 1
+                continue
+            if item.topic not in topics:
+                raise ReplayError(
+                    f"@{item.dlq_partition}:{item.dlq_offset}: original topic {item.topic!r} "
+                    "does not exist (nothing was sent)"
+                )
+            chosen.append((item, record))
     finally:
         consumer.close()
-    chosen: list[tuple[ReplayItem, Any]] = []
-    for record in records:
-        report.scanned += 1
-        item = _match(record, reasons, key, since, until, from_offset, to_offset, topics)
-        if item is None:
-            continue
-        report.matched += 1
-        if not item.topic:
-            report.unroutable += 1
-            continue
-        if item.topic not in topics:
-            raise ReplayError(
-                f"@{item.dlq_partition}:{item.dlq_offset}: original topic {item.topic!r} "
-                "does not exist (nothing was sent)"
-            )
-        chosen.append((item, record))
     if not dry_run and chosen:
         _send(transport, config, chosen, report.run_id)
     for item, _ in chosen:
@@ -316,14 +317,15 @@ def _assign(
 
 def _read(
     consumer: ConsumerLike, topic: str, ends: dict[int, int], config: RuntimeConfig
-) -> list[Any]:
+) -> Iterator[Any]:
     """Records of the assigned partitions up to `ends`, in offset order per partition.
 
     Done when every partition's position reached its end (positions move past transaction
-    markers and aborted records too, which read_committed never delivers). Fails when no
-    progress is made for `connect_timeout_s` (e.g. a transaction left open on the DLQ).
+    markers and aborted records too, which read_committed never delivers). Under
+    read_committed the ends are the last stable offsets, so a transaction still open on the
+    DLQ ends the read before it rather than stalling it. Fails when no progress is made for
+    `connect_timeout_s` (the broker went away).
     """
-    records: list[Any] = []
     pending = dict(ends)
     stall = config.connect_timeout_s
     last_progress = time.monotonic()
@@ -340,8 +342,8 @@ def _read(
             end = pending.get(number)
             if end is None or offset >= end:
                 continue  # beyond the end taken at start: a dead letter newer than the run
-            records.append(record)
             progressed = True
+            yield record
         parts = [TopicPartition(topic, number) for number in pending]
         for position in consumer.position(parts):
             if position.offset >= 0 and position.offset >= pending[position.partition]:
@@ -353,9 +355,8 @@ def _read(
             left = ", ".join(f"[{n}] to {e}" for n, e in sorted(pending.items()))
             raise ReplayError(
                 f"reading {topic}: no progress for {stall:g} s with partitions {left} unread "
-                "(an open transaction on the DLQ, or the broker went away)"
+                "(did the broker go away?)"
             )
-    return records
 
 
 _PARTITION_EOF = -191  # librdkafka's _PARTITION_EOF (only with enable.partition.eof)
