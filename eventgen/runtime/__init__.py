@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from eventgen.runtime.app import ConsumerApp, Context, RunStats, StartupError
     from eventgen.runtime.avro import (
         Upcaster,
         avro_schema,
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
         encode_avro,
         encode_key,
     )
+    from eventgen.runtime.config import ConfigError, RuntimeConfig, load_config
     from eventgen.runtime.confluent import ConfluentCodec, SchemaIdResolver, StaticSchemaIds
-    from eventgen.runtime.errors import DecodeError
+    from eventgen.runtime.db import Store, StoreError
+    from eventgen.runtime.errors import DecodeError, DeliveryError
+    from eventgen.runtime.failures import REPLAY_HEADER, ParkedKeys, ReplayReport, replay
     from eventgen.runtime.headers import (
         decode_record,
         encode_record,
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
         read_head,
         with_payload,
     )
+    from eventgen.runtime.inbox import Inbox
     from eventgen.runtime.jsoncodec import (
         decode_envelope,
         decode_json,
@@ -43,7 +48,10 @@ if TYPE_CHECKING:
         OpenRecord,
         Record,
     )
+    from eventgen.runtime.outbox import OutboxWriter
+    from eventgen.runtime.publisher import Publisher
     from eventgen.runtime.registry import MessageRegistry, TopicBinding
+    from eventgen.runtime.relay import PollingRelay, RelayStats
     from eventgen.runtime.scalars import (
         Boolean,
         Bytes,
@@ -61,34 +69,71 @@ if TYPE_CHECKING:
         Timestamp,
         Uuid,
     )
+    from eventgen.runtime.spec import (
+        ConsumerSpec,
+        OutboxSpec,
+        PublisherSpec,
+        RetryPolicy,
+        Route,
+    )
+    from eventgen.runtime.testing import InMemoryBroker
+    from eventgen.runtime.transport import KafkaTransport, Transport
+    from eventgen.runtime.version import RUNTIME_VERSION, require_runtime
 
+# Name -> the module under eventgen.runtime that defines it (imported on first use).
 _HOMES = {
     "Boolean": "scalars",
     "Bytes": "scalars",
+    "ConfigError": "config",
     "ConfluentCodec": "confluent",
+    "ConsumerApp": "app",
+    "ConsumerSpec": "spec",
+    "Context": "app",
     "Date": "scalars",
     "DecimalSpec": "scalars",
     "DecodeError": "errors",
+    "DeliveryError": "errors",
     "Envelope": "model",
     "EnvelopeHead": "model",
     "Float32": "scalars",
     "Float64": "scalars",
     "FloatRange": "scalars",
+    "InMemoryBroker": "testing",
+    "Inbox": "inbox",
     "Int32": "scalars",
     "Int64": "scalars",
     "IntRange": "scalars",
+    "KafkaTransport": "transport",
     "Message": "model",
     "MessageRegistry": "registry",
     "OpenMessage": "model",
     "OpenRecord": "model",
+    "OutboxSpec": "spec",
+    "OutboxWriter": "outbox",
+    "ParkedKeys": "failures",
+    "PollingRelay": "relay",
+    "Publisher": "publisher",
+    "PublisherSpec": "spec",
+    "REPLAY_HEADER": "failures",
+    "RUNTIME_VERSION": "version",
     "Record": "model",
+    "RelayStats": "relay",
+    "ReplayReport": "failures",
+    "RetryPolicy": "spec",
+    "Route": "spec",
+    "RunStats": "app",
+    "RuntimeConfig": "config",
     "SchemaIdResolver": "confluent",
+    "StartupError": "app",
     "StaticSchemaIds": "confluent",
+    "Store": "db",
+    "StoreError": "db",
     "Str": "scalars",
     "String": "scalars",
     "Time": "scalars",
     "Timestamp": "scalars",
     "TopicBinding": "registry",
+    "Transport": "transport",
     "Upcaster": "avro",
     "Uuid": "scalars",
     "avro_schema": "avro",
@@ -103,7 +148,10 @@ _HOMES = {
     "encode_key": "avro",
     "encode_record": "headers",
     "envelope_headers": "headers",
+    "load_config": "config",
     "read_head": "headers",
+    "replay": "failures",
+    "require_runtime": "version",
     "with_payload": "headers",
 }
 
@@ -118,11 +166,75 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Boolean", "Bytes", "ConfluentCodec", "Date", "DecimalSpec", "DecodeError", "Envelope", "EnvelopeHead",
-    "Float32", "Float64", "FloatRange", "Int32", "Int64", "IntRange", "Message",
-    "MessageRegistry", "OpenMessage", "OpenRecord", "Record", "SchemaIdResolver",
-    "StaticSchemaIds", "Str", "String", "Time", "Timestamp", "TopicBinding", "Upcaster", "Uuid",
-    "avro_schema", "decode_avro", "decode_envelope", "decode_json", "decode_key",
-    "decode_record", "encode_avro", "encode_envelope", "encode_json", "encode_key", "encode_record",
-    "envelope_headers", "read_head", "with_payload",
+    "REPLAY_HEADER",
+    "RUNTIME_VERSION",
+    "Boolean",
+    "Bytes",
+    "ConfigError",
+    "ConfluentCodec",
+    "ConsumerApp",
+    "ConsumerSpec",
+    "Context",
+    "Date",
+    "DecimalSpec",
+    "DecodeError",
+    "DeliveryError",
+    "Envelope",
+    "EnvelopeHead",
+    "Float32",
+    "Float64",
+    "FloatRange",
+    "InMemoryBroker",
+    "Inbox",
+    "Int32",
+    "Int64",
+    "IntRange",
+    "KafkaTransport",
+    "Message",
+    "MessageRegistry",
+    "OpenMessage",
+    "OpenRecord",
+    "OutboxSpec",
+    "OutboxWriter",
+    "ParkedKeys",
+    "PollingRelay",
+    "Publisher",
+    "PublisherSpec",
+    "Record",
+    "RelayStats",
+    "ReplayReport",
+    "RetryPolicy",
+    "Route",
+    "RunStats",
+    "RuntimeConfig",
+    "SchemaIdResolver",
+    "StartupError",
+    "StaticSchemaIds",
+    "Store",
+    "StoreError",
+    "Str",
+    "String",
+    "Time",
+    "Timestamp",
+    "TopicBinding",
+    "Transport",
+    "Upcaster",
+    "Uuid",
+    "avro_schema",
+    "decode_avro",
+    "decode_envelope",
+    "decode_json",
+    "decode_key",
+    "decode_record",
+    "encode_avro",
+    "encode_envelope",
+    "encode_json",
+    "encode_key",
+    "encode_record",
+    "envelope_headers",
+    "load_config",
+    "read_head",
+    "replay",
+    "require_runtime",
+    "with_payload",
 ]  # fmt: skip

@@ -103,7 +103,7 @@ def check_runnable(value: Any, target: str) -> None:
     missing = [name for name in RUN_KEYWORDS if name not in parameters]
     if missing:
         raise UsageError(
-            f"{target} is not runnable: its run() lacks the keyword argument(s) {', '.join(missing)}"
+            f"{target} is not runnable: its run() lacks the keyword(s) {', '.join(missing)}"
         )
 
 
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             replay = importlib.import_module("eventgen.runtime.failures.replay")
         except ImportError as exc:
             return _fail(f"dlq replay is not available: {_one_line(exc)}")
-        code: int = replay.main(list(args.args))
+        code: int = replay.main(list(args.args), prog="python -m eventgen.runtime dlq replay")
         return code
     logging.basicConfig(
         level=args.log_level,

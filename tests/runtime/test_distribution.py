@@ -115,6 +115,7 @@ def test_runtime_imports_without_the_generator(runtime_venv: RuntimeVenv) -> Non
         for name in ("runner", "testing", "publisher", "serde", "app", "db", "inbox", "outbox",
                      "relay", "failures", "version", "__main__"):
             importlib.import_module("eventgen.runtime." + name)
+        exported = [getattr(eventgen.runtime, name) for name in eventgen.runtime.__all__]
         try:
             import eventgen.cli
         except ModuleNotFoundError as exc:
@@ -124,6 +125,7 @@ def test_runtime_imports_without_the_generator(runtime_venv: RuntimeVenv) -> Non
         print(json.dumps({{
             "namespace_file": getattr(eventgen, "__file__", None),
             "runtime_file": eventgen.runtime.__file__,
+            "exported": len(exported),
             "cli": cli,
             "present": [m for m in {GENERATOR_ONLY!r} if importlib.util.find_spec(m)],
             "version": importlib.metadata.version("eventgen-runtime"),
@@ -134,6 +136,7 @@ def test_runtime_imports_without_the_generator(runtime_venv: RuntimeVenv) -> Non
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
+    assert seen["exported"] > 60  # every lazy export of eventgen.runtime resolves
     assert seen["namespace_file"] is None  # an implicit namespace package: no generator code
     assert Path(seen["runtime_file"]).is_relative_to(runtime_venv.python.parent.parent)
     assert seen["cli"] == "No module named 'eventgen.cli'"

@@ -354,3 +354,6 @@ def test_dlq_replay_forwards_its_arguments(work: Path) -> None:
     result = _runner(work, "dlq", "replay", "--help")
     assert result.returncode == 0, result.stderr
     assert "--dry-run" in result.stdout
+    assert "python -m eventgen.runtime dlq replay" in result.stdout
+    bad = _runner(work, "dlq", "replay", "--no-such-option")
+    assert bad.returncode == 2, bad.stderr
