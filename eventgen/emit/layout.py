@@ -155,6 +155,11 @@ def app_context_alias(consumer: str) -> str:
     return naming.pascal(consumer) + "Context"
 
 
+def app_batch_alias(consumer: str) -> str:
+    """The type alias of a batch consumer's handler argument (`StockLedgerBatch`)."""
+    return naming.pascal(consumer) + "Batch"
+
+
 def route_constant(topic: Topic) -> str:
     """`ROUTE_<CONTEXT>_<TOPIC>`: the Route of a topic in a service module."""
     return "ROUTE_" + topic.qualified.replace(".", "_").replace("-", "_").upper()

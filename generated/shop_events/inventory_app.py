@@ -42,6 +42,7 @@ __all__ = [
     "ReleaseRefundedStockApp",
     "ReleaseRefundedStockContext",
     "StockLedgerApp",
+    "StockLedgerBatch",
     "StockLedgerContext",
     "commit_dispatched_stock",
     "inventory_command_handler",
@@ -265,35 +266,19 @@ StockLedgerContext: TypeAlias = Context[
 ]
 """The `ctx` of the stock-ledger consumer's handlers."""
 
+StockLedgerBatch: TypeAlias = list[
+    tuple[StockCommitted | StockReceived | StockReleased | StockReserved, StockLedgerContext]
+]
+"""What the stock-ledger batch handler gets: (message, ctx) pairs in offset order."""
+
 
 class StockLedgerApp(ConsumerApp):
     """Consumer `inventory.stock-ledger`: group inventory.stock-ledger, exactly-once, batch
     processing, idempotency store none. Register one handler per message with `@app.on_batch`."""
 
     def on_batch(
-        self,
-        handler: Callable[
-            [
-                list[
-                    tuple[
-                        StockCommitted | StockReceived | StockReleased | StockReserved,
-                        StockLedgerContext,
-                    ]
-                ]
-            ],
-            None,
-        ],
-    ) -> Callable[
-        [
-            list[
-                tuple[
-                    StockCommitted | StockReceived | StockReleased | StockReserved,
-                    StockLedgerContext,
-                ]
-            ]
-        ],
-        None,
-    ]:
+        self, handler: Callable[[StockLedgerBatch], None]
+    ) -> Callable[[StockLedgerBatch], None]:
         register: Callable[..., Any] = super().on_batch
         register(handler)
         return handler

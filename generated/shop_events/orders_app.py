@@ -30,6 +30,7 @@ __all__ = [
     "OrderCommandHandlerApp",
     "OrderCommandHandlerContext",
     "OrderMetricsApp",
+    "OrderMetricsBatch",
     "OrderMetricsContext",
     "order_command_handler",
     "order_metrics",
@@ -162,19 +163,19 @@ shop_events.orders_app:order_command_handler` (or `.run()`)."""
 OrderMetricsContext: TypeAlias = Context[OrderCancelled | OrderPlaced | CardCharged]
 """The `ctx` of the order-metrics consumer's handlers."""
 
+OrderMetricsBatch: TypeAlias = list[
+    tuple[OrderCancelled | OrderPlaced | CardCharged, OrderMetricsContext]
+]
+"""What the order-metrics batch handler gets: (message, ctx) pairs in offset order."""
+
 
 class OrderMetricsApp(ConsumerApp):
     """Consumer `orders.order-metrics`: group orders.order-metrics, at-most-once, batch
     processing, idempotency store none. Register one handler per message with `@app.on_batch`."""
 
     def on_batch(
-        self,
-        handler: Callable[
-            [list[tuple[OrderCancelled | OrderPlaced | CardCharged, OrderMetricsContext]]], None
-        ],
-    ) -> Callable[
-        [list[tuple[OrderCancelled | OrderPlaced | CardCharged, OrderMetricsContext]]], None
-    ]:
+        self, handler: Callable[[OrderMetricsBatch], None]
+    ) -> Callable[[OrderMetricsBatch], None]:
         register: Callable[..., Any] = super().on_batch
         register(handler)
         return handler

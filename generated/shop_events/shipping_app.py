@@ -32,6 +32,7 @@ __all__ = [
     "OUTBOX_SPEC",
     "PUBLISHER_SPEC",
     "CarrierWebhookNormaliserApp",
+    "CarrierWebhookNormaliserBatch",
     "CarrierWebhookNormaliserContext",
     "ShipConfirmedOrdersApp",
     "ShipConfirmedOrdersContext",
@@ -104,6 +105,11 @@ _Register: TypeAlias = Callable[[_Handler[_M, _C]], _Handler[_M, _C]]
 CarrierWebhookNormaliserContext: TypeAlias = Context[CarrierStatusReceived]
 """The `ctx` of the carrier-webhook-normaliser consumer's handlers."""
 
+CarrierWebhookNormaliserBatch: TypeAlias = list[
+    tuple[CarrierStatusReceived, CarrierWebhookNormaliserContext]
+]
+"""What the carrier-webhook-normaliser batch handler gets: (message, ctx) pairs in offset order."""
+
 
 class CarrierWebhookNormaliserApp(ConsumerApp):
     """Consumer `shipping.carrier-webhook-normaliser`: group shipping.carrier-webhook-normaliser,
@@ -111,11 +117,8 @@ class CarrierWebhookNormaliserApp(ConsumerApp):
     with `@app.on_batch`."""
 
     def on_batch(
-        self,
-        handler: Callable[
-            [list[tuple[CarrierStatusReceived, CarrierWebhookNormaliserContext]]], None
-        ],
-    ) -> Callable[[list[tuple[CarrierStatusReceived, CarrierWebhookNormaliserContext]]], None]:
+        self, handler: Callable[[CarrierWebhookNormaliserBatch], None]
+    ) -> Callable[[CarrierWebhookNormaliserBatch], None]:
         register: Callable[..., Any] = super().on_batch
         register(handler)
         return handler

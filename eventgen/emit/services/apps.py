@@ -41,6 +41,8 @@ class AppView:
     messages: str  # `(A, B)`
     context_doc: str
     attr_doc: str
+    batch_alias: str
+    batch_doc: str
 
 
 @dataclass
@@ -145,6 +147,8 @@ def app_module_view(project: Project, ctx: Context) -> AppModuleView:
     exports = [layout.PUBLISHER_SPEC, layout.PUBLISHER_ATTR]
     for a in apps:
         exports += [a.attr, a.cls, a.context_alias]
+        if a.batch:
+            exports.append(a.batch_alias)
     if outbox_spec:
         exports += [layout.OUTBOX_SPEC, layout.OUTBOX_ATTR]
     if relay_doc:
@@ -272,6 +276,10 @@ def _app(
         spec=spec,
         messages="(" + "".join(f"{cls}, " for cls in classes) + ")",
         context_doc=py_docstring(f"The `ctx` of the {c.name} consumer's handlers."),
+        batch_alias=layout.app_batch_alias(c.name),
+        batch_doc=py_docstring(
+            f"What the {c.name} batch handler gets: (message, ctx) pairs in offset order."
+        ),
         attr_doc=py_docstring(
             f"The {c.name} app: register its handlers, then "
             f"`python -m eventgen.runtime run {module}:{attr}` (or `.run()`)."
