@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
+import json
 from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
 from decimal import Decimal
+from enum import Enum
 from io import BytesIO
 from typing import Any, TypeVar
+from uuid import UUID
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from pydantic import ValidationError
@@ -176,9 +181,56 @@ def decode_avro(
     if upcast is None:
         raise DecodeError("unsupported_version", f"v{version} needs an upcaster", cls.TYPE)
     raw = _read(cls, data, avro_schema(cls, version))
-    if isinstance(raw, dict):
-        raw = upcast(cls.TYPE, version, raw)
-    return validate_payload(cls, raw)
+    if not isinstance(raw, dict):
+        raise DecodeError("corrupt_payload", "the record is not an object", cls.TYPE)
+    return lift(cls, version, to_wire(raw), upcast)
+
+
+def lift(cls: type[M], version: int, payload: dict[str, Any], upcast: Upcaster) -> M:
+    """Upcast a payload of `version` (JSON wire form) and validate it as the current version.
+
+    Upcasters always see the JSON wire form (UUIDs, timestamps, decimals as strings, bytes
+    as base64), whichever codec read the record, so one upcaster serves every path; the
+    result goes through the strict JSON-mode validator, exactly as if a producer of the
+    current version had written it.
+    """
+    lifted = upcast(cls.TYPE, version, payload)
+    try:
+        text = json.dumps(lifted, default=wire_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DecodeError("invalid_payload", f"upcast from v{version}: {exc}", cls.TYPE) from exc
+    try:
+        return cls.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise DecodeError("invalid_payload", str(exc), cls.TYPE) from exc
+
+
+def to_wire(value: Any) -> Any:
+    """Values as fastavro reads them (UUID, datetime, Decimal, bytes, ...) in JSON wire form."""
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return wire_default(value)
+
+
+def wire_default(value: Any) -> Any:
+    """The JSON wire form of one scalar (docs/type-mapping.md), for json.dumps(default=...)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")  # plain notation, never 1E+2
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON wire form")
 
 
 def _read(cls: type[Message], data: bytes, schema: Any) -> Any:

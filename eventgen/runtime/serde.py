@@ -22,15 +22,13 @@ import json
 import re
 import threading
 from datetime import UTC, datetime
-from decimal import Decimal
-from enum import Enum
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import ValidationError
 from pydantic_core import from_json
 
-from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro, upcaster_for
+from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro, lift, upcaster_for
 from eventgen.runtime.avro import encode_key as _encode_avro_key
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.errors import DecodeError
@@ -224,23 +222,7 @@ class JsonHeaderCodec(_HeaderCodec):
             raise DecodeError("corrupt_payload", f"not JSON: {exc}", cls.TYPE) from exc
         if not isinstance(raw, dict):
             raise DecodeError("invalid_payload", "the payload is not a JSON object", cls.TYPE)
-        lifted = upcast(cls.TYPE, head.schema_version, raw)
-        # Back through the strict JSON-mode validator: the lifted payload must be valid wire
-        # JSON of the current version, exactly as if the producer had written it.
-        return envelope_of(head, decode_json(cls, json.dumps(lifted, default=_json_default)))
-
-
-def _json_default(value: Any) -> Any:
-    """Upcaster literals that are not JSON values yet, in their wire form."""
-    if isinstance(value, (UUID, Decimal)):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+        return envelope_of(head, lift(cls, head.schema_version, raw, upcast))
 
 
 # -- selection --------------------------------------------------------------------------

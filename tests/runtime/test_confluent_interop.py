@@ -192,3 +192,45 @@ def test_registry_errors(shop: Shop, registry: str) -> None:
     with pytest.raises(RegistryError) as down_info:  # transient: not a DecodeError
         down.decode(Rec(unknown), route)
     assert not isinstance(down_info.value, DecodeError) and "unreachable" in str(down_info.value)
+
+
+@pytest.mark.parametrize("union", [False, True], ids=["record", "union"])
+def test_older_writer_schema_is_upcast(
+    union: bool, shop: Shop, registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A v1 OrderPlaced framed with the id of a v1 schema (as history replays register)."""
+    from io import BytesIO
+
+    from fastavro import schemaless_writer
+
+    from eventgen.runtime.avro import avro_schema
+    from eventgen.runtime.confluent import _module_names, inline, message_schema
+    from tests.runtime.test_serde_fixtures import UPCASTER_MODULE, V1_PLACED, Rec
+
+    cls = shop.orders.OrderPlaced
+    source = shop.binding("orders.order-events")
+    ordered = sorted(source.messages, key=lambda m: m.TYPE)
+    names, defined = _module_names(ordered), set[str]()
+    if union:
+        doc: Any = [inline(message_schema(m, 1 if m is cls else None), names, defined, None)
+                    for m in ordered]  # fmt: skip
+        index = write_long(ordered.index(cls))
+    else:
+        doc, index = inline(message_schema(cls, 1), names, defined, None), b""
+    client = RegistryClient(registry)
+    schema_id = client.register(f"egt-v1-{uuid.uuid4().hex[:8]}-value", schema_text(doc))
+    buffer = BytesIO()
+    schemaless_writer(buffer, avro_schema(cls, 1), V1_PLACED)
+    rec = Rec(b"\x00" + schema_id.to_bytes(4, "big") + index + buffer.getvalue(), None)
+    codec = RegistryAvroCodec(client, "topic")
+    route = Route(source)
+
+    monkeypatch.setattr(cls, "UPCASTS", None)
+    with pytest.raises(DecodeError) as info:
+        codec.decode(rec, route)
+    assert info.value.reason == "unsupported_version"
+    monkeypatch.setattr(cls, "UPCASTS", UPCASTER_MODULE)
+    env = codec.decode(rec, route)
+    assert env.schema_version == 1 and isinstance(env.payload, cls)
+    assert env.payload.customer_id == V1_PLACED["cust_id"]
+    assert env.event_id == record_event_id(rec)

@@ -8,6 +8,7 @@ upcaster for orders.OrderPlaced v1 -> v2 (until the generated ones exist).
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shlex
 import uuid
@@ -28,6 +29,7 @@ from eventgen.runtime.registry import TopicBinding
 from tests.models import fixtures as fx
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+UPCASTER_MODULE = __name__  # its `upcast` below, for Message.UPCASTS
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,12 @@ V1_PLACED: dict[str, Any] = {
 def upcast(message_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
     """orders.OrderPlaced v1 -> v2 as the spec's ops say (rename, add from, add literal, remove).
 
-    The literal is in wire (JSON) form, as a generated upcaster writes YAML literals; the
-    Avro path hands it Python values for the rest (UUID, datetime, Decimal).
+    Every decode path hands it the JSON wire form (strings for uuids, timestamps and
+    decimals), the form of the spec's literals; it checks that it got exactly that.
     """
     assert message_type == "orders.OrderPlaced" and version == 1, (message_type, version)
+    assert json.loads(json.dumps(payload)) == payload, "not in JSON wire form"
+    assert payload["created_at"].endswith("Z") and payload["total"]["amount"] == "19.00"
     out = dict(payload)
     out["customer_id"] = out.pop("cust_id")
     out["placed_at"] = out["created_at"]
