@@ -116,14 +116,25 @@ def test_start_runs_connect_with_debezium_and_stop_removes_it() -> None:
 
 
 @pytest.mark.kafka
+@pytest.mark.postgres
 @pytest.mark.timeout(300)
-def test_no_connect_flag_starts_no_worker() -> None:
+@pytest.mark.parametrize(
+    ("flags", "exported"),
+    [
+        (("--no-connect",), {"KAFKA_BOOTSTRAP_SERVERS", "EVENTGEN_POSTGRES_DSN"}),
+        # The session fixtures of tests/services.py start this way: no worker for them.
+        (("--no-postgres",), {"KAFKA_BOOTSTRAP_SERVERS"}),
+    ],
+)
+def test_no_worker_with_no_connect_or_without_postgres(
+    flags: tuple[str, ...], exported: set[str]
+) -> None:
     state_dir = REPO_DIR / ".services" / f"pytest-{os.getpid()}-connect-none"
     try:
-        started = services(state_dir, "start", "--no-postgres", "--no-connect")
+        started = services(state_dir, "start", *flags)
         assert started.returncode == 0, started.stderr[-4000:]
-        assert set(exports(started.stdout)) == {"KAFKA_BOOTSTRAP_SERVERS"}
-        assert "Kafka Connect" not in started.stderr
+        assert set(exports(started.stdout)) == exported
+        assert "started Kafka Connect" not in started.stderr
         assert "connect" not in json.loads((state_dir / "state.json").read_text())
     finally:
         stopped = services(state_dir, "stop")
