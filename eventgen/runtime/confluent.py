@@ -318,6 +318,7 @@ class RegistryAvroCodec:
         self._writers: dict[int, _Writer] = {}
         self._versions: dict[tuple[str, Any], int | None] = {}
         self._parsed: dict[tuple[int, int], Any] = {}
+        self._record_names: dict[tuple[str, tuple[str, ...]], dict[str, type[Message]]] = {}
         self._lock = threading.Lock()
 
     # -- encoding
@@ -405,13 +406,23 @@ class RegistryAvroCodec:
         branch = writer.branches[index]
         if branch is None:
             raise DecodeError("unknown_type", f"schema id {schema_id}: branch is no record")
-        for cls in route.topic.messages:
-            if fullname(message_schema(cls), None) == branch.name:
-                return cls, branch, body, schema_id, index
+        cls = self._by_record_name(route).get(branch.name)
+        if cls is not None:
+            return cls, branch, body, schema_id, index
         raise DecodeError(
             "unknown_type", f"record {branch.name} (schema id {schema_id}) is not on "
             f"topic {route.topic.name}",
         )  # fmt: skip
+
+    def _by_record_name(self, route: Route) -> dict[str, type[Message]]:
+        """The topic's message classes by the Avro full name of their record."""
+        key = (route.topic.name, tuple(m.TYPE for m in route.topic.messages))
+        found = self._record_names.get(key)
+        if found is None:
+            found = {fullname(message_schema(m), None): m for m in route.topic.messages}
+            with self._lock:
+                self._record_names[key] = found
+        return found
 
     def _writer(self, schema_id: int) -> _Writer:
         found = self._writers.get(schema_id)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from uuid import UUID
 
 from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.errors import DeliveryError, DeliveryFailure
@@ -121,7 +122,7 @@ class Publisher:
         message: Message,
         *,
         correlation_id: str | None = None,
-        causation_id: Any = None,
+        causation_id: UUID | None = None,
         headers: UserHeaders | None = None,
     ) -> Envelope[Message]:
         """Send `message` in a new envelope to its topic; the envelope (event id, time) back.

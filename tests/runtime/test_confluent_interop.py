@@ -234,3 +234,38 @@ def test_older_writer_schema_is_upcast(
     assert env.schema_version == 1 and isinstance(env.payload, cls)
     assert env.payload.customer_id == V1_PLACED["cust_id"]
     assert env.event_id == record_event_id(rec)
+
+
+def test_foreign_writer_schema_resolves_or_is_refused(shop: Shop, registry: str) -> None:
+    """A producer's own OrderArchived schema (an extra field): Avro resolution drops it."""
+    from io import BytesIO
+
+    from fastavro import parse_schema, schemaless_writer
+
+    from eventgen.runtime.confluent import record_document
+    from tests.runtime.test_serde_fixtures import Rec
+
+    cls = shop.orders.OrderArchived
+    doc = record_document(cls)
+    foreign = {**doc, "fields": [*doc["fields"], {"name": "note", "type": "string"}]}
+    client = RegistryClient(registry)
+    schema_id = client.register(f"egt-foreign-{uuid.uuid4().hex[:8]}", schema_text(foreign))
+    message = order_archived(shop.orders)
+    buffer = BytesIO()
+    schemaless_writer(buffer, parse_schema(foreign, named_schemas={}),
+                      {**avro_values(message), "note": "from elsewhere"})  # fmt: skip
+    frame = b"\x00" + schema_id.to_bytes(4, "big")
+    codec = RegistryAvroCodec(client, "record")
+    route = Route(shop.binding("orders.order-events"))
+    env = codec.decode(Rec(frame + buffer.getvalue()), route)
+    assert env.payload == message and env.schema_version == cls.VERSION
+
+    # a required field the current version has and the writer lacks: no resolution
+    lacking = {**doc, "fields": [f for f in doc["fields"] if f["name"] != "archived_at"]}
+    lacking_id = client.register(f"egt-foreign-{uuid.uuid4().hex[:8]}", schema_text(lacking))
+    buffer = BytesIO()
+    schemaless_writer(buffer, parse_schema(lacking, named_schemas={}),
+                      {"order_id": message.order_id})  # type: ignore[attr-defined]  # fmt: skip
+    with pytest.raises(DecodeError) as info:
+        codec.decode(Rec(b"\x00" + lacking_id.to_bytes(4, "big") + buffer.getvalue()), route)
+    assert info.value.reason == "unsupported_version", info.value
