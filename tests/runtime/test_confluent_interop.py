@@ -269,3 +269,33 @@ def test_foreign_writer_schema_resolves_or_is_refused(shop: Shop, registry: str)
     with pytest.raises(DecodeError) as info:
         codec.decode(Rec(b"\x00" + lacking_id.to_bytes(4, "big") + buffer.getvalue()), route)
     assert info.value.reason == "unsupported_version", info.value
+
+
+def test_registry_codec_record_errors(shop: Shop, registry: str) -> None:
+    """Poison bytes after a valid frame, bad branch index, contradicting or malformed
+    headers, a record of another topic."""
+    from tests.runtime.test_serde_fixtures import Rec
+
+    topic = f"egt-errs-{uuid.uuid4().hex[:8]}"
+    binding = setup_subjects(shop, registry, topic, "topic")
+    route = Route(binding)
+    codec = RegistryAvroCodec(RegistryClient(registry), "topic")
+    env = order_archived(shop.orders).envelope()
+    value, headers = codec.encode(env, route)
+    assert codec.decode(Rec(value, list(headers)), route) == env
+
+    def reason(rec: Rec, on: Route = route) -> str:
+        with pytest.raises(DecodeError) as info:
+            codec.decode(rec, on)
+        return info.value.reason
+
+    frame = value[:5]
+    assert reason(Rec(frame + b"\x00\xff\xff\xff")) == "corrupt_payload"  # branch 0, garbage
+    assert reason(Rec(frame + write_long(99) + value[6:])) == "corrupt_payload"
+    assert reason(Rec(frame)) == "corrupt_payload"  # no branch index at all
+    assert reason(Rec(value + b"\x00")) == "corrupt_payload"  # trailing bytes
+    assert reason(Rec(value, [("type", b"orders.OrderPlaced")])) == "bad_envelope"
+    assert reason(Rec(value, [("event_id", b"nope")])) == "bad_envelope"
+    assert reason(Rec(value, [("occurred_at", b"\xff")])) == "bad_envelope"
+    other = Route(TopicBinding("elsewhere", (shop.orders.OrderPlaced,)))
+    assert reason(Rec(value), other) == "unknown_type"
