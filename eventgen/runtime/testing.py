@@ -272,6 +272,16 @@ class InMemoryBroker:
         return None if read_committed else True
 
 
+def headers_of(record: Any) -> dict[str, str]:
+    """A record's headers as text, for assertions (UTF-8; a repeated name: the last wins)."""
+    out: dict[str, str] = {}
+    for name, value in record.headers() or []:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        out[name] = "" if value is None else str(value)
+    return out
+
+
 def _error(code: int, text: str, *, fatal: bool = False) -> KafkaException:
     return KafkaException(KafkaError(code, text, fatal=fatal))
 

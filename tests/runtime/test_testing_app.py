@@ -17,7 +17,7 @@ from eventgen.runtime import runner
 from eventgen.runtime.app import Context, StartupError
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.spec import RetryPolicy
-from eventgen.runtime.testing import InMemoryBroker
+from eventgen.runtime.testing import InMemoryBroker, headers_of
 from tests.runtime.apps.kit import encoded
 from tests.runtime.apps.shop import Billed, Placed, Shipped, make_app
 
@@ -28,10 +28,6 @@ def _load(broker: InMemoryBroker, topic: str, *messages: Any) -> None:
     for message in messages:
         _, key, value, headers = encoded(topic, message)
         broker.produce(topic, value, key, headers=headers)
-
-
-def _headers(record: Any) -> dict[str, str]:
-    return {name: (value or b"").decode() for name, value in record.headers() or []}
 
 
 def test_retry_then_dead_letter_and_skip(tmp_path: Path) -> None:
@@ -64,7 +60,7 @@ def test_retry_then_dead_letter_and_skip(tmp_path: Path) -> None:
     (dead,) = broker.records("orders.dlq")
     (original,) = [r for r in broker.records("orders") if r.key() == dead.key()]
     assert dead.value() == original.value()
-    headers = _headers(dead)
+    headers = headers_of(dead)
     assert headers["eventgen-dlq-reason"] == "handler"
     assert headers["eventgen-dlq-error-class"].endswith("TimeoutError")
     assert headers["eventgen-dlq-attempts"] == "3"
