@@ -46,9 +46,16 @@ class Imports:
             for module in sorted(sections[section]):
                 names = sorted(sections[section][module], key=_isort_key)
                 plain = [n for n, local in names if n == local]
+                # One statement for the plain names and one per alias, ordered by their first
+                # member as isort (ruff's I001) orders statements of the same module.
+                statements = [
+                    ((n, a), f"from {module} import {n} as {a}") for n, a in names if n != a
+                ]
                 if plain:
-                    block.append(f"from {module} import {', '.join(plain)}")
-                block.extend(f"from {module} import {n} as {a}" for n, a in names if n != a)
+                    statements.append(
+                        ((plain[0], plain[0]), f"from {module} import {', '.join(plain)}")
+                    )
+                block.extend(text for _, text in sorted(statements, key=lambda s: _isort_key(s[0])))
             if block:
                 out.extend([*block, ""])
         return out[:-1]
