@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast
 from fastavro import parse_schema, schemaless_reader
 from fastavro.read import SchemaResolutionError
 
-from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro, validate_payload
+from eventgen.runtime.avro import Upcaster, avro_schema, decode_avro, encode_avro, validate_payload
 from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.headers import envelope_headers, header_text
 from eventgen.runtime.model import Envelope, Message
@@ -478,8 +478,14 @@ class RegistryAvroCodec:
         key = (schema_id, index)
         writer = self._parsed.get(key)
         if writer is None:
-            writer = self._parsed[key] = parse_schema(branch.document, named_schemas={})
-        reader = parse_schema(record_document(cls), named_schemas={})
+            try:
+                writer = parse_schema(branch.document, named_schemas={})
+            except Exception as exc:  # the registry holds a schema fastavro cannot parse
+                raise DecodeError(
+                    "unsupported_version", f"schema id {schema_id}: {exc}", cls.TYPE
+                ) from exc
+            self._parsed[key] = writer
+        reader = avro_schema(cls)
         buffer = BytesIO(body)
         try:
             raw = schemaless_reader(buffer, writer, reader)

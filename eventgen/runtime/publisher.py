@@ -11,8 +11,11 @@ key bytes stored in a row) and for apps' `ctx.publish` (their own transactional 
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -29,6 +32,8 @@ UserHeaders = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
 DeliveryCallback = Callable[[Any, Any], None]
 # How long `produce` may wait for room in a full local queue before giving up.
 QUEUE_FULL_WAIT_S = 30.0
+EXIT_FLUSH_S = 10.0  # the interpreter-exit flush of a publisher nobody flushed
+log = logging.getLogger("eventgen.runtime.publisher")
 
 
 def producer_config(config: RuntimeConfig, compression: str | None) -> dict[str, Any]:
@@ -181,6 +186,8 @@ class Publisher:
                 if producer is None:
                     transport = self._transport or KafkaTransport()
                     producer = transport.producer(producer_config(config, compression))
+                    if not self._producers:
+                        _flush_at_exit(self)
                     self._producers[compression] = producer
         return producer
 
@@ -193,3 +200,20 @@ class Publisher:
                 self._failures.append(DeliveryFailure(topic, key, event_id, str(err)))
 
         return report
+
+
+def _flush_at_exit(publisher: Publisher) -> None:
+    """At interpreter exit, deliver what is still queued and log what fails: a program that
+    forgot `flush()` must not lose records without a word. Weak: it keeps no publisher alive."""
+    ref = weakref.ref(publisher)
+
+    def flush() -> None:
+        target = ref()
+        if target is None or not target._producers:
+            return
+        try:
+            target.flush(EXIT_FLUSH_S)
+        except DeliveryError as exc:
+            log.error("publisher of %s at exit: %s", target.spec.context, exc)
+
+    atexit.register(flush)

@@ -265,4 +265,9 @@ def encode_key(route: Route, message: Message) -> bytes | None:
     schema = route.topic.key_schema
     if schema is None:
         return None
-    return _encode_avro_key(schema, message.partition_key())
+    value = message.partition_key()
+    if value is None:
+        raise ValueError(
+            f"{message.TYPE}.partition_key() is None, but topic {route.topic.name} is keyed"
+        )
+    return _encode_avro_key(schema, value)

@@ -178,3 +178,38 @@ def test_publisher_reads_configuration_at_first_publish(
     assert publisher.config.bootstrap_servers == "127.0.0.1:2"
     with pytest.raises(DeliveryError):
         publisher.flush(30)
+
+
+def test_unflushed_failures_are_logged_at_exit(shop: Shop, tmp_path: Any) -> None:
+    """A program that never calls flush(): the exit hook delivers or logs, never drops."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package_root = Path(str(shop.orders.__file__)).parents[1]
+    script = tmp_path / "forgetful.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(package_root)!r}, {str(Path.cwd())!r}]\n"
+        "from eventgen.runtime.config import RuntimeConfig\n"
+        "from eventgen.runtime.publisher import Publisher\n"
+        "from tests.runtime.test_publisher import spec_for\n"
+        "from tests.runtime.test_serde_fixtures import order_archived\n"
+        "import importlib, logging\n"
+        "logging.basicConfig()\n"
+        "from tests.runtime.test_serde_fixtures import Shop\n"
+        f"orders = importlib.import_module({shop.orders.__name__!r})\n"
+        f"topics = importlib.import_module({shop.topics.__name__!r})\n"
+        "shop = Shop(None, orders, topics)\n"
+        "p = Publisher(spec_for(shop, ['egt-nowhere-a', 'egt-nowhere-b']))\n"
+        "p.configure(RuntimeConfig(bootstrap_servers='127.0.0.1:1',\n"
+        "    client={'message.timeout.ms': '1000', 'log_level': '0'}))\n"
+        "env = p.publish(order_archived(orders))\n"
+        "print(env.event_id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    event_id = done.stdout.strip()
+    assert "1 record(s) not delivered" in done.stderr and event_id in done.stderr, done.stderr
