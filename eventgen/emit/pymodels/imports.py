@@ -42,7 +42,7 @@ class Imports:
             sections[section].setdefault(module, []).append((name, local))
         out: list[str] = []
         for section in (0, 1, 2):
-            block = []
+            block: list[str] = []
             for module in sorted(sections[section]):
                 names = sorted(sections[section][module], key=_isort_key)
                 plain = [n for n, local in names if n == local]
