@@ -176,6 +176,12 @@ class InMemoryBroker:
             state = self._groups.get(group)
             return None if state is None else state.committed.get((topic, partition))
 
+    def group_members(self, group: str) -> list[str]:
+        """Member ids of the consumers in `group` (subscribed, not closed), in join order."""
+        with self._lock:
+            state = self._groups.get(group)
+            return [] if state is None else [m._member_id for m in state.members]
+
     def produce(
         self,
         topic: str,

@@ -8,6 +8,7 @@ against Kafka in the app tests.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,54 @@ def test_the_runner_runs_an_app_on_the_in_memory_broker(tmp_path: Path) -> None:
         sqlite_path=str(tmp_path / "r.sqlite3"),
     )
     assert code == 0 and seen == ["a"]
+
+
+def test_two_instances_of_a_group_share_the_partitions(tmp_path: Path) -> None:
+    """Two app instances in threads: the second joins while the first is busy with its first
+    batch; half of the partitions move (revoke, commit, assign) at the first one's next
+    consume, so the records produced meanwhile are shared; each record is handled once."""
+    broker = InMemoryBroker({"orders": 4})
+    _load(broker, "orders", *(Placed(order=f"o{i}", seq=i) for i in range(40)))
+    seen: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    busy, joined = threading.Event(), threading.Event()
+    apps = []
+    for n in range(2):
+        app = make_app("orders", "g-two", idempotency="none")
+
+        def handle(event: Placed, ctx: Context[Placed], n: int = n) -> None:
+            if n == 0 and not busy.is_set():
+                busy.set()
+                assert joined.wait(30), "the second instance never joined"
+            with lock:
+                seen.append((n, event.seq))
+
+        app.on(Placed)(handle)
+        apps.append(app)
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "unused.sqlite3"))
+    results: dict[int, Any] = {}
+
+    def run(n: int) -> None:
+        results[n] = apps[n].run(config, transport=broker, idle_exit_s=1.0)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    threads[0].start()
+    assert busy.wait(30), "the first instance never handled a record"
+    threads[1].start()
+    for _ in range(600):  # bounded: 30 s
+        if len(broker.group_members("g-two")) == 2:
+            break
+        time.sleep(0.05)
+    # Fetched after the first instance gives up half of its partitions (at its next consume).
+    _load(broker, "orders", *(Placed(order=f"o{i}", seq=i) for i in range(40, 80)))
+    joined.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(seq for _, seq in seen) == list(range(80))  # each once: no crash, no repeat
+    assert {n for n, _ in seen} == {0, 1}  # both instances handled records
+    assert sum(r.handled for r in results.values()) == 80
+    ends = {p: len(broker.records("orders", p)) for p in range(4)}
+    assert {p: broker.committed_offset("g-two", "orders", p) for p in ends if ends[p]} == {
+        p: n for p, n in ends.items() if n
+    }
