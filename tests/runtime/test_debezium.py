@@ -126,7 +126,10 @@ def wait_running(connect_url: str, name: str) -> None:
     deadline = time.monotonic() + WAIT_S
     status: Any = None
     while time.monotonic() < deadline:
-        code, status = http("GET", f"{connect_url}/connectors/{name}/status")
+        try:
+            code, status = http("GET", f"{connect_url}/connectors/{name}/status")
+        except urllib.error.URLError as e:  # a worker (re)starting refuses connections
+            code, status = 0, str(e)
         if code == 200:
             states = [status["connector"]["state"], *(t["state"] for t in status["tasks"])]
             if "FAILED" in states:
