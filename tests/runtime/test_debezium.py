@@ -2,8 +2,8 @@
 the Kafka Connect worker of scripts/services.
 
 A spec with a `relay: debezium` outbox is loaded through the real pipeline, its models are
-generated and imported, and the connector JSON of eventgen.emit.connect is POSTed to Connect
-byte for byte as the generator writes it. Rows inserted (and deleted in the same transaction,
+generated and imported, and the connector file the build emits (`connect/<context>-outbox.json`)
+is POSTed to Connect byte for byte. Rows inserted (and deleted in the same transaction,
 as the writer does for Debezium) come out on the topic their `aggregatetype` names with the
 key, value and envelope headers the publisher's codec produces, and decode into the model.
 
@@ -35,6 +35,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from eventgen.emit.connect import connector_config, publication_name, slot_name
+from eventgen.emit.layout import connector_path
+from eventgen.emit.services import emit_connect
 from eventgen.ir.model import Context, Project
 from eventgen.pipeline import load_project
 from eventgen.runtime.config import RuntimeConfig
@@ -331,8 +333,10 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
     context = project.context(context_name)
     package = import_package(project, tmp_path / "pkg")[context_name]
     kafka_topic = project.topics_by_name[f"{context_name}.payment-events"].kafka_name
-    # The file as the generator writes it: this dict as JSON, POSTed unchanged.
-    emitted = connector_config(project, context)
+    # The file exactly as `eventgen build` writes it, POSTed unchanged.
+    generated = emit_connect(project)[connector_path(context_name)].data
+    emitted = json.loads(generated)
+    assert emitted == connector_config(project, context)
     route = DebeziumRoute(
         services=services,
         project=project,
@@ -342,7 +346,7 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
         table=table,
         route=Route(topic=topic_binding(__import__(project.package), kafka_topic)),
         name=emitted["name"],
-        body=(json.dumps(emitted, indent=2, sort_keys=True) + "\n").encode(),
+        body=generated,
     )
     slot, publication = slot_name(project, context), publication_name(project, context)
     with psycopg.connect(route.dsn, autocommit=True, connect_timeout=10) as conn:
