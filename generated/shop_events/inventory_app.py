@@ -185,11 +185,7 @@ inventory_command_handler = InventoryCommandHandlerApp(
         context="inventory",
         group="inventory.inventory-command-handler",
         topics=(ROUTE_INVENTORY_INVENTORY_COMMANDS,),
-        handles=(
-            "inventory.CommitStock",
-            "inventory.ReleaseStock",
-            "inventory.ReserveStock",
-        ),
+        handles=("inventory.CommitStock", "inventory.ReleaseStock", "inventory.ReserveStock"),
         delivery="at-least-once",
         processing="stream",
         retry=RetryPolicy(
@@ -207,11 +203,7 @@ inventory_command_handler = InventoryCommandHandlerApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        CommitStock,
-        ReleaseStock,
-        ReserveStock,
-    ),
+    messages=(CommitStock, ReleaseStock, ReserveStock),
 )
 """The inventory-command-handler app: register its handlers, then `python -m eventgen.runtime run
 shop_events.inventory_app:inventory_command_handler` (or `.run()`)."""
@@ -289,10 +281,7 @@ stock_ledger = StockLedgerApp(
         name="stock-ledger",
         context="inventory",
         group="inventory.stock-ledger",
-        topics=(
-            ROUTE_INVENTORY_STOCK_EVENTS,
-            ROUTE_INVENTORY_GOODS_RECEIPTS,
-        ),
+        topics=(ROUTE_INVENTORY_STOCK_EVENTS, ROUTE_INVENTORY_GOODS_RECEIPTS),
         handles=(
             "inventory.StockCommitted",
             "inventory.StockReceived",
@@ -318,12 +307,7 @@ stock_ledger = StockLedgerApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        StockCommitted,
-        StockReceived,
-        StockReleased,
-        StockReserved,
-    ),
+    messages=(StockCommitted, StockReceived, StockReleased, StockReserved),
 )
 """The stock-ledger app: register its handlers, then `python -m eventgen.runtime run
 shop_events.inventory_app:stock_ledger` (or `.run()`)."""

@@ -149,13 +149,7 @@ order_command_handler = OrderCommandHandlerApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        AddOrderNote,
-        ArchiveOrder,
-        CancelOrder,
-        ChangeShippingAddress,
-        PlaceOrder,
-    ),
+    messages=(AddOrderNote, ArchiveOrder, CancelOrder, ChangeShippingAddress, PlaceOrder),
 )
 """The order-command-handler app: register its handlers, then `python -m eventgen.runtime run
 shop_events.orders_app:order_command_handler` (or `.run()`)."""
@@ -186,15 +180,8 @@ order_metrics = OrderMetricsApp(
         name="order-metrics",
         context="orders",
         group="orders.order-metrics",
-        topics=(
-            ROUTE_ORDERS_ORDER_EVENTS,
-            ROUTE_PAYMENTS_PAYMENT_EVENTS,
-        ),
-        handles=(
-            "orders.OrderCancelled",
-            "orders.OrderPlaced",
-            "payments.CardCharged",
-        ),
+        topics=(ROUTE_ORDERS_ORDER_EVENTS, ROUTE_PAYMENTS_PAYMENT_EVENTS),
+        handles=("orders.OrderCancelled", "orders.OrderPlaced", "payments.CardCharged"),
         delivery="at-most-once",
         processing="batch",
         batch_max_records=1000,
@@ -214,11 +201,7 @@ order_metrics = OrderMetricsApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        OrderCancelled,
-        OrderPlaced,
-        CardCharged,
-    ),
+    messages=(OrderCancelled, OrderPlaced, CardCharged),
 )
 """The order-metrics app: register its handlers, then `python -m eventgen.runtime run
 shop_events.orders_app:order_metrics` (or `.run()`)."""

@@ -106,10 +106,7 @@ payment_command_handler = PaymentCommandHandlerApp(
         context="payments",
         group="payments.payment-command-handler",
         topics=(ROUTE_PAYMENTS_PAYMENT_COMMANDS,),
-        handles=(
-            "payments.ChargeCard",
-            "payments.RefundPayment",
-        ),
+        handles=("payments.ChargeCard", "payments.RefundPayment"),
         delivery="at-least-once",
         processing="stream",
         retry=RetryPolicy(
@@ -127,10 +124,7 @@ payment_command_handler = PaymentCommandHandlerApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        ChargeCard,
-        RefundPayment,
-    ),
+    messages=(ChargeCard, RefundPayment),
 )
 """The payment-command-handler app: register its handlers, then `python -m eventgen.runtime run
 shop_events.payments_app:payment_command_handler` (or `.run()`)."""
@@ -161,14 +155,8 @@ refund_orders = RefundOrdersApp(
         name="refund-orders",
         context="payments",
         group="payments.refund-orders",
-        topics=(
-            ROUTE_ORDERS_ORDER_EVENTS,
-            ROUTE_SHIPPING_SHIPMENT_EVENTS,
-        ),
-        handles=(
-            "orders.OrderCancelled",
-            "shipping.ShipmentFailed",
-        ),
+        topics=(ROUTE_ORDERS_ORDER_EVENTS, ROUTE_SHIPPING_SHIPMENT_EVENTS),
+        handles=("orders.OrderCancelled", "shipping.ShipmentFailed"),
         delivery="at-least-once",
         processing="stream",
         retry=RetryPolicy(
@@ -186,10 +174,7 @@ refund_orders = RefundOrdersApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        OrderCancelled,
-        ShipmentFailed,
-    ),
+    messages=(OrderCancelled, ShipmentFailed),
 )
 """The refund-orders app: register its handlers, then `python -m eventgen.runtime run
 shop_events.payments_app:refund_orders` (or `.run()`)."""

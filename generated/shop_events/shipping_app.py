@@ -233,11 +233,7 @@ shipping_command_handler = ShippingCommandHandlerApp(
         context="shipping",
         group="shipping.shipping-command-handler",
         topics=(ROUTE_SHIPPING_SHIPPING_COMMANDS,),
-        handles=(
-            "shipping.BookDeliverySlot",
-            "shipping.ReleaseDeliverySlot",
-            "shipping.ShipOrder",
-        ),
+        handles=("shipping.BookDeliverySlot", "shipping.ReleaseDeliverySlot", "shipping.ShipOrder"),
         delivery="at-least-once",
         processing="stream",
         retry=RetryPolicy(
@@ -255,11 +251,7 @@ shipping_command_handler = ShippingCommandHandlerApp(
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
     ),
-    messages=(
-        BookDeliverySlot,
-        ReleaseDeliverySlot,
-        ShipOrder,
-    ),
+    messages=(BookDeliverySlot, ReleaseDeliverySlot, ShipOrder),
 )
 """The shipping-command-handler app: register its handlers, then `python -m eventgen.runtime run
 shop_events.shipping_app:shipping_command_handler` (or `.run()`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 import unicodedata
 from collections.abc import Mapping
@@ -95,6 +96,8 @@ def py_literal(value: Any) -> str:
     """Python source of a JSON-like value (dicts keep their order; callers sort)."""
     if value is None or isinstance(value, bool):
         return repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'  # repr gives `nan` / `inf`, names nothing defines
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

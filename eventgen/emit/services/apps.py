@@ -10,6 +10,7 @@ wrong parameter types; `<Name>Context` is the `ctx` annotation of its handlers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from eventgen.emit import layout
@@ -237,11 +238,8 @@ def _app(
         ("name", py_str(c.name)),
         ("context", py_str(c.context)),
         ("group", py_str(c.group)),
-        ("topics", "(" + "".join(f"{routes[t].constant}, " for t in c.subscribe) + ")"),
-        (
-            "handles",
-            "(" + "".join(f"{py_str(naming.message_type(h))}, " for h in sorted(c.handles)) + ")",
-        ),
+        ("topics", _tuple(routes[t].constant for t in c.subscribe)),
+        ("handles", _tuple(py_str(naming.message_type(h)) for h in sorted(c.handles))),
         ("delivery", py_str(c.delivery)),
         ("processing", py_str(c.processing)),
     ]
@@ -274,7 +272,7 @@ def _app(
         overloads=[(cls, alias) for cls in classes],
         union=union,
         spec=spec,
-        messages="(" + "".join(f"{cls}, " for cls in classes) + ")",
+        messages=_tuple(classes),
         context_doc=py_docstring(f"The `ctx` of the {c.name} consumer's handlers."),
         batch_alias=layout.app_batch_alias(c.name),
         batch_doc=py_docstring(
@@ -306,6 +304,13 @@ def _retry(r: Retry, rt: _Runtime) -> str:
         f"multiplier={r.multiplier!r}",
         f"max_interval_ms={r.max_interval_ms}",
         f"jitter={py_str(r.jitter)}",
-        "retry_on=(" + "".join(f"{py_str(x)}, " for x in r.retry_on) + ")",
+        f"retry_on={_tuple(py_str(x) for x in r.retry_on)}",
     ]
     return f"{rt('spec', 'RetryPolicy')}({', '.join(args)})"
+
+
+def _tuple(items: Iterable[str]) -> str:
+    """A tuple display of source snippets: `()`, `(a,)`, `(a, b)` (no trailing comma, which
+    ruff format would take as a request for one item per line)."""
+    parts = list(items)
+    return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"

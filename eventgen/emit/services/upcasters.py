@@ -74,7 +74,7 @@ def upcast_view(project: Project, ctx: Context) -> UpcastView:
             lines.append("return p")
             doc = f"{message.qualified} v{upcast.from_version} -> v{upcast.from_version + 1}."
             steps.append(StepView(name, py_docstring(doc, indent=4), lines))
-        chain = "".join(f"{n}, " for n in names)
+        chain = ", ".join(names) + ("," if len(names) == 1 else "")
         table.append(
             f"{py_str(naming.message_type(message.qualified))}: ({message.version}, ({chain})),"
         )
@@ -129,14 +129,14 @@ def _op_lines(op: UpcastOp, helpers: set[str]) -> list[str]:
     if op.op == "split":
         into = list(args["into"])
         sep = py_literal(args.get("sep"))
-        maxsplit = args.get("maxsplit", len(into) - 1)
+        maxsplit = py_literal(int(args.get("maxsplit", len(into) - 1)))
         source = py_str(args["field"])
         targets = ", ".join(py_str(t) for t in into)
         return [
             (
                 f"if {source} in p:\n"
                 f"    parts = str(p.pop({source})).split({sep}, {maxsplit})\n"
-                f"    p.update(zip(({targets},), parts, strict=False))"
+                f"    p.update(zip(({targets}), parts, strict=False))"
             )
         ]
     if op.op == "merge":
@@ -145,7 +145,7 @@ def _op_lines(op: UpcastOp, helpers: set[str]) -> list[str]:
         return [
             (
                 f"p[{py_str(args['into'])}] = {sep}.join(\n"
-                f"    str(p.pop(n)) for n in ({names},) if n in p and p[n] is not None\n"
+                f"    str(p.pop(n)) for n in ({names}) if n in p and p[n] is not None\n"
                 ")"
             )
         ]
@@ -154,7 +154,8 @@ def _op_lines(op: UpcastOp, helpers: set[str]) -> list[str]:
         if "map" in args:
             helpers.add("_mapped")
             default = py_literal(args["default"]) if "default" in args else "_KEEP"
-            mapping = py_literal(args["map"])
+            # Looked up as text (YAML may read a key as a number): `_mapped` does the same.
+            mapping = py_literal({str(k): v for k, v in args["map"].items()})
             return [
                 f"if {target} in p:\n    p[{target}] = _mapped(p[{target}], {mapping}, {default})"
             ]

@@ -9,6 +9,7 @@ from eventgen.runtime.errors import DecodeError
 __all__ = ["upcast"]
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
+
 _KEEP = object()  # a `convert: {map: ...}` without `default`: unmapped values stay
 
 
@@ -24,10 +25,7 @@ def _CardCharged_v1(payload: dict[str, Any]) -> dict[str, Any]:
     p = dict(payload)
     p["cardholder_name"] = " ".join(
         str(p.pop(n))
-        for n in (
-            "cardholder_first_name",
-            "cardholder_last_name",
-        )
+        for n in ("cardholder_first_name", "cardholder_last_name")
         if n in p and p[n] is not None
     )
     if "method" in p:

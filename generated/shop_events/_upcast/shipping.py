@@ -9,6 +9,7 @@ from eventgen.runtime.errors import DecodeError
 __all__ = ["upcast"]
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
+
 _KEEP = object()  # a `convert: {map: ...}` without `default`: unmapped values stay
 
 
@@ -28,16 +29,7 @@ def _ShipmentDispatched_v1(payload: dict[str, Any]) -> dict[str, Any]:
     p = dict(payload)
     if "carrier_tracking" in p:
         parts = str(p.pop("carrier_tracking")).split(":", 1)
-        p.update(
-            zip(
-                (
-                    "carrier",
-                    "tracking_number",
-                ),
-                parts,
-                strict=False,
-            )
-        )
+        p.update(zip(("carrier", "tracking_number"), parts, strict=False))
     if "carrier" in p:
         p["carrier"] = _mapped(
             p["carrier"], {"dhl": "DHL", "ups": "UPS", "dpd": "DPD", "gls": "GLS"}, "OTHER"
@@ -55,13 +47,7 @@ def _ShipmentDispatched_v2(payload: dict[str, Any]) -> dict[str, Any]:
 
 # Message type -> (current version, the step from each older version, oldest first).
 _CHAINS: dict[str, tuple[int, tuple[Step, ...]]] = {
-    "shipping.ShipmentDispatched": (
-        3,
-        (
-            _ShipmentDispatched_v1,
-            _ShipmentDispatched_v2,
-        ),
-    ),
+    "shipping.ShipmentDispatched": (3, (_ShipmentDispatched_v1, _ShipmentDispatched_v2)),
 }
 
 
