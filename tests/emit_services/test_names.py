@@ -87,3 +87,20 @@ def test_clashing_names(tmp_path: Path) -> None:
     assert handled == {f"clash.{n}" for n in NAMES}
     assert all(cls.__module__ == "clash_events.clash" for cls in module.greeter.messages.values())
     assert models.Route.TYPE == "clash.Route"
+
+
+def test_golden_services_package_is_clean(tmp_path: Path) -> None:
+    """The services_ok golden output (every module shape) passes the quality gates too."""
+    import shutil
+
+    case = Path(__file__).resolve().parents[1] / "cases" / "services_ok" / "expected"
+    out = tmp_path / "out"
+    shutil.copytree(case, out)
+    rules = "--select=E,F,W,I,B,UP,SIM,C4,RUF"
+    data = "--per-file-ignores=*/_avro/*.py:E501"  # as tests/models/test_quality.py
+    argv = [ruff_bin(), "check", "--isolated", f"--line-length={LINE_LENGTH}", rules, data]
+    argv.append("svc_events")
+    done = subprocess.run(argv, cwd=out, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_mypy(out, "-p", "svc_events")
+    assert done.returncode == 0, done.stdout + done.stderr
