@@ -160,7 +160,8 @@ def run(
             print(f"error: {name} failed: {_one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
     why = "stop requested" if stop.is_set() else "run ended"
-    log.info("%s stopped (%s): %s", name, why, stats)
+    line = getattr(stats, "line", None)  # RunStats and RelayStats print as `name=value ...`
+    log.info("%s stopped (%s): %s", name, why, line() if callable(line) else stats)
     return EXIT_OK
 
 
