@@ -109,6 +109,8 @@ def test_start_runs_connect_with_debezium_and_stop_removes_it() -> None:
         assert f"EVENTGEN_CONNECT_URL={url}" in status.stdout
     finally:
         stopped = services(state_dir, "stop")
+        if state_dir.is_dir() and not any(state_dir.iterdir()):
+            state_dir.rmdir()
     assert stopped.returncode == 0, stopped.stderr[-2000:]
     assert not alive(pid)
     assert not Path(connect["dir"]).exists()
@@ -138,4 +140,6 @@ def test_no_worker_with_no_connect_or_without_postgres(
         assert "connect" not in json.loads((state_dir / "state.json").read_text())
     finally:
         stopped = services(state_dir, "stop")
+        if state_dir.is_dir() and not any(state_dir.iterdir()):
+            state_dir.rmdir()
     assert stopped.returncode == 0, stopped.stderr[-2000:]
