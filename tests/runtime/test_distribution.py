@@ -166,6 +166,48 @@ def test_runner_help_from_the_wheel(runtime_venv: RuntimeVenv) -> None:
     assert "MODULE:ATTR" in result.stdout and "--idle-exit" in result.stdout
 
 
+def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
+    runtime_venv: RuntimeVenv, tmp_path: Path
+) -> None:
+    """generated/shop_events (the example platform) and the docs' unit-test example."""
+    from tests.runtime.test_testing_docs import examples
+
+    package = REPO / "generated" / "shop_events"
+    apps = sorted(p.stem for p in package.glob("*_app.py"))
+    assert apps, "generated/shop_events has no <context>_app.py"
+    work = runtime_venv.cwd / "example"
+    shutil.copytree(package, work / "shop_events")
+    for name, text in examples().items():
+        (work / name).write_text(text)
+    result = subprocess.run(
+        [
+            str(runtime_venv.python),
+            "-c",
+            textwrap.dedent(
+                f"""
+                import importlib, pathlib, sys
+                for name in {apps!r}:
+                    importlib.import_module("shop_events." + name)
+                import test_shipping_service
+                test_shipping_service.test_ships_paid_orders_and_dead_letters_the_rest(
+                    pathlib.Path(sys.argv[1])
+                )
+                print("example passed")
+                """
+            ),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip() == "example passed"
+
+
 SPEC_PROJECT = """\
 eventgen: 1
 project: dist
