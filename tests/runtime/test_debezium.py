@@ -83,7 +83,11 @@ def write_spec(root: Path, context: str, table: str) -> Path:
     (specs / f"{context}.yaml").write_text(
         f"eventgen: 1\ncontext: {context}\n"
         "topics:\n  payment-events: {key: uuid, cleanup: delete}\n"
+        "  payment-audit: {cleanup: delete}\n"  # unkeyed: records without a key
         "events:\n"
+        "  AuditNoted:\n"
+        "    topic: payment-audit\n    key: order_id\n"
+        "    fields: {order_id: uuid, text: string}\n"
         "  CardCharged:\n"
         "    topic: payment-events\n    key: order_id\n"
         "    fields:\n"
@@ -270,6 +274,9 @@ class DebeziumRoute:
     topic: str
     table: str
     route: Route
+    audit_class: type[Message]
+    audit_topic: str
+    audit_route: Route
     name: str
     body: bytes
 
@@ -287,7 +294,6 @@ class DebeziumRoute:
 
     def write(self, count: int) -> list[Sent]:
         """`count` CardCharged rows, one transaction each, half with correlation ids."""
-        codec = codec_for(self.route, RuntimeConfig(bootstrap_servers=self.bootstrap))
         sent = []
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             for i in range(count):
@@ -300,23 +306,27 @@ class DebeziumRoute:
                         "charged_at": datetime(2026, 1, 2, 3, 4, 5, 600000 + i, tzinfo=UTC),
                     }
                 )
-                envelope = Envelope[Message](
-                    event_id=uuid.uuid4(),
-                    type=self.message_class.TYPE,
-                    schema_version=self.message_class.VERSION,
-                    occurred_at=datetime.now(UTC),
-                    correlation_id=f"corr-{i}" if i % 2 else None,
-                    causation_id=uuid.uuid4() if i % 2 else None,
-                    payload=message,
-                )
-                value, headers = codec.encode(envelope, self.route)
-                key = encode_key(self.route, message)
                 with conn.transaction():
-                    outbox_insert(conn, self.table, self.topic, key, value, dict(headers))
-                sent.append(Sent(envelope, key, value, headers))
+                    sent.append(self.add(conn, message, self.route, i))
             left = conn.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()
             assert left == (0,), "the insert-then-delete rows must not stay in the table"
         return sent
+
+    def add(self, conn: psycopg.Connection[Any], message: Message, route: Route, i: int) -> Sent:
+        """One outbox row for `message` in `conn`'s open transaction."""
+        envelope = Envelope[Message](
+            event_id=uuid.uuid4(),
+            type=message.TYPE,
+            schema_version=message.VERSION,
+            occurred_at=datetime.now(UTC),
+            correlation_id=f"corr-{i}" if i % 2 else None,
+            causation_id=uuid.uuid4() if i % 2 else None,
+            payload=message,
+        )
+        value, headers = codec_for(route, RuntimeConfig()).encode(envelope, route)
+        key = encode_key(route, message)
+        outbox_insert(conn, self.table, route.topic.name, key, value, dict(headers))
+        return Sent(envelope, key, value, headers)
 
     def status(self) -> Any:
         code, status = http("GET", f"{self.connect_url}/connectors/{self.name}/status")
@@ -333,6 +343,8 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
     context = project.context(context_name)
     package = import_package(project, tmp_path / "pkg")[context_name]
     kafka_topic = project.topics_by_name[f"{context_name}.payment-events"].kafka_name
+    audit_topic = project.topics_by_name[f"{context_name}.payment-audit"].kafka_name
+    top = __import__(project.package)
     # The file exactly as `eventgen build` writes it, POSTed unchanged.
     generated = emit_connect(project)[connector_path(context_name)].data
     emitted = json.loads(generated)
@@ -344,7 +356,10 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
         message_class=package.CardCharged,
         topic=kafka_topic,
         table=table,
-        route=Route(topic=topic_binding(__import__(project.package), kafka_topic)),
+        route=Route(topic=topic_binding(top, kafka_topic)),
+        audit_class=package.AuditNoted,
+        audit_topic=audit_topic,
+        audit_route=Route(topic=topic_binding(top, audit_topic)),
         name=emitted["name"],
         body=generated,
     )
@@ -354,8 +369,12 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
         assert level == ("logical",), f"PostgreSQL at {route.dsn} runs with wal_level={level}"
         conn.execute(table_ddl("postgres", "outbox", table))
     admin = AdminClient({"bootstrap.servers": route.bootstrap})
-    created = admin.create_topics([NewTopic(kafka_topic, num_partitions=3, replication_factor=1)])
-    created[kafka_topic].result(timeout=30)
+    topics = [kafka_topic, audit_topic]
+    created = admin.create_topics(
+        [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]
+    )
+    for future in created.values():
+        future.result(timeout=30)
     try:
         code, answer = http("POST", f"{route.connect_url}/connectors", route.body)
         assert code == 201, (code, answer)
@@ -366,7 +385,7 @@ def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[Debeziu
         drop_connector(route.connect_url, route.name, route.dsn, slot, publication)
         with psycopg.connect(route.dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-        admin.delete_topics([kafka_topic])
+        admin.delete_topics(topics)
 
 
 # -- the tests -------------------------------------------------------------------------------
@@ -398,6 +417,35 @@ def test_outbox_rows_reach_their_topic_as_the_publisher_writes_them(
         # default, consistent_random, is CRC32: see docs/debezium.md).
         assert one.key is not None
         assert record.partition() == murmur2_partition(one.key, 3)
+
+
+def test_one_connector_routes_each_row_to_its_topic_and_keeps_a_null_key(
+    debezium_route: DebeziumRoute,
+) -> None:
+    """Rows for two topics in one transaction: each record on the topic its row names; the
+    unkeyed topic's record has no key (the `key` column is NULL), bytes and headers exact."""
+    order_id = uuid.uuid4()
+    charged = debezium_route.message_class.model_validate(
+        {
+            "order_id": order_id,
+            "amount": "10.00",
+            "holder": "Ada",
+            "note": None,
+            "charged_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+    )
+    noted = debezium_route.audit_class.model_validate({"order_id": order_id, "text": "charged"})
+    with psycopg.connect(debezium_route.dsn, connect_timeout=10) as conn, conn.transaction():
+        sent = [
+            debezium_route.add(conn, charged, debezium_route.route, 0),
+            debezium_route.add(conn, noted, debezium_route.audit_route, 1),
+        ]
+    assert sent[0].key is not None and sent[1].key is None
+    for one, topic in zip(sent, [debezium_route.topic, debezium_route.audit_topic], strict=True):
+        (record,) = consume(debezium_route.bootstrap, topic, 1)
+        assert (record.topic(), record.key(), record.value()) == (topic, one.key, one.value)
+        published = dict(one.headers)
+        assert record.headers() == [(n, published.get(n)) for n in HEADER_FIELDS]
 
 
 def test_librdkafka_murmur2_random_partitions_as_connect_does(
