@@ -148,7 +148,7 @@ class ConsumerApp:
         try:
             store = Store.open(kind, config)
             try:
-                store.ensure_schema(tables)
+                _ensure_schema(store, tables, config.connect_timeout_s)
             except Exception:
                 store.close()
                 raise
@@ -157,3 +157,16 @@ class ConsumerApp:
         except Exception as exc:  # noqa: BLE001 - a database error while creating the tables
             raise StartupError(f"consumer {spec.name}: store: {exc}") from None
         return store
+
+
+def _ensure_schema(store: Store, tables: dict[str, str], timeout_s: float) -> None:
+    """Create the tables, bounded: on PostgreSQL a lock held elsewhere (a long transaction on
+    the same tables, another process creating them) fails the start instead of hanging it."""
+    if store.dialect != "postgres":
+        store.ensure_schema(tables)
+        return
+    store.connection.execute(f"SET lock_timeout = {max(1, int(timeout_s * 1000))}")
+    try:
+        store.ensure_schema(tables)
+    finally:
+        store.connection.execute("SET lock_timeout = 0")
