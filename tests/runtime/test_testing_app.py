@@ -183,3 +183,72 @@ def test_two_instances_of_a_group_share_the_partitions(tmp_path: Path) -> None:
     assert {p: broker.committed_offset("g-two", "orders", p) for p in ends if ends[p]} == {
         p: n for p, n in ends.items() if n
     }
+
+
+def test_exactly_once_a_failed_attempt_leaves_no_output(tmp_path: Path) -> None:
+    """The failed attempt's ctx.publish output never becomes visible (the app keeps it back
+    or aborts it with its transaction); the retry's output is the only one a read_committed
+    reader sees, and the offsets commit with it."""
+    broker = InMemoryBroker({"orders": 1, "billing": 1})
+    _load(broker, "orders", Placed(order="a", seq=1), Placed(order="b", seq=2))
+    app = make_app(
+        "orders",
+        "g-eos-retry",
+        output="billing",
+        delivery="exactly-once",
+        retry=RetryPolicy(max_attempts=2, initial_ms=10, jitter="none"),
+    )
+
+    @app.on(Placed)
+    def bill(event: Placed, ctx: Context[Placed]) -> None:
+        ctx.publish(Billed(order=event.order, seq=event.seq * 10 + ctx.attempt))
+        if event.order == "a" and ctx.attempt == 1:
+            raise TimeoutError("after publishing")
+
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "eos.sqlite3"), instance_id="t2")
+    stats = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    assert stats.handled == 2
+    billed = [Billed.model_validate(_decode_billed(r)) for r in broker.records("billing")]
+    assert sorted((b.order, b.seq) for b in billed) == [("a", 12), ("b", 21)]
+    assert broker.committed_offset("g-eos-retry", "orders", 0) == 2
+
+
+def _decode_billed(record: Any) -> dict[str, Any]:
+    from eventgen.runtime.serde import codec_for
+    from tests.runtime.apps.shop import output_route
+
+    route = output_route(record.topic())
+    return codec_for(route, RuntimeConfig()).decode(record, route).payload.model_dump()
+
+
+def test_dead_letter_then_replay_on_the_in_memory_broker(tmp_path: Path) -> None:
+    """The DLQ replay reads the DLQ (manual assignment) and re-publishes to the original topic;
+    the app then handles the replayed record."""
+    from eventgen.runtime.failures.replay import REPLAY_HEADER, replay
+
+    broker = InMemoryBroker({"orders": 1, "orders.dlq": 1})
+    _load(broker, "orders", Placed(order="a", seq=1))
+    app = make_app("orders", "g-replay", dlq="orders.dlq")
+    broken = [True]
+    handled: list[int] = []
+
+    @app.on(Placed)
+    def handle(event: Placed, ctx: Context[Placed]) -> None:
+        if broken[0]:
+            raise ValueError("not yet")
+        handled.append(event.seq)
+
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "inbox.sqlite3"))
+    assert app.run(config, transport=broker, idle_exit_s=IDLE_S).dead_lettered == 1
+    dry = replay("orders.dlq", config=config, transport=broker, dry_run=True, out=None)
+    assert (dry.matched, dry.sent) == (1, 0) and len(broker.records("orders")) == 1
+    report = replay("orders.dlq", config=config, transport=broker, out=None)
+    assert report.sent == 1
+    replayed = broker.records("orders")[-1]
+    assert headers_of(replayed)[REPLAY_HEADER] == "1"
+    assert replayed.value() == broker.records("orders")[0].value()
+    broken[0] = False
+    stats = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    # The replayed record carries the original event_id: the inbox must not drop it as a
+    # duplicate (the failed attempt's inbox row was rolled back with its transaction).
+    assert handled == [1] and stats.handled == 1
