@@ -7,13 +7,14 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException
 
 from eventgen.runtime.testing._log import TP, Entry, Group, Txn
 from eventgen.runtime.testing.consumer import InMemoryConsumer
 from eventgen.runtime.testing.producer import InMemoryProducer
+from eventgen.runtime.transport import RecordLike
 
 
 class InMemoryBroker:
@@ -69,15 +70,16 @@ class InMemoryBroker:
 
     def records(
         self, topic: str, partition: int | None = None, *, committed_only: bool = True
-    ) -> list[Message]:
+    ) -> list[RecordLike]:
         """The topic's records in (partition, offset) order, as a read_committed reader sees
         them (records of open or aborted transactions left out unless `committed_only` is
-        False). Fresh Message objects: key(), value(), headers(), offset() for assertions."""
+        False). Fresh confluent_kafka.Message objects, typed as the runtime's RecordLike (what
+        codecs decode): key(), value(), headers(), offset() for assertions."""
         with self._lock:
             parts = self._partitions(topic)
             chosen = range(len(parts)) if partition is None else [partition]
             return [
-                entry.message()
+                cast(RecordLike, entry.message())
                 for p in chosen
                 for entry in parts[p]
                 if not committed_only or entry.txn is None or entry.txn.state == "committed"
@@ -108,10 +110,11 @@ class InMemoryBroker:
         partition: int = -1,
         headers: Sequence[tuple[str, bytes | None]] | None = None,
         timestamp_ms: int = 0,
-    ) -> Message:
+    ) -> RecordLike:
         """Append a record at once (no producer, no delivery callback): a test's input."""
         with self._lock:
-            return self._append(topic, value, key, partition, headers, timestamp_ms, None).message()
+            entry = self._append(topic, value, key, partition, headers, timestamp_ms, None)
+            return cast(RecordLike, entry.message())
 
     def partition_for(self, topic: str, key: bytes | None) -> int:
         """Where a keyed record goes: CRC32(key) % partitions (librdkafka's consistent
