@@ -85,3 +85,43 @@ def test_sigterm_commits_what_was_handled_and_exits_0(
         # untouched partition has no committed offset: -1001).
         committed = kit.committed(kafka_bootstrap_servers, group, topic, 2)
         assert [max(c, 0) for c in committed] == ends, (committed, ends)
+
+
+BAD_STORE = """
+import os
+from tests.runtime.apps.shop import Placed, make_app
+
+app = make_app(os.environ["TOPIC"], os.environ["GROUP"], idempotency="postgres")
+app.on(Placed)(lambda event, ctx: None)
+"""
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_a_wrong_postgres_dsn_is_one_line_and_exit_2(
+    kafka_bootstrap_servers: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    topic, group = kit.unique("runner-dsn"), kit.unique("runner-dsn-group")
+    (tmp_path / "service.py").write_text(BAD_STORE)
+    # The real server, a database that does not exist on it.
+    wrong = postgres_dsn.rsplit("/", 1)[0] + "/no_such_database_" + topic.replace("-", "_")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TOPIC": topic, "GROUP": group}
+    with kit.topics(kafka_bootstrap_servers, {topic: 1}):
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "eventgen.runtime", "run", "service:app",
+                "--bootstrap-servers", kafka_bootstrap_servers, "--postgres-dsn", wrong,
+                "--connect-timeout", "5",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=WAIT_S,
+            check=False,
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors[0].startswith("error: service:app: StartupError: "), errors
+    assert "no_such_database" in errors[0], errors
