@@ -1,6 +1,9 @@
-"""The library generated code imports: model bases, wire scalars, envelope and codecs.
+"""The library generated code imports: model bases, wire scalars, envelope and codecs, and the
+service runtime (publishers, consumer apps, outbox writer and relay, the runner, the in-memory
+broker for unit tests).
 
-It imports nothing else from eventgen, so a generated package needs only this subpackage.
+It imports nothing else from eventgen, so a generated package needs only this subpackage, which
+ships alone as the `eventgen-runtime` distribution (runtime/pyproject.toml, docs/running.md).
 
 Attributes load on first use (PEP 562), so `import eventgen.runtime.patterns` (the emitters do)
 does not import pydantic and fastavro.
