@@ -3,7 +3,8 @@
 - `retry`: backoff delays, `retry_on` matching, the per-record `RetryState` the loop keeps;
 - `dlq`: the `eventgen-dlq-*` headers of a dead letter, written and read back;
 - `parking`: `ParkedKeys`, the keys of a `park-key` consumer that go to the DLQ until replayed;
-- `replay`: re-publish chosen dead letters to their original topics (`eventgen dlq replay`).
+- `replay`: re-publish chosen dead letters to their original topics (`eventgen dlq replay`);
+  import the function as `from eventgen.runtime.failures.replay import replay`.
 
 Names load on first use (PEP 562): importing this package imports no Kafka client.
 """
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
         read_dlq_headers,
     )
     from eventgen.runtime.failures.parking import ParkedKey, ParkedKeys
-    from eventgen.runtime.failures.replay import ReplayError, ReplayReport, replay
+    from eventgen.runtime.failures.replay import ReplayError, ReplayReport
     from eventgen.runtime.failures.retry import RetryState, RetryStates, backoff_ms, retryable
 
 _HOMES = {
@@ -44,12 +45,19 @@ _HOMES = {
     "dead_letter_record": "dlq",
     "dlq_headers": "dlq",
     "read_dlq_headers": "dlq",
-    "replay": "replay",
     "retryable": "retry",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "replay":
+        # The function shares its name with the submodule, and importing a submodule sets
+        # the package attribute to the module: `failures.replay` is the module once it was
+        # imported. Import the function from `eventgen.runtime.failures.replay`; this lookup
+        # serves only callers that ask before the submodule was imported.
+        from eventgen.runtime.failures.replay import replay
+
+        return replay
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -74,6 +82,5 @@ __all__ = [
     "dead_letter_record",
     "dlq_headers",
     "read_dlq_headers",
-    "replay",
     "retryable",
 ]
