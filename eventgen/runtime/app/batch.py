@@ -129,15 +129,14 @@ class BatchLoop(Loop):
                 self._isolate(entries, state)
             else:
                 self._settle_unhandled(entries)
-                self._handle_batch(entries, state)
+                if not self._handle_batch(entries, state):
+                    return  # held for its retry (or for isolation at the next turn)
         except RetryLater as exc:
             state = state or RetryState(*entries[0].tp, entries[0].record.offset())
             state.next_due = time.monotonic() + DLQ_RETRY_S
             self._hold(state)
             self._log_wait(f"{exc}; trying again in {DLQ_RETRY_S:g} s")
             return
-        if self.held is not None and self.held.next_due > time.monotonic():
-            return  # the batch failed and waits for its retry
         self._complete(entries)
 
     def _settle_unhandled(self, entries: list[Entry]) -> None:
@@ -158,11 +157,12 @@ class BatchLoop(Loop):
                 if not admitted:
                     entry.settled = self._dead_letter_entry(entry, "parked", None, 0)
 
-    def _handle_batch(self, entries: list[Entry], state: RetryState | None) -> None:
+    def _handle_batch(self, entries: list[Entry], state: RetryState | None) -> bool:
+        """One handler call for the unsettled entries; False when it failed (batch held)."""
         attempt = 1 if state is None else state.next_attempt
         todo = [e for e in entries if not e.settled]
         if not todo:
-            return
+            return True
         try:
             with self._db() as conn:
                 pairs: list[tuple[Any, Context[Any]]] = []
@@ -195,11 +195,12 @@ class BatchLoop(Loop):
                 f"{state.attempts}; "
                 + (f"retry in {state.remaining_s():.2f} s" if retry else "isolating its records")
             )
-            return
+            return False
         self.stats.duplicates += len(dups)
         self.stats.handled += len(pairs)
         for entry in todo:
             entry.settled = True
+        return True
 
     def _isolate(self, entries: list[Entry], state: RetryState) -> None:
         """The batch failed for good: one record at a time, one attempt each."""
@@ -256,6 +257,9 @@ class BatchLoop(Loop):
                 continue
             if not entry.settled:
                 blocked.add(entry.tp)
+                if entry.tp not in self.stopped:  # never past it: consumed again from here
+                    self._rewind(*entry.tp, entry.record.offset())
+                    self.held_paused.add(entry.tp)
                 continue
             self._finished(entry.record)
         self.batch = []
