@@ -92,6 +92,7 @@ def test_manifest_sections(example_build: Path) -> None:
         "processing": "batch",
         "idempotency": {"store": "none", "retention_ms": None, "table": None},
         "dlq": True,
+        "dlq_topics": ["inventory.goods-receipts.dlq", "inventory.stock-events.dlq"],
         "on_failure": "dead-letter",
     }
     outbox = {o["context"]: o for o in manifest["outbox"]}

@@ -50,6 +50,12 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
                         "table": layout.INBOX_TABLE if store != "none" else None,
                     },
                     "dlq": c.dlq,
+                    # Where its dead letters go (the subscribed topics' DLQs), for `dlq replay`.
+                    "dlq_topics": sorted(
+                        {dlq.topic for t in c.subscribe if (dlq := project.topic(t).dlq)}
+                    )
+                    if c.dlq
+                    else [],
                     "on_failure": c.on_failure,
                 }
             )
