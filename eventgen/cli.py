@@ -35,6 +35,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "eventgen.evolution.registry_cli:registry",
         "Check or register the project's subjects against a Confluent-compatible registry.",
     ),
+    "dlq": (
+        "eventgen.dlq_cli:dlq",
+        "Dead-letter topics: replay chosen dead letters to their original topics.",
+    ),
 }
 
 
