@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
@@ -47,11 +47,6 @@ POLL_S = 0.5
 
 class ReplayError(Exception):
     """The replay cannot read, or could not deliver: one line naming the cause."""
-
-
-class _Assigning(ConsumerLike, Protocol):
-    # Not in ConsumerLike (the apps subscribe); replay reads chosen partitions from offsets.
-    def assign(self, partitions: list[TopicPartition]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -195,7 +190,7 @@ def replay(
     reasons = _reasons(reason)
     since, until = _aware(since), _aware(until)
     report = ReplayReport(dlq_topic, dry_run, uuid.uuid4().hex)
-    consumer = cast(_Assigning, transport.consumer(_consumer_conf(config, report.run_id)))
+    consumer = transport.consumer(_consumer_conf(config, report.run_id))
     # Only the matching records are kept (a DLQ can be large); nothing is sent before the
     # whole range was read and every target topic checked.
     chosen: list[tuple[ReplayItem, Any]] = []
@@ -282,7 +277,7 @@ def _partitions(consumer: ConsumerLike, config: RuntimeConfig) -> dict[str, int]
 
 
 def _assign(
-    consumer: _Assigning,
+    consumer: ConsumerLike,
     topic: str,
     count: int,
     only: int | None,
