@@ -245,3 +245,27 @@ def test_stop_event_ends_the_run(
     stats = app.run(config(kafka_bootstrap_servers, tmp_path), stop=stop)
     assert stats.handled == 4 == len(done)
     assert sum(max(0, c) for c in committed(kafka_bootstrap_servers, names["group"], topic, 2)) == 4
+
+
+def test_inbox_rows_past_the_retention_are_swept(
+    kafka_bootstrap_servers: str, names: dict[str, str], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    topic = names["topic"]
+    record = encoded(topic, Placed(order="r", seq=1))
+    calls: list[int] = []
+
+    def run_once() -> int:
+        app = make_app(topic, names["group"], dlq=names["dlq"], idempotency_retention_ms=3_600_000)
+        app.on(Placed)(lambda event, ctx: calls.append(event.seq))
+        return app.run(config(kafka_bootstrap_servers, tmp_path), idle_exit_s=2.0).duplicates
+
+    produce(kafka_bootstrap_servers, topic, [record])
+    assert run_once() == 0
+    produce(kafka_bootstrap_servers, topic, [record])
+    assert run_once() == 1 and calls == [1]  # within the retention: a duplicate
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        conn.execute("UPDATE eventgen_inbox SET handled_at = '2000-01-01T00:00:00.000Z'")
+    produce(kafka_bootstrap_servers, topic, [record])
+    assert run_once() == 0 and calls == [1, 1]  # swept at start: handled as new

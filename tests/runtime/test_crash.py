@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from eventgen.runtime.sql import statements, table_ddl
 from tests.runtime.apps.kit import encoded, produce, read_all, topics, unique
 from tests.runtime.apps.shop import Placed
 
@@ -53,6 +54,9 @@ class Setup:
         db.execute(f"CREATE TABLE {self.table} (id bigint PRIMARY KEY, count int NOT NULL)")
         db.execute(f"CREATE TABLE {self.table}_keys (k text PRIMARY KEY, last_seq bigint)")
         db.execute(f"CREATE TABLE {self.table}_violations (k text, seq bigint, after bigint)")
+        if mode == "alo":  # the app would create it; made here, the instances' starts race less
+            for statement in statements(table_ddl("postgres", "inbox", f"{self.table}_inbox")):
+                db.execute(statement)
 
     def drop(self) -> None:
         for proc, log in self.procs:
@@ -228,3 +232,24 @@ def test_three_instances_one_added_one_killed(
     assert len(counts) == N and set(counts) == set(range(N))  # nothing lost
     assert set(counts.values()) == {1}  # with the inbox nothing doubled
     assert s.db.execute(f"SELECT count(*) FROM {s.table}_violations").fetchone()[0] == 0
+
+
+def test_sigterm_finishes_the_current_record_commits_and_exits_0(
+    setup_factory: Callable[[str, int], Setup],
+) -> None:
+    s = setup_factory("alo", 4)
+    with topics(s.bootstrap, {s.topic: 4}):
+        s.produce_all()
+        proc = s.start(delay_ms=2, idle_exit=60)
+        s.wait_for(lambda: s.handled() >= N // 5, [proc], "a fifth of the stream")
+        proc.send_signal(signal.SIGTERM)
+        out = s.finish(proc)
+        handled = s.handled()
+        assert handled < N, "SIGTERM came after the end of the stream"
+        assert "stop requested" in out and "stopped: consumed=" in out
+        from tests.runtime.apps.kit import committed
+
+        offsets = committed(s.bootstrap, s.group, s.topic, 4)
+    # Everything handled was committed and nothing more: offsets are exactly the handled count.
+    assert sum(max(0, o) for o in offsets) == handled
+    assert set(s.counts().values()) == {1}

@@ -165,6 +165,13 @@ def _ensure_schema(store: Store, tables: dict[str, str], timeout_s: float) -> No
     if store.dialect != "postgres":
         store.ensure_schema(tables)
         return
+    # Tables that exist are left alone: many instances starting at once then take no locks.
+    conn = store.connection
+    if all(
+        conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
+        for table in tables.values()
+    ):
+        return
     store.connection.execute(f"SET lock_timeout = {max(1, int(timeout_s * 1000))}")
     try:
         store.ensure_schema(tables)

@@ -57,6 +57,7 @@ POLL_TIMEOUT_S = 0.5  # longest consume() wait: the stop event is seen at least 
 DLQ_RETRY_S = 1.0  # a DLQ or output write that failed is tried again after this long
 FLUSH_TIMEOUT_S = 30.0
 COMMIT_TIMEOUT_S = 30.0
+SWEEP_INTERVAL_S = 600.0  # inbox rows past the retention are deleted at start and this often
 
 
 class FatalError(Exception):
@@ -138,8 +139,12 @@ class Loop:
             on_lost=self._on_lost,
         )
         last_record = time.monotonic()
+        next_sweep = 0.0
         try:
             while not stop.is_set():
+                if self.inbox is not None and time.monotonic() >= next_sweep:
+                    self._sweep()
+                    next_sweep = time.monotonic() + SWEEP_INTERVAL_S
                 left = None if max_messages is None else max_messages - self.stats.consumed
                 if left is not None and left <= 0:
                     break
@@ -164,6 +169,16 @@ class Loop:
         finally:
             self._close()
         return self.stats
+
+    def _sweep(self) -> None:
+        try:
+            with self._db() as conn:
+                swept = self.inbox.sweep(conn)
+        except Exception:
+            log.exception("consumer %s: sweeping the inbox failed", self.spec.name)
+            return
+        if swept:
+            log.info("consumer %s: %d inbox rows past the retention swept", self.spec.name, swept)
 
     # Hooks of the batch loop (app/batch.py); stream processing needs none of them.
 
