@@ -11,6 +11,7 @@ import sys
 import uuid
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastavro import schemaless_writer
@@ -57,6 +58,10 @@ consumers:
     handles: [PersonRegistered]
     delivery: at-least-once
     idempotency: {{store: sqlite, retention: 7d}}
+outbox:
+  table: people_outbox
+  relay: polling
+  poll_interval: 50ms
 """
 
 HANDLERS = '''\
@@ -135,3 +140,52 @@ def test_generated_app_publisher_and_upcaster(kafka_bootstrap_servers: str, tmp_
         # Every record committed (a partition no key hashed to has no offset: -1001).
         offsets = committed(kafka_bootstrap_servers, f"{base}-greeter", topic, 2)
         assert sum(o for o in offsets if o >= 0) == 4
+
+
+def test_generated_outbox_and_relay_feed_the_generated_app(
+    kafka_bootstrap_servers: str, tmp_path: Path
+) -> None:
+    """outbox.add in the caller's SQLite transaction, the generated relay publishes, the
+    generated app handles: what `outbox:` in the spec gives a service."""
+    base = unique("gob")
+    specs = write_specs(
+        tmp_path / "specs",
+        {"eventgen.yaml": PROJECT, "people.yaml": CONTEXT.format(base=base)},
+    )
+    out = tmp_path / "out"
+    build(specs, out)
+    topic = f"{base}.people"
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap_servers,
+        sqlite_path=str(tmp_path / "service.sqlite3"),
+        connect_timeout_s=20.0,
+    )
+    with topics(kafka_bootstrap_servers, {topic: 2, f"{topic}.dlq": 1}):
+        module = import_fresh(out, "e2e_events", "people_app")
+        people = sys.modules["e2e_events.people"]
+        ids = [uuid.uuid4() for _ in range(3)]
+        conn = sqlite3.connect(config.sqlite_path)
+        try:
+            module.outbox.ensure_schema(conn)
+            conn.commit()
+            with conn:  # one transaction: the rows commit with the caller's work, or not at all
+                for i, person in enumerate(ids):
+                    module.outbox.add(conn, people.PersonRegistered(person_id=person, name=f"o{i}"))
+            with conn:  # a rolled-back transaction leaves nothing for the relay
+                module.outbox.add(conn, people.PersonRegistered(person_id=uuid.uuid4(), name="x"))
+                conn.rollback()
+        finally:
+            conn.close()
+        relayed = module.relay.run(config, idle_exit_s=3.0)
+        assert relayed.published == 3
+
+        seen: list[tuple[str, str]] = []
+
+        def greet(event: Any, ctx: Any) -> None:
+            seen.append((str(event.person_id), event.name))
+
+        module.greeter.on(people.PersonRegistered)(greet)  # imported at run time: no types here
+
+        stats = module.greeter.run(config, idle_exit_s=5.0, max_messages=3)
+        assert stats.handled == 3
+        assert sorted(seen) == sorted((str(p), f"o{i}") for i, p in enumerate(ids))
