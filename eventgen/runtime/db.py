@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -44,8 +44,9 @@ def dialect_of(conn: Any) -> Dialect:
 class Store:
     """One open database connection and the transactions on it."""
 
-    def __init__(self, dialect: Dialect, conn: Any, where: str) -> None:
+    def __init__(self, dialect: Dialect, conn: Any, where: str, timeout_s: float = 30.0) -> None:
         self.dialect: Dialect = dialect
+        self.timeout_s = timeout_s
         self.where = where  # the file or the DSN without its password, for messages
         self._conn = conn
         self._in_transaction = False
@@ -81,7 +82,7 @@ class Store:
         if path != ":memory:" and (mode is None or str(mode[0]).lower() != "wal"):
             conn.close()
             raise StoreError(f"SQLite store {path}: cannot switch to WAL mode (got {mode})")
-        return cls("sqlite", conn, path)
+        return cls("sqlite", conn, path, timeout_s)
 
     @classmethod
     def _open_postgres(cls, dsn: str, timeout_s: float) -> Store:
@@ -103,7 +104,7 @@ class Store:
             raise StoreError(f"PostgreSQL store {where}: {_one_line(exc)}") from None
         except (ValueError, TypeError) as exc:  # a DSN psycopg cannot even parse
             raise StoreError(f"PostgreSQL store {where}: {_one_line(exc)}") from None
-        return cls("postgres", conn, where)
+        return cls("postgres", conn, where, timeout_s)
 
     @property
     def connection(self) -> Any:
@@ -139,9 +140,34 @@ class Store:
             self._in_transaction = False
 
     def ensure_schema(self, kinds: Mapping[str, str]) -> None:
-        """Create the tables `{kind: table}` (outbox, inbox, parked) if they do not exist."""
+        """Create the tables `{kind: table}` (outbox, inbox, parked) if they do not exist.
+
+        Tables that all exist already are left alone without taking any lock: the DDL's
+        `CREATE INDEX IF NOT EXISTS` would otherwise wait for every open transaction that
+        wrote the table (PostgreSQL) or for the write lock (SQLite).
+        """
+        if self._has_tables(kinds.values()):
+            return
         with self.transaction(immediate=True) as conn:
+            if self.dialect == "postgres":
+                # Bounded: a table locked by a long transaction is an error, never a hang.
+                conn.execute(f"SET LOCAL lock_timeout = {int(self.timeout_s * 1000)}")
             ensure_tables(conn, kinds)
+
+    def _has_tables(self, tables: Iterable[str]) -> bool:
+        wanted = sorted(set(tables))
+        if self.dialect == "postgres":
+            rows = self._conn.execute(
+                "SELECT to_regclass(quote_ident(name)) IS NOT NULL FROM unnest(%s::text[]) name",
+                (wanted,),
+            ).fetchall()
+            return all(row[0] for row in rows)
+        marks = ", ".join("?" for _ in wanted)
+        found = self._conn.execute(
+            f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+            wanted,
+        ).fetchall()
+        return len(found) == len(wanted)
 
     def close(self) -> None:
         with suppress(Exception):  # closing a broken connection is not an error
