@@ -289,3 +289,41 @@ def test_outbox_rows_reach_the_topic_through_the_polling_relay(tmp_path: Path) -
         assert len({r.partition() for r in mine}) == 1
         seqs = [codec_for(route, config).decode(r, route).payload.model_dump()["seq"] for r in mine]
         assert seqs == sorted(seqs) and len(seqs) in (2, 3)
+
+
+def test_injected_delivery_failures_surface_from_the_publisher_flush() -> None:
+    from eventgen.runtime.errors import DeliveryError
+    from eventgen.runtime.publisher import Publisher
+    from eventgen.runtime.spec import PublisherSpec
+    from tests.runtime.apps.shop import input_route
+
+    broker = InMemoryBroker({"orders": 2})
+    publisher = Publisher(PublisherSpec("shop", (("shop.Placed", input_route("orders", None)),)))
+    publisher.configure(RuntimeConfig(), transport=broker)
+    broker.fail_deliveries("orders", count=1)
+    publisher.publish(Placed(order="a", seq=1))
+    publisher.publish(Placed(order="b", seq=2))
+    with pytest.raises(DeliveryError) as raised:
+        publisher.flush()
+    assert "_MSG_TIMED_OUT" in str(raised.value) or "timed out" in str(raised.value).lower()
+    assert len(broker.records("orders")) == 1  # the second one went through
+    publisher.publish(Placed(order="c", seq=3))
+    publisher.flush()  # the fault was used up
+    assert len(broker.records("orders")) == 2
+
+
+def test_a_dlq_write_that_fails_is_retried_before_the_offset_commits(tmp_path: Path) -> None:
+    broker = InMemoryBroker({"orders": 1, "orders.dlq": 1})
+    _load(broker, "orders", Placed(order="a", seq=1))
+    app = make_app("orders", "g-dlq-fail", dlq="orders.dlq")
+
+    @app.on(Placed)
+    def handle(event: Placed, ctx: Context[Placed]) -> None:
+        raise ValueError("always")
+
+    broker.fail_deliveries("orders.dlq", count=1)
+    config = RuntimeConfig(sqlite_path=str(tmp_path / "inbox.sqlite3"))
+    stats = app.run(config, transport=broker, idle_exit_s=IDLE_S)
+    assert stats.dead_lettered == 1
+    assert len(broker.records("orders.dlq")) == 1  # written once, on the second try
+    assert broker.committed_offset("g-dlq-fail", "orders", 0) == 1

@@ -33,6 +33,7 @@ class InMemoryBroker:
         self._round_robin: dict[str, itertools.cycle[int]] = {}
         self._transactional: dict[str, InMemoryProducer] = {}  # transactional.id -> live one
         self._ids = itertools.count(1)
+        self._faults: dict[str, list[int]] = {}  # topic -> error codes of the next deliveries
         self._clock = clock
         for name, partitions in (topics or {}).items():
             self.create_topic(name, partitions)
@@ -115,6 +116,23 @@ class InMemoryBroker:
         with self._lock:
             entry = self._append(topic, value, key, partition, headers, timestamp_ms, None)
             return cast(RecordLike, entry.message())
+
+    def fail_deliveries(
+        self, topic: str, count: int = 1, code: int = KafkaError._MSG_TIMED_OUT
+    ) -> None:
+        """Make the next `count` records produced to `topic` fail with `code` (reported to
+        their delivery callbacks, not appended), as a broker outage would: for testing what
+        your code does when a publish is not acknowledged."""
+        with self._lock:
+            self._partitions(topic)
+            self._faults.setdefault(topic, []).extend([code] * count)
+
+    def _take_fault(self, topic: str) -> KafkaError | None:
+        codes = self._faults.get(topic)
+        if not codes:
+            return None
+        code = codes.pop(0)
+        return KafkaError(code, f"injected by InMemoryBroker.fail_deliveries({topic!r})")
 
     def partition_for(self, topic: str, key: bytes | None) -> int:
         """Where a keyed record goes: CRC32(key) % partitions (librdkafka's consistent

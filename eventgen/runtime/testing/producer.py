@@ -58,10 +58,14 @@ class InMemoryProducer:
             raise error(KafkaError._STATE, "produce() outside a transaction")
         broker = self._broker
         with broker._lock:
+            fault = broker._take_fault(topic)
             try:
+                if fault is not None:
+                    raise KafkaException(fault)
                 entry = broker._append(topic, value, key, partition, headers, timestamp, self._txn)
             except KafkaException as exc:
-                # librdkafka reports an unknown topic through the delivery callback.
+                # librdkafka reports an unknown topic (or a timed-out record) through the
+                # delivery callback, not from produce().
                 failed = Message(topic=topic, partition=partition, key=key, value=value)
                 self._pending.append(Pending(None, exc.args[0], handler, failed))
                 self._txn_failed = self._txn is not None
