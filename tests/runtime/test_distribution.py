@@ -160,6 +160,35 @@ def test_version_check_names_the_upgrade(runtime_venv: RuntimeVenv) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("minimum", "installed", "ok"),
+    [
+        ("0.2", "0.2.0", True),
+        ("0.2.0", "0.2", True),
+        ("0.2.0", "0.2.0rc1", True),  # pre-release suffixes are ignored
+        ("0.1.9", "0.2.0", True),
+        ("0.10", "0.9.3", False),  # numeric, not text, ordering
+        ("0.2.1", "0.2.0", False),
+        ("1", "0.99", False),
+    ],
+)
+def test_require_runtime_compares_numeric_releases(minimum: str, installed: str, ok: bool) -> None:
+    from eventgen.runtime.version import require_runtime
+
+    if ok:
+        require_runtime(minimum, "0.3.0", installed)
+        return
+    with pytest.raises(ImportError, match=f"needs eventgen-runtime >= {minimum}; this is"):
+        require_runtime(minimum, "0.3.0", installed)
+
+
+def test_require_runtime_refuses_a_non_version() -> None:
+    from eventgen.runtime.version import require_runtime
+
+    with pytest.raises(ValueError, match="not a version"):
+        require_runtime("latest", "0.3.0")
+
+
 def test_runner_help_from_the_wheel(runtime_venv: RuntimeVenv) -> None:
     result = runtime_venv.run("-m", "eventgen.runtime", "run", "--help")
     assert result.returncode == 0, result.stderr
