@@ -48,6 +48,7 @@ CONFIG_FLAGS = (
     "subject_strategy",
     "instance_id",
     "connect_timeout_s",
+    "log_interval_s",
 )
 
 log = logging.getLogger("eventgen.runtime.runner")
@@ -266,6 +267,13 @@ def parser() -> argparse.ArgumentParser:
         type=_positive_float,
         metavar="SECONDS",
         help="wait for a broker or database at most this long ($EVENTGEN_CONNECT_TIMEOUT)",
+    )
+    runp.add_argument(
+        "--log-interval",
+        dest="log_interval_s",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="seconds between progress lines ($EVENTGEN_LOG_INTERVAL)",
     )
     runp.add_argument(
         "--client",

@@ -35,7 +35,8 @@ class Recorder:
                 "bootstrap": config.bootstrap_servers, "dsn": config.postgres_dsn,
                 "sqlite": config.sqlite_path, "registry": config.schema_registry_url,
                 "instance": config.instance_id, "client": dict(config.client),
-                "timeout": config.connect_timeout_s, "max": max_messages, "idle": idle_exit_s,
+                "timeout": config.connect_timeout_s, "interval": config.log_interval_s,
+                "max": max_messages, "idle": idle_exit_s,
                 "stop_is_event": isinstance(stop, threading.Event), "transport": transport,
             }, out)
         return "stats"
@@ -156,6 +157,8 @@ def test_flags_override_environment_and_reach_run(work: Path) -> None:
         "2.5",
         "--connect-timeout",
         "4",
+        "--log-interval",
+        "0.5",
         "--schema-registry-url",
         "http://sr:8081",
         env=env,
@@ -170,6 +173,7 @@ def test_flags_override_environment_and_reach_run(work: Path) -> None:
         "instance": "i-3",
         "client": {"security.protocol": "SSL", "linger.ms": "5", "client.id": "x=y"},
         "timeout": 4.0,
+        "interval": 0.5,
         "max": 10,
         "idle": 2.5,
         "stop_is_event": True,
