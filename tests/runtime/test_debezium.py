@@ -1,11 +1,12 @@
 """The Debezium route end to end on real services: PostgreSQL (wal_level=logical), Kafka and
 the Kafka Connect worker of scripts/services.
 
-A spec with a `relay: debezium` outbox is loaded through the real pipeline, its models are
-generated and imported, and the connector file the build emits (`connect/<context>-outbox.json`)
-is POSTed to Connect byte for byte. Rows inserted (and deleted in the same transaction,
-as the writer does for Debezium) come out on the topic their `aggregatetype` names with the
-key, value and envelope headers the publisher's codec produces, and decode into the model.
+A spec with a `relay: debezium` outbox is built with `eventgen build` (in process); the test
+runs the generated SQL file, POSTs the generated `connect/<context>-outbox.json` to Connect byte
+for byte, and writes rows through the generated `<context>_app.outbox` (insert and delete in the
+caller's transaction). The records come out on the topic each row names with the key, value and
+envelope headers the publisher would have written (`encode_for_outbox`), and decode into the
+generated model.
 
 Uses $EVENTGEN_CONNECT_URL with $KAFKA_BOOTSTRAP_SERVERS and $EVENTGEN_POSTGRES_DSN (one
 `scripts/services start`, so the worker's EVENTGEN_PG_* point at that PostgreSQL); without it,
@@ -14,6 +15,7 @@ a private set of all three is started for the module.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -35,25 +37,23 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from eventgen.emit.connect import connector_config, publication_name, slot_name
-from eventgen.emit.layout import connector_path
-from eventgen.emit.services import emit_connect
-from eventgen.ir.model import Context, Project
+from eventgen.ir.model import Project
 from eventgen.pipeline import load_project
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.model import Envelope, Message
-from eventgen.runtime.registry import TopicBinding
-from eventgen.runtime.serde import codec_for, encode_key
-from eventgen.runtime.spec import Route
-from eventgen.runtime.sql import table_ddl
+from eventgen.runtime.publisher import encode_for_outbox
+from eventgen.runtime.serde import codec_for
+from eventgen.runtime.spec import PublisherSpec, Route
 from eventgen.runtime.transport import RecordLike
-from tests.models.fixtures import import_package
+from tests.emit_services.helpers import build, import_fresh
 from tests.services import started_services
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(600)]
 
 WAIT_S = 90.0  # each bounded wait: connector RUNNING, slot created, records consumed
 HTTP_TIMEOUT_S = 30.0
+PACKAGE = "dbz_events"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def write_spec(root: Path, context: str, table: str) -> Path:
     specs = root / "specs"
     specs.mkdir()
     (specs / "eventgen.yaml").write_text(
-        "eventgen: 1\nproject: dbz\npackage: dbz_events\noutput: ../generated\n"
+        f"eventgen: 1\nproject: dbz\npackage: {PACKAGE}\noutput: ../generated\n"
         "defaults:\n  serialization: avro\n  compatibility: BACKWARD\n"
         "  topic: {partitions: 3, replication_factor: 1}\n"
     )
@@ -99,14 +99,6 @@ def write_spec(root: Path, context: str, table: str) -> Path:
         f"outbox:\n  table: {table}\n  relay: debezium\n  store: postgres\n"
     )
     return specs
-
-
-def topic_binding(package: ModuleType, kafka_name: str) -> TopicBinding:
-    topics = __import__(f"{package.__name__}.topics", fromlist=["topics"])
-    for value in vars(topics).values():
-        if isinstance(value, TopicBinding) and value.name == kafka_name:
-            return value
-    raise AssertionError(f"no TopicBinding for {kafka_name} in {topics.__name__}")
 
 
 # -- Connect REST, PostgreSQL, Kafka ---------------------------------------------------------
@@ -178,31 +170,6 @@ def drop_connector(connect_url: str, name: str, dsn: str, slot: str, publication
         conn.execute(f'DROP PUBLICATION IF EXISTS "{publication}"')
 
 
-def outbox_insert(
-    conn: psycopg.Connection[Any],
-    table: str,
-    topic: str,
-    key: bytes | None,
-    value: bytes,
-    headers: dict[str, bytes],
-) -> None:
-    """One row as OutboxWriter.add writes it for `relay: debezium`: insert, then delete in the
-    same transaction (the WAL keeps the insert; the table stays empty)."""
-    text = {name: raw.decode() for name, raw in headers.items()}
-    row = conn.execute(
-        f'INSERT INTO "{table}" (id, aggregatetype, aggregateid, type, payload, key,'
-        " schema_version, occurred_at, correlation_id, causation_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
-        (
-            text["event_id"], topic, None if key is None else key.hex(), text["type"], value,
-            key, int(text["schema_version"]), text["occurred_at"],
-            text.get("correlation_id"), text.get("causation_id"),
-        ),
-    ).fetchone()  # fmt: skip
-    assert row is not None
-    conn.execute(f'DELETE FROM "{table}" WHERE seq = %s', (row[0],))
-
-
 def consume(bootstrap: str, topic: str, count: int) -> list[KafkaMessage]:
     consumer = Consumer(
         {
@@ -265,20 +232,18 @@ class Sent:
 
 @dataclass
 class DebeziumRoute:
-    """A running connector for a fresh context; `write` adds outbox rows."""
+    """A built spec with a running connector for a fresh context; `write` adds outbox rows
+    through the generated `<context>_app.outbox`."""
 
     services: dict[str, str]
-    project: Project
-    context: Context
-    message_class: type[Message]
+    out: Path  # the build's output dir
+    app: ModuleType  # <package>.<context>_app
+    models: ModuleType  # <package>.<context>
     topic: str
-    table: str
-    route: Route
-    audit_class: type[Message]
     audit_topic: str
-    audit_route: Route
+    table: str
     name: str
-    body: bytes
+    body: bytes  # connect/<context>-outbox.json as the build wrote it
 
     @property
     def connect_url(self) -> str:
@@ -292,41 +257,57 @@ class DebeziumRoute:
     def bootstrap(self) -> str:
         return self.services["KAFKA_BOOTSTRAP_SERVERS"]
 
+    def route(self, message_type: type[Message]) -> Route:
+        spec: PublisherSpec = self.app.PUBLISHER_SPEC
+        return spec.route(message_type.TYPE)
+
+    def charged(self, i: int) -> Message:
+        message: Message = self.models.CardCharged.model_validate(
+            {
+                "order_id": uuid.uuid4(),
+                "amount": f"{i}.5{i % 10}",
+                "holder": f"Grace Hopper \u2713 {i}",
+                "note": None if i % 2 else f"note {i}",
+                "charged_at": datetime(2026, 1, 2, 3, 4, 5, 600000 + i, tzinfo=UTC),
+            }
+        )
+        return message
+
     def write(self, count: int) -> list[Sent]:
         """`count` CardCharged rows, one transaction each, half with correlation ids."""
         sent = []
         with psycopg.connect(self.dsn, connect_timeout=10) as conn:
             for i in range(count):
-                message = self.message_class.model_validate(
-                    {
-                        "order_id": uuid.uuid4(),
-                        "amount": f"{i}.5{i % 10}",
-                        "holder": f"Grace Hopper \u2713 {i}",
-                        "note": None if i % 2 else f"note {i}",
-                        "charged_at": datetime(2026, 1, 2, 3, 4, 5, 600000 + i, tzinfo=UTC),
-                    }
-                )
                 with conn.transaction():
-                    sent.append(self.add(conn, message, self.route, i))
+                    sent.append(self.add(conn, self.charged(i), i))
             left = conn.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()
             assert left == (0,), "the insert-then-delete rows must not stay in the table"
         return sent
 
-    def add(self, conn: psycopg.Connection[Any], message: Message, route: Route, i: int) -> Sent:
-        """One outbox row for `message` in `conn`'s open transaction."""
-        envelope = Envelope[Message](
-            event_id=uuid.uuid4(),
-            type=message.TYPE,
-            schema_version=message.VERSION,
-            occurred_at=datetime.now(UTC),
+    def add(
+        self,
+        conn: psycopg.Connection[Any],
+        message: Message,
+        i: int,
+        headers: dict[str, str] | None = None,
+    ) -> Sent:
+        """`outbox.add` in `conn`'s open transaction; what the publisher would have sent."""
+        envelope = message.envelope(
             correlation_id=f"corr-{i}" if i % 2 else None,
             causation_id=uuid.uuid4() if i % 2 else None,
-            payload=message,
         )
-        value, headers = codec_for(route, RuntimeConfig()).encode(envelope, route)
-        key = encode_key(route, message)
-        outbox_insert(conn, self.table, route.topic.name, key, value, dict(headers))
-        return Sent(envelope, key, value, headers)
+        event_id = self.app.outbox.add(
+            conn,
+            message,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+            headers=headers,
+            event_id=envelope.event_id,
+            occurred_at=envelope.occurred_at,
+        )
+        assert event_id == envelope.event_id
+        value, key, wire = encode_for_outbox(envelope, self.route(type(message)), RuntimeConfig())
+        return Sent(envelope, key, value, wire)
 
     def status(self) -> Any:
         code, status = http("GET", f"{self.connect_url}/connectors/{self.name}/status")
@@ -336,40 +317,41 @@ class DebeziumRoute:
 
 @pytest.fixture
 def debezium_route(services: dict[str, str], tmp_path: Path) -> Iterator[DebeziumRoute]:
+    """`eventgen build` of a fresh context, its SQL file run, its topics created, its
+    connector file POSTed; everything removed again afterwards."""
     suffix = uuid.uuid4().hex[:10]
     context_name, table = f"pay{suffix}", f"pay{suffix}_outbox"
-    project, findings = load_project(write_spec(tmp_path, context_name, table))
+    specs = write_spec(tmp_path, context_name, table)
+    out = tmp_path / "out"
+    build(specs, out)
+    app = import_fresh(out, PACKAGE, f"{context_name}_app")
+    models = importlib.import_module(f"{PACKAGE}.{context_name}")
+    app.outbox.configure(RuntimeConfig())  # no registry: the header codecs
+    project, findings = load_project(specs)
     assert project is not None, [str(f) for f in findings]
     context = project.context(context_name)
-    package = import_package(project, tmp_path / "pkg")[context_name]
-    kafka_topic = project.topics_by_name[f"{context_name}.payment-events"].kafka_name
-    audit_topic = project.topics_by_name[f"{context_name}.payment-audit"].kafka_name
-    top = __import__(project.package)
-    # The file exactly as `eventgen build` writes it, POSTed unchanged.
-    generated = emit_connect(project)[connector_path(context_name)].data
-    emitted = json.loads(generated)
+    body = (out / "connect" / f"{context_name}-outbox.json").read_bytes()
+    emitted = json.loads(body)
     assert emitted == connector_config(project, context)
     route = DebeziumRoute(
         services=services,
-        project=project,
-        context=context,
-        message_class=package.CardCharged,
-        topic=kafka_topic,
+        out=out,
+        app=app,
+        models=models,
+        topic=project.topics_by_name[f"{context_name}.payment-events"].kafka_name,
+        audit_topic=project.topics_by_name[f"{context_name}.payment-audit"].kafka_name,
         table=table,
-        route=Route(topic=topic_binding(top, kafka_topic)),
-        audit_class=package.AuditNoted,
-        audit_topic=audit_topic,
-        audit_route=Route(topic=topic_binding(top, audit_topic)),
         name=emitted["name"],
-        body=generated,
+        body=body,
     )
     slot, publication = slot_name(project, context), publication_name(project, context)
     with psycopg.connect(route.dsn, autocommit=True, connect_timeout=10) as conn:
         level = conn.execute("SHOW wal_level").fetchone()
         assert level == ("logical",), f"PostgreSQL at {route.dsn} runs with wal_level={level}"
-        conn.execute(table_ddl("postgres", "outbox", table))
+        ddl = (out / "sql" / context_name / f"{table}.postgres.sql").read_text()
+        conn.execute(ddl.encode())  # the generated DDL file, several statements
     admin = AdminClient({"bootstrap.servers": route.bootstrap})
-    topics = [kafka_topic, audit_topic]
+    topics = [route.topic, route.audit_topic]
     created = admin.create_topics(
         [NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]
     )
@@ -398,7 +380,8 @@ def test_outbox_rows_reach_their_topic_as_the_publisher_writes_them(
     records = consume(debezium_route.bootstrap, debezium_route.topic, len(sent))
     by_key = {r.key(): r for r in records}
     assert len(by_key) == len(sent)
-    codec = codec_for(debezium_route.route, RuntimeConfig())
+    route = debezium_route.route(debezium_route.models.CardCharged)
+    codec = codec_for(route, RuntimeConfig())
     for one in sent:
         record = by_key[one.key]
         assert record.topic() == debezium_route.topic
@@ -410,7 +393,7 @@ def test_outbox_rows_reach_their_topic_as_the_publisher_writes_them(
         assert [n for n, _ in one.headers] == [n for n in HEADER_FIELDS if n in published]
         assert record.headers() == [(n, published.get(n)) for n in HEADER_FIELDS]
         # confluent-kafka's stubs type headers() wider than what it returns (bytes values).
-        decoded = codec.decode(cast(RecordLike, record), debezium_route.route)
+        decoded = codec.decode(cast(RecordLike, record), route)
         assert decoded == one.envelope
         assert decoded.payload == one.envelope.payload
         # Connect's Java producer partitions by murmur2 of the key bytes (librdkafka's
@@ -424,28 +407,26 @@ def test_one_connector_routes_each_row_to_its_topic_and_keeps_a_null_key(
 ) -> None:
     """Rows for two topics in one transaction: each record on the topic its row names; the
     unkeyed topic's record has no key (the `key` column is NULL), bytes and headers exact."""
-    order_id = uuid.uuid4()
-    charged = debezium_route.message_class.model_validate(
-        {
-            "order_id": order_id,
-            "amount": "10.00",
-            "holder": "Ada",
-            "note": None,
-            "charged_at": datetime(2026, 1, 1, tzinfo=UTC),
-        }
-    )
-    noted = debezium_route.audit_class.model_validate({"order_id": order_id, "text": "charged"})
+    charged = debezium_route.charged(0)
+    noted = debezium_route.models.AuditNoted(order_id=uuid.uuid4(), text="charged")
     with psycopg.connect(debezium_route.dsn, connect_timeout=10) as conn, conn.transaction():
-        sent = [
-            debezium_route.add(conn, charged, debezium_route.route, 0),
-            debezium_route.add(conn, noted, debezium_route.audit_route, 1),
-        ]
+        sent = [debezium_route.add(conn, charged, 0), debezium_route.add(conn, noted, 1)]
     assert sent[0].key is not None and sent[1].key is None
     for one, topic in zip(sent, [debezium_route.topic, debezium_route.audit_topic], strict=True):
         (record,) = consume(debezium_route.bootstrap, topic, 1)
         assert (record.topic(), record.key(), record.value()) == (topic, one.key, one.value)
         published = dict(one.headers)
         assert record.headers() == [(n, published.get(n)) for n in HEADER_FIELDS]
+
+
+def test_extra_headers_are_not_carried(debezium_route: DebeziumRoute) -> None:
+    """Headers beyond the envelope (`add(..., headers=...)`) are not carried by this route: the
+    EventRouter cannot expand the JSON `headers` column into headers (docs/debezium.md)."""
+    with psycopg.connect(debezium_route.dsn, connect_timeout=10) as conn, conn.transaction():
+        one = debezium_route.add(conn, debezium_route.charged(1), 1, headers={"tenant": "t-1"})
+    (record,) = consume(debezium_route.bootstrap, debezium_route.topic, 1)
+    assert record.value() == one.value
+    assert [name for name, _ in cast(RecordLike, record).headers() or []] == list(HEADER_FIELDS)
 
 
 def test_librdkafka_murmur2_random_partitions_as_connect_does(
