@@ -262,3 +262,28 @@ def test_partitioner_matches_a_real_broker(kafka_bootstrap_servers: str) -> None
         assert len(set(real.values())) > 1
     finally:
         admin.delete_topics([topic])
+
+
+def test_auto_commit_is_on_by_default_as_in_librdkafka() -> None:
+    broker = InMemoryBroker({"t": 1})
+    for i in range(3):
+        broker.produce("t", b"%d" % i)
+    c = broker.consumer({"group.id": "auto", "auto.offset.reset": "earliest"})
+    c.subscribe(["t"])
+    assert len(c.consume(2, timeout=0)) == 2
+    assert broker.committed_offset("auto", "t") is None  # committed at the next consume
+    assert len(c.consume(5, timeout=0)) == 1
+    assert broker.committed_offset("auto", "t") == 2
+    c.close()  # and at close
+    assert broker.committed_offset("auto", "t") == 3
+    assert broker.group_members("auto") == []
+
+
+def test_manual_assignment_reads_from_the_given_offsets() -> None:
+    broker = InMemoryBroker({"t": 2})
+    for p in (0, 1, 1):
+        broker.produce("t", b"v", partition=p)
+    c = broker.consumer({"group.id": "reader", "enable.auto.commit": False})
+    c.assign([TopicPartition("t", 1, 1), TopicPartition("t", 0, OFFSET_BEGINNING)])
+    assert sorted(_drain(c)) == [("t", 0, 0), ("t", 1, 1)]
+    assert broker.group_members("reader") == []  # assign() does not join the group
