@@ -254,6 +254,8 @@ class Loop:
             except DecodeError as exc:
                 self._dead_letter_or_stop(record, "decode", exc, attempts=1)
                 return
+            except Exception as exc:
+                raise RetryLater(f"cannot decode now ({type(exc).__name__}: {exc})") from exc
             if envelope is None:
                 self.stats.skipped += 1
                 self._finished(record)
