@@ -416,7 +416,8 @@ def generate(
                 "processing": "stream",
                 "retry": {"max_attempts": 5, "initial": "100ms", "multiplier": 2.0},
                 "dlq": True,
-                "idempotency": {"store": "sqlite", "retention": "7d"},
+                # At least as long as any topic keeps messages (W0822): 30d.
+                "idempotency": {"store": "sqlite", "retention": "30d"},
             }
         other = ctx_names[(k + 1) % contexts]
         handles = list(docs[c]["events"])[:2]
@@ -436,12 +437,13 @@ def generate(
             if k % 2
             else {"batch": {"max_records": 500, "max_wait": "200ms"}},
         }
+        # Every delivery dead-letters: exactly-once needs it (E0821).
+        consumer["dlq"] = True
         if delivery == "at-least-once":
             consumer["retry"] = {"max_attempts": 3, "initial": "100ms", "multiplier": 2.0}
-            consumer["dlq"] = True
             consumer["idempotency"] = {
                 "store": "postgres" if k % 4 else "sqlite",
-                "retention": "7d",
+                "retention": "30d",
             }
         else:
             consumer["idempotency"] = {"store": "none"}

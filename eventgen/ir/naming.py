@@ -35,6 +35,7 @@ MODEL_RESERVED = frozenset(
         "parse_raw", "schema", "schema_json", "update_forward_refs", "validate",
         "register", "mro",
         "fields", "partition_key", "to_avro", "to_json", "envelope", "TYPE", "VERSION",
+        "UPCASTS",
     }
 )  # fmt: skip
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))

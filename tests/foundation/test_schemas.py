@@ -87,4 +87,6 @@ def test_files_carry_kind_and_sources_from_the_ir() -> None:
         "jsonschema",
         "python",
         "topics",
+        "sql",
+        "connect",
     }
