@@ -11,6 +11,7 @@ import pytest
 from eventgen.runtime.app import Context
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.confluent import RegistryAvroCodec
+from eventgen.runtime.model import Message
 from eventgen.runtime.registry_client import RegistryClient
 from eventgen.runtime.serde import encode_key
 from tests.integration.test_registry_real import registry_url  # noqa: F401 - the fixture
@@ -39,7 +40,7 @@ def test_unknown_schema_id_is_dead_lettered_and_the_partition_goes_on(
     writer = RegistryAvroCodec(RegistryClient(registry_url), "topic", auto_register=True)
 
     def framed(seq: int, *, with_headers: bool) -> Raw:
-        message = Placed(order="r", seq=seq)
+        message: Message = Placed(order="r", seq=seq)
         value, headers = writer.encode(message.envelope(), route)
         return 0, encode_key(route, message), value, headers if with_headers else []
 
