@@ -258,12 +258,20 @@ def prefill(plat: Platform, count: int) -> float:
 
 
 class Marks:
-    """Handler calls: their count and the times of the first and the last."""
+    """Handler calls: their count and the times of the first and the last.
+
+    Besides wall time, the process CPU time (every thread: librdkafka's too) is sampled at the
+    first call and every CPU_EVERY calls (it is a system call, too dear for every record): CPU
+    microseconds per record depend much less on what else runs on a shared machine.
+    """
+
+    CPU_EVERY = 256
 
     def __init__(self) -> None:
         self.count = 0
         self.first = 0.0
         self.last = 0.0
+        self.cpu: list[tuple[int, float]] = []  # (count, process CPU seconds)
 
     def hit(self) -> None:
         now = time.perf_counter()
@@ -271,11 +279,20 @@ class Marks:
             self.first = now
         self.last = now
         self.count += 1
+        if self.count == 1 or self.count % self.CPU_EVERY == 0:
+            self.cpu.append((self.count, time.process_time()))
 
     def result(self, label: str) -> dict[str, Any]:
         window = self.last - self.first
         rate = (self.count - 1) / window if self.count > 1 and window > 0 else 0.0
-        return {"side": label, "records": self.count, "seconds": window, "msg_s": rate}
+        cpu_us = 0.0
+        if len(self.cpu) > 1:
+            (n0, c0), (n1, c1) = self.cpu[0], self.cpu[-1]
+            cpu_us = (c1 - c0) / (n1 - n0) * 1e6
+        return {
+            "side": label, "records": self.count, "seconds": window, "msg_s": rate,
+            "cpu_us": cpu_us,
+        }  # fmt: skip
 
 
 @contextmanager
@@ -492,6 +509,7 @@ def main() -> int:
             results = [run() for run in runs]
             for r in results:
                 print(f"round {i + 1}: {r['side']:<12} {r['msg_s']:>10,.0f} msg/s "
+                      f"{r['cpu_us']:>7.1f} CPU us/msg "
                       f"({r['records']:,} records in {r['seconds']:.2f} s)")  # fmt: skip
             rounds.append({r["side"]: r for r in results})
         if args.profile:
@@ -536,13 +554,19 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         side: median([r[side]["msg_s"] for r in rounds if side in r]) for side in sides
     }
+    for side in sides:
+        summary[f"{side}_cpu_us"] = median([r[side]["cpu_us"] for r in rounds if side in r])
 
-    def ratio(a: str, b: str) -> float | None:
-        pairs = [r[a]["msg_s"] / r[b]["msg_s"] for r in rounds if a in r and b in r]
-        return median([p for p in pairs if p]) if pairs else None
+    def ratio(a: str, b: str, what: str = "msg_s") -> float | None:
+        pairs = [r[a][what] / r[b][what] for r in rounds if a in r and b in r and r[b][what]]
+        return median(pairs) if pairs else None
 
     summary["alo/bare"] = ratio("alo", "bare")
     summary["eos/alo-publish"] = ratio("eos", "alo-publish")
+    summary["eos/alo"] = ratio("eos", "alo")
+    # CPU per record, the other way up (bare / ours): the share of our CPU a bare loop needs.
+    summary["bare/alo_cpu"] = ratio("bare", "alo", "cpu_us")
+    summary["alo-publish/eos_cpu"] = ratio("alo-publish", "eos", "cpu_us")
     return summary
 
 
@@ -557,7 +581,8 @@ def report(summary: dict[str, Any]) -> None:
             met = ""
             if side == "postgres":
                 met = " met" if summary[side] >= 2000 else " MISSED"
-            print(f"  {side:<12} {summary[side]:>10,.0f} msg/s{note}{met}")
+            print(f"  {side:<12} {summary[side]:>10,.0f} msg/s "
+                  f"{summary[side + '_cpu_us']:>7.1f} CPU us/msg{note}{met}")  # fmt: skip
     if summary.get("alo/bare") is not None:
         r = summary["alo/bare"]
         print(f"  generated at-least-once / bare loop: {r:.1%} (median of paired rounds; "
@@ -565,6 +590,11 @@ def report(summary: dict[str, Any]) -> None:
     if summary.get("eos/alo-publish") is not None:
         r = summary["eos/alo-publish"]
         print(f"  exactly-once / at-least-once, handler publishing one output: {r:.1%}")
+    if summary.get("bare/alo_cpu") is not None:
+        print(f"  CPU per record, bare loop / generated at-least-once: "
+              f"{summary['bare/alo_cpu']:.1%}")  # fmt: skip
+    if summary.get("eos/alo") is not None:
+        print(f"  exactly-once publishing / at-least-once no-op handler: {summary['eos/alo']:.1%}")
 
 
 if __name__ == "__main__":
