@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,8 +228,12 @@ def test_startup_errors(
 
 
 def test_stop_event_ends_the_run(
-    kafka_bootstrap_servers: str, names: dict[str, str], tmp_path: Path
+    kafka_bootstrap_servers: str,
+    names: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="eventgen.runtime.app")
     topic = names["topic"]
     produce(kafka_bootstrap_servers, topic, [encoded(topic, Placed(order="s", seq=i))
                                              for i in range(10)])  # fmt: skip
@@ -244,6 +249,11 @@ def test_stop_event_ends_the_run(
 
     stats = app.run(config(kafka_bootstrap_servers, tmp_path), stop=stop)
     assert stats.handled == 4 == len(done)
+    final = [r.getMessage() for r in caplog.records if "stopped:" in r.getMessage()]
+    assert final == [
+        "consumer test-consumer stopped: consumed=4 handled=4 skipped=0 duplicates=0 retried=0 "
+        "dead_lettered=0 lag=6"
+    ]
     assert sum(max(0, c) for c in committed(kafka_bootstrap_servers, names["group"], topic, 2)) == 4
 
 

@@ -70,9 +70,14 @@ class BatchLoop(Loop):
             if tp in self.stopped or tp in self.waiting:
                 continue
             self.stats.consumed += 1
+            try:
+                entry = self._entry(record)
+            except Exception as exc:  # noqa: BLE001 - a registry outage is not the record's fault
+                self._wait(record, DLQ_RETRY_S, f"cannot decode now ({type(exc).__name__}: {exc})")
+                continue
             if not self.batch:
                 self.batch_due = time.monotonic() + self.spec.batch_max_wait_ms / 1000
-            self.batch.append(self._entry(record))
+            self.batch.append(entry)
         self._tick(stop)
 
     def _tick(self, stop: threading.Event) -> None:

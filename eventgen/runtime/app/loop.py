@@ -644,9 +644,12 @@ class Loop:
                 [TopicPartition(t, p) for t, p in sorted(self.assigned)]
             )
             for tp in positions:
+                # From the last finished record, not the fetch position (records fetched and
+                # not handled yet are behind too).
+                at = self.done.get((tp.topic, tp.partition), tp.offset)
                 marks = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
-                if marks is not None and tp.offset >= 0:
-                    lag += max(0, marks[1] - tp.offset)
+                if marks is not None and at >= 0:
+                    lag += max(0, marks[1] - at)
         except KafkaException:
             return
         self.stats.lag = lag
