@@ -250,10 +250,11 @@ def test_stop_event_ends_the_run(
     stats = app.run(config(kafka_bootstrap_servers, tmp_path), stop=stop)
     assert stats.handled == 4 == len(done)
     final = [r.getMessage() for r in caplog.records if "stopped:" in r.getMessage()]
-    assert final == [
+    line = (
         "consumer test-consumer stopped: consumed=4 handled=4 skipped=0 duplicates=0 retried=0 "
         "dead_lettered=0 lag=6"
-    ]
+    )
+    assert final == [line]
     assert sum(max(0, c) for c in committed(kafka_bootstrap_servers, names["group"], topic, 2)) == 4
 
 
