@@ -260,6 +260,7 @@ class _Run:
             handle.close()
             return False
         self.lock_file = handle
+        log.info("outbox %s: relay leader (lock %s)", self.spec.table, path)
         return True
 
     # -- database ---------------------------------------------------------------------------
@@ -319,11 +320,11 @@ class _Run:
                 )
             self.stats.swept += max(0, int(cursor.rowcount))
 
-    def _disconnect(self) -> None:
+    def _disconnect(self, lost: bool = True) -> None:
         if self.store is not None:
             self.store.close()  # ends the session: PostgreSQL releases the leader lock
         self.store = None
-        if self.pg_locked:
+        if self.pg_locked and lost:
             log.info("outbox %s: connection lost, leadership released", self.spec.table)
         self.pg_locked = False
 
@@ -415,7 +416,7 @@ class _Run:
         for producer in self.producers.values():
             producer.flush(min(5.0, self.delivery_timeout_s))
         self.producers.clear()
-        self._disconnect()
+        self._disconnect(lost=False)
         if self.lock_file is not None:
             self.lock_file.close()  # releases the flock
             self.lock_file = None

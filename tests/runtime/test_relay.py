@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -272,3 +273,57 @@ def test_debezium_outbox_has_no_polling_relay(tmp_path: Path) -> None:
         PollingRelay(outbox_spec("ob", "t", relay="debezium")).run(
             RuntimeConfig(sqlite_path=str(tmp_path / "x.sqlite3")), idle_exit_s=1
         )
+
+
+@pytest.mark.parametrize(
+    "env", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_postgres_leader_session_killed_then_reconnects(env: Env) -> None:
+    """The server ends the relay's session (pg_terminate_backend): the relay drops the lost
+    leadership, reconnects, takes the lock again and publishes everything, in order."""
+    relay = env.relay(batch=5)
+    stop = threading.Event()
+    result: list[RelayStats | BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(relay.run(env.config, stop=stop, max_messages=40, idle_exit_s=60))
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            result.append(exc)
+
+    def leader_pids() -> list[int]:
+        rows = env.store.connection.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
+            "AND classid = (hashtext(%s)::bigint & 4294967295)::text::oid "
+            "AND objid = (hashtext(%s)::bigint & 4294967295)::text::oid",
+            ("eventgen.outbox.relay", env.table),
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    timer = threading.Timer(RUN_BOUND_S, stop.set)
+    timer.start()
+    try:
+        _add(env, carts=2, per_cart=10)
+        deadline = time.monotonic() + 60
+        while (env.pending() or not leader_pids()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [pid] = leader_pids()
+        assert env.pending() == 0
+        env.store.connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        writer = env.writer()
+        for n in range(10, 20):
+            with env.store.transaction() as conn:
+                for cart in range(2):
+                    writer.add(conn, ItemAdded(cart_id=f"cart-{cart}", n=n))
+        thread.join(RUN_BOUND_S)
+    finally:
+        timer.cancel()
+        stop.set()
+        thread.join(30)
+    [stats] = result
+    assert isinstance(stats, RelayStats) and stats.published == 40, stats
+    assert env.rows() == 0 and leader_pids() == []
+    records = consume_all(env.config.bootstrap_servers, env.topic, 40)
+    assert _by_cart(records) == {"cart-0": list(range(20)), "cart-1": list(range(20))}

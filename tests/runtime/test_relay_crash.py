@@ -128,28 +128,36 @@ def _per_cart(received: list[tuple[str, int]]) -> dict[str, list[int]]:
     return carts
 
 
+@pytest.mark.parametrize("standby", [False, True], ids=["restart", "standby"])
 @pytest.mark.parametrize("hang_after", [25, 30])
-def test_kill_mid_batch_then_restart(env: Env, hang_after: int) -> None:
+def test_kill_mid_batch_then_restart(env: Env, hang_after: int, standby: bool) -> None:
+    """SIGKILL between the acks and the delete of batch 3 (K records produced and
+    acknowledged); then a restarted relay, or a second relay that was already waiting for
+    the leadership, publishes the rest."""
     batch, carts, items = 10, 6, 10
     added = _add(env, carts, range(items))
     total = len(added)
     marker = env.tmp / "hung"
     hung = env.start("--batch", str(batch), "--idle-exit", "30",
                      "--hang-after", str(hang_after), "--marker", str(marker))  # fmt: skip
+    second = None
     try:
         deadline = time.monotonic() + MARKER_BOUND_S
         while not marker.exists() and time.monotonic() < deadline and hung.poll() is None:
             time.sleep(0.1)
         assert marker.exists(), f"the relay never hung: {hung.communicate(timeout=30)[1][-3000:]}"
         assert json.loads(marker.read_text())["unflushed"] == 0
+        # The batches before the interrupted one were deleted; the interrupted one stays whole.
+        done_batches = (hang_after - 1) // batch
+        assert env.rows() == total - done_batches * batch
+        if standby:
+            second = env.start("--batch", str(batch), "--idle-exit", "5")
+            time.sleep(0.5)  # let it start and find the leadership taken (not needed to pass)
     finally:
         hung.send_signal(signal.SIGKILL)
         hung.communicate(timeout=30)
-    # The batches before the interrupted one were deleted; the interrupted one stays whole.
-    done_batches = (hang_after - 1) // batch
-    assert env.rows() == total - done_batches * batch
     interrupted = added[done_batches * batch : hang_after]  # acknowledged, never deleted
-    stats = _finish(env.start("--batch", str(batch), "--idle-exit", "5"))
+    stats = _finish(second or env.start("--batch", str(batch), "--idle-exit", "5"))
     assert stats["published"] == total - done_batches * batch and env.rows() == 0
     received = _received(env, total + len(interrupted))
     counts = Counter(received)
