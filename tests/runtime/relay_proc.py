@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -81,6 +82,17 @@ def outbox_spec(
         retention_ms=retention_ms,
         publisher=PublisherSpec("carts", ((TYPE, route),)),
     )
+
+
+# A ready relay for `python -m eventgen.runtime run tests.runtime.relay_proc:relay` (the
+# runner tests); its table, topic and store come from the environment of that process.
+relay = PollingRelay(
+    outbox_spec(
+        os.environ.get("RELAY_PROC_TABLE", "outbox"),
+        os.environ.get("RELAY_PROC_TOPIC", "carts.items"),
+        store=os.environ.get("RELAY_PROC_STORE", "sqlite"),
+    )
+)
 
 
 class _HangingProducer:

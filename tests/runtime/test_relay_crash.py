@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -50,16 +51,24 @@ class Env:
             self.store.connection.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
         )
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        environ = {
+    def environ(self) -> dict[str, str]:
+        return {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.config.bootstrap_servers,
             "EVENTGEN_SQLITE_PATH": self.config.sqlite_path,
             "EVENTGEN_POSTGRES_DSN": self.config.postgres_dsn or "",
+            "RELAY_PROC_TABLE": self.table,
+            "RELAY_PROC_TOPIC": self.topic,
+            "RELAY_PROC_STORE": self.kind,
         }
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "tests.runtime.relay_proc", "--store", self.kind,
                    "--table", self.table, "--topic", self.topic, *args]  # fmt: skip
-        return subprocess.Popen(command, cwd=REPO_DIR, env=environ, text=True,
+        return self.popen(command)
+
+    def popen(self, command: list[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(command, cwd=REPO_DIR, env=self.environ(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
@@ -220,3 +229,41 @@ def test_two_relays_at_once(env: Env) -> None:
     # No crash, so no duplicate at all: one leader published each row once, in order.
     assert len(received) == total and len(set(received)) == total
     assert _per_cart(received) == {f"cart-{c}": list(range(first + 10)) for c in range(carts)}
+
+
+def test_runner_runs_the_relay_until_sigterm(env: Env) -> None:
+    """`python -m eventgen.runtime run MODULE:relay`: publishes, and exits 0 on SIGTERM."""
+    added = _add(env, carts=3, items=range(10))
+    proc = env.popen([sys.executable, "-m", "eventgen.runtime", "run",
+                      "tests.runtime.relay_proc:relay", "--connect-timeout", "10"])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while env.rows() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert env.rows() == 0, "the relay did not publish the rows"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=30)
+            pytest.fail("the relay did not stop on SIGTERM")
+    assert proc.returncode == 0, err[-3000:]
+    received = _received(env, len(added))
+    assert _per_cart(received) == {f"cart-{c}": list(range(10)) for c in range(3)}
+
+
+@pytest.mark.parametrize(
+    "env", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_runner_exits_2_when_the_store_is_unreachable(env: Env) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = env.popen([sys.executable, "-m", "eventgen.runtime", "run",
+                      "tests.runtime.relay_proc:relay", "--connect-timeout", "2",
+                      "--postgres-dsn", f"postgresql://u@127.0.0.1:{port}/db"])  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err[-3000:]
+    assert f"PostgreSQL store u@127.0.0.1:{port}/db" in err
