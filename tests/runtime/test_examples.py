@@ -1,0 +1,399 @@
+"""The example shop (examples/shop/) on the real Kafka and PostgreSQL, as examples/README.md runs it.
+
+specs/ is built fresh, its topics applied with `eventgen topics apply --env local` (fixed names,
+as in the README; applying twice changes nothing), and each test gets a database of its own on
+the PostgreSQL server (the shop tables, the inbox, the parked keys). The apps run as real
+processes through the runner, bounded by --idle-exit and --max-messages; the replies are read
+back from the reply topics and decoded into the generated models. The topics and the apps'
+consumer groups are shared by every run, so the tests pick their records out by order id
+(fresh uuids) and never count what the topic holds as a whole.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.errors import DecodeError
+from eventgen.runtime.serde import codec_for, encode_key
+from tests.emit_services.helpers import build, import_fresh
+from tests.runtime.apps.kit import headers_of, produce, read_all
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+EXAMPLES = ROOT / "examples" / "shop"
+APP_TIMEOUT_S = 180  # an app process's whole run, start to exit
+
+
+@dataclass
+class Shop:
+    """The built example platform and a private database for one test."""
+
+    built: dict[str, Any]
+    bootstrap: str
+    dsn: str
+    sqlite: Path
+    work: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(self.built["out"]), str(EXAMPLES)]),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "EVENTGEN_POSTGRES_DSN": self.dsn,
+            "EVENTGEN_SQLITE_PATH": str(self.sqlite),
+            "EVENTGEN_CONNECT_TIMEOUT": "20",
+            "EVENTGEN_LOG_INTERVAL": "5",
+        }
+
+    def module(self, name: str) -> ModuleType:
+        module: ModuleType = self.built[name]
+        return module
+
+    def start(self, target: str, *args: str) -> subprocess.Popen[str]:
+        """`python -m eventgen.runtime run target ...` in the background (stdout/err piped)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "eventgen.runtime", "run", target, *args],
+            cwd=self.work,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
+            return list(conn.execute(query, params).fetchall())
+
+
+def finish(process: subprocess.Popen[str], timeout: float = APP_TIMEOUT_S) -> str:
+    """Wait for a self-stopping process (kill it past `timeout`); its output."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate(timeout=30)
+        pytest.fail(f"{process.args!r} did not stop within {timeout}s:\n{output[-4000:]}")
+    return output
+
+
+def stop(processes: list[subprocess.Popen[str]]) -> list[str]:
+    """SIGTERM (the graceful stop) to each, then wait for each; kill and fail past 60 s."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    outputs, late = [], []
+    for process in processes:
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate(timeout=30)
+            late.append(f"{process.args!r} did not stop within 60 s of SIGTERM:\n{output[-3000:]}")
+        outputs.append(output)
+    if late:
+        pytest.fail("\n".join(late))
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def shop_build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """specs/ built once for the module: the output folder and its service modules."""
+    out = tmp_path_factory.mktemp("shop") / "out"
+    build(SPECS, out)
+    built: dict[str, Any] = {"out": out}
+    import_fresh(out, "shop_events", "orders")  # drops any other build's shop_events first
+    for name in ("orders", "inventory", "payments", "shipping"):
+        built[name] = importlib.import_module(f"shop_events.{name}")
+        built[f"{name}_app"] = importlib.import_module(f"shop_events.{name}_app")
+    return built
+
+
+@pytest.fixture(scope="module")
+def shop_topics(kafka_bootstrap_servers: str) -> None:
+    """The example's topics on the broker, as the README creates them."""
+    applied = subprocess.run(
+        [sys.executable, "-m", "eventgen", "topics", "apply", str(SPECS), "--env", "local",
+         "--bootstrap-servers", kafka_bootstrap_servers, "--timeout", "30"],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+
+@pytest.fixture
+def shop(
+    shop_build: dict[str, Any],
+    shop_topics: None,
+    kafka_bootstrap_servers: str,
+    postgres_dsn: str,
+    tmp_path: Path,
+) -> Iterator[Shop]:
+    import psycopg
+
+    database = f"shop_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    base, _, _ = postgres_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + "/" + database
+    sqlite = tmp_path / "shipping.sqlite3"
+    shop = Shop(shop_build, kafka_bootstrap_servers, dsn, sqlite, tmp_path)
+    try:
+        created = subprocess.run(
+            [sys.executable, str(EXAMPLES / "shop_db.py")],
+            cwd=tmp_path, env=shop.env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        yield shop
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def publisher(shop: Shop, context: str) -> Any:
+    pub = shop.module(f"{context}_app").publisher
+    pub.configure(RuntimeConfig(bootstrap_servers=shop.bootstrap))
+    return pub
+
+
+def replies(shop: Shop, route: Any, orders: set[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """Every envelope on `route`'s topic of one of `orders`, in offset order per order."""
+    codec = codec_for(route, RuntimeConfig())
+    found: dict[uuid.UUID, list[Any]] = {order: [] for order in orders}
+    for record in read_all(shop.bootstrap, route.topic.name):
+        try:
+            envelope = codec.decode(record, route)
+        except DecodeError:
+            continue  # a record of another spec version left by someone else: not ours
+        order = getattr(envelope.payload, "order_id", None)
+        if order in found:
+            found[order].append(envelope)
+    return found
+
+
+def types_of(envelopes: list[Any]) -> list[str]:
+    return [type(e.payload).__name__ for e in envelopes]
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_inventory_command_handler_reserves_commits_and_releases(shop: Shop) -> None:
+    inv = shop.module("inventory")
+    orders = shop.module("orders")
+    app = shop.module("inventory_app")
+    pub = publisher(shop, "inventory")
+    eur = orders.Money(amount=Decimal("9.50"), currency="EUR")
+
+    def line(sku: str, quantity: int) -> Any:
+        return orders.OrderLine(sku=sku, quantity=quantity, unit_price=eur)
+
+    split, short, resent, duplicate = (uuid.uuid4() for _ in range(4))
+    sent: dict[uuid.UUID, list[Any]] = {}
+    for order, message in [
+        # 6 mugs: BER1 has 5, HAM1 3 (shop_db.SEED_STOCK), so the reservation spans both.
+        (split, inv.ReserveStock(order_id=split, lines=(line("MUG-001", 6),))),
+        (split, inv.CommitStock(order_id=split)),
+        (short, inv.ReserveStock(order_id=short, lines=(line("POSTER-A2", 2),))),
+        # The saga sending its command again (a new event id): the same reservation back.
+        (resent, inv.ReserveStock(order_id=resent, lines=(line("TEE-BLK-M", 3),))),
+        (resent, inv.ReserveStock(order_id=resent, lines=(line("TEE-BLK-M", 3),))),
+        (resent, inv.ReleaseStock(order_id=resent)),
+    ]:
+        sent.setdefault(order, []).append(pub.publish(message, correlation_id=f"c-{order}"))
+    pub.flush(30.0)
+    # A redelivery: the very same record (same event id) twice. The inbox lets one through.
+    command = inv.ReserveStock(order_id=duplicate, lines=(line("TEE-BLK-M", 1),))
+    route = app.ROUTE_INVENTORY_INVENTORY_COMMANDS
+    envelope = command.envelope(correlation_id=f"c-{duplicate}")
+    value, headers = codec_for(route, RuntimeConfig()).encode(envelope, route)
+    record = (None, encode_key(route, command), value, headers)
+    produce(shop.bootstrap, route.topic.name, [record, record])
+
+    process = shop.start(
+        "inventory_service:inventory_command_handler", "--idle-exit", "8", "--max-messages", "500"
+    )
+    output = finish(process)
+    assert process.returncode == 0, output
+
+    got = replies(shop, app.ROUTE_INVENTORY_STOCK_EVENTS, {split, short, resent, duplicate})
+    assert types_of(got[split]) == ["StockReserved", "StockCommitted"], output
+    reserved, committed = (e.payload for e in got[split])
+    assert sorted((p.sku, p.quantity, p.warehouse.value) for p in reserved.lines) == [
+        ("MUG-001", 1, "HAM1"),
+        ("MUG-001", 5, "BER1"),
+    ]
+    assert committed.reservation_id == reserved.reservation_id
+    # Replies carry the command's correlation id and name the command as their cause.
+    assert [e.correlation_id for e in got[split]] == [f"c-{split}"] * 2
+    assert [e.causation_id for e in got[split]] == [e.event_id for e in sent[split]]
+
+    (failed,) = got[short]
+    assert type(failed.payload).__name__ == "StockReservationFailed"
+    assert [(s.sku, s.requested, s.available) for s in failed.payload.short_lines] == [
+        ("POSTER-A2", 2, 1)
+    ]
+
+    assert types_of(got[resent]) == ["StockReserved", "StockReserved", "StockReleased"]
+    first, again, released = (e.payload for e in got[resent])
+    assert again.reservation_id == first.reservation_id
+    assert released.reservation_id == first.reservation_id  # what the order held
+
+    assert types_of(got[duplicate]) == ["StockReserved"]  # one reply for the two records
+
+    stock = {(s, w): (h, r) for s, w, h, r in shop.sql("SELECT * FROM shop_stock")}
+    assert stock[("MUG-001", "BER1")] == (0, 0)  # committed: gone from the shelf
+    assert stock[("MUG-001", "HAM1")] == (2, 0)
+    assert stock[("POSTER-A2", "HAM1")] == (1, 0)  # nothing reserved for the short order
+    tee = [stock[k] for k in stock if k[0] == "TEE-BLK-M"]
+    assert sum(r for _, r in tee) == 1  # the released 3 are back; the duplicate's 1 is held once
+    statuses = shop.sql(
+        "SELECT order_id, status FROM shop_reservations WHERE order_id = ANY(%s)",
+        [split, resent, duplicate],
+    )
+    assert sorted((str(o), s) for o, s in statuses) == sorted(
+        [(str(split), "committed"), (str(resent), "released"), (str(duplicate), "held")]
+    )
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_payment_command_handler_charges_declines_refunds_and_parks(shop: Shop) -> None:
+    pay = shop.module("payments")
+    orders = shop.module("orders")
+    app = shop.module("payments_app")
+    pub = publisher(shop, "payments")
+
+    def money(amount: str) -> Any:
+        return orders.Money(amount=Decimal(amount), currency="EUR")
+
+    charged, declined, limit, down = (uuid.uuid4() for _ in range(4))
+    customer = uuid.uuid4()
+
+    def charge(order: uuid.UUID, amount: str, descriptor: str = "SHOP") -> Any:
+        return pay.ChargeCard(
+            order_id=order,
+            customer_id=customer,
+            amount=money(amount),
+            statement_descriptor=descriptor,
+        )
+
+    for message in [
+        charge(charged, "19.00"),
+        charge(charged, "19.00"),  # sent again: the recorded charge, not a second one
+        pay.RefundPayment(order_id=charged, reason="customer changed their mind"),
+        charge(declined, "5.13"),  # the fake gateway declines cents .13
+        pay.RefundPayment(order_id=declined, reason="cancelled"),
+        charge(limit, "7000.00"),
+        charge(down, "12.00", "GATEWAY DOWN"),  # retried 3 times, then dead-lettered
+        pay.RefundPayment(order_id=down, reason="cancelled"),  # parked behind it
+    ]:
+        pub.publish(message)
+    pub.flush(30.0)
+
+    process = shop.start(
+        "payments_service:payment_command_handler", "--idle-exit", "8", "--max-messages", "500"
+    )
+    output = finish(process)
+    assert process.returncode == 0, output
+
+    got = replies(shop, app.ROUTE_PAYMENTS_PAYMENT_EVENTS, {charged, declined, limit, down})
+    assert types_of(got[charged]) == ["CardCharged", "CardCharged", "PaymentRefunded"], output
+    first, again, refunded = (e.payload for e in got[charged])
+    assert again == first  # the same payment, the same card, the same time
+    assert first.amount == money("19.00") and first.card is not None
+    assert (refunded.payment_id, refunded.amount) == (first.payment_id, money("19.00"))
+
+    assert types_of(got[declined]) == ["CardDeclined", "RefundFailed"]
+    decline, refund_failed = (e.payload for e in got[declined])
+    assert decline.decline_code.value == "INSUFFICIENT_FUNDS"
+    assert refund_failed.payment_id == decline.payment_id
+    assert [e.payload.decline_code.value for e in got[limit]] == ["LIMIT_EXCEEDED"]
+    assert got[down] == []
+
+    dlq_route = app.ROUTE_PAYMENTS_PAYMENT_COMMANDS
+    assert dlq_route.dlq == "payments.payment-commands.dlq"
+    codec = codec_for(dlq_route, RuntimeConfig())
+    dead = []
+    for record in read_all(shop.bootstrap, dlq_route.dlq):
+        try:
+            envelope = codec.decode(record, dlq_route)
+        except DecodeError:
+            continue
+        if getattr(envelope.payload, "order_id", None) == down:
+            dead.append((type(envelope.payload).__name__, headers_of(record)))
+    assert [(name, h["eventgen-dlq-reason"]) for name, h in dead] == [
+        ("ChargeCard", "handler"),
+        ("RefundPayment", "parked"),
+    ]
+    assert dead[0][1]["eventgen-dlq-attempts"] == "3"  # the consumer's retry.max_attempts
+    assert dead[0][1]["eventgen-dlq-error-class"].endswith("GatewayUnavailable")
+
+    rows = shop.sql("SELECT order_id, status FROM shop_payments")
+    assert sorted((str(o), s) for o, s in rows) == sorted(
+        [(str(charged), "refunded"), (str(declined), "declined"), (str(limit), "declined")]
+    )
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_place_order_runs_the_readme_flow(shop: Shop) -> None:
+    """The README's demo: five apps, place_order.py, the order shipped and its stock committed."""
+    apps = [
+        "inventory_service:inventory_command_handler",
+        "inventory_service:commit_dispatched_stock",
+        "payments_service:payment_command_handler",
+        "shipping_service:shipping_command_handler",
+        "shipping_service:ship_confirmed_orders",
+    ]
+    # --idle-exit only as a backstop: the test stops them with SIGTERM once the order is done.
+    processes = [shop.start(a, "--idle-exit", "120", "--max-messages", "5000") for a in apps]
+    try:
+        placed = subprocess.run(
+            [sys.executable, str(EXAMPLES / "place_order.py"), "--wait", "60"],
+            cwd=shop.work, env=shop.env, capture_output=True, text=True, timeout=400,
+            check=False,
+        )  # fmt: skip
+    finally:
+        outputs = stop(processes)
+    logs = "\n".join(o[-2000:] for o in outputs)
+    assert placed.returncode == 0, placed.stdout + placed.stderr + logs
+    lines = placed.stdout.splitlines()
+    received = [line.split("<-")[1].split(":")[0].strip() for line in lines if "<-" in line]
+    assert received == [
+        "inventory.StockReserved",
+        "shipping.DeliverySlotBooked",
+        "payments.CardCharged",
+        "shipping.ShipmentDispatched",
+        "inventory.StockCommitted",
+    ], placed.stdout
+    assert lines[-1].startswith("shipped with DHL DHL")
+    assert all(p.returncode == 0 for p in processes), logs
+    # The two mugs left BER1: on hand 5 -> 3, nothing left reserved.
+    assert shop.sql("SELECT on_hand, reserved FROM shop_stock WHERE sku = 'MUG-001'"
+                    " AND warehouse = 'BER1'") == [(3, 0)]  # fmt: skip
+
+
+def test_examples_pass_mypy_strict(shop_build: dict[str, Any]) -> None:
+    """Every handler module type-checks against the generated apps' typed `on(...)`."""
+    env = {**os.environ, "MYPYPATH": str(shop_build["out"])}
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(EXAMPLES)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found in" in done.stdout
