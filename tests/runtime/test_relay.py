@@ -327,3 +327,12 @@ def test_postgres_leader_session_killed_then_reconnects(env: Env) -> None:
     assert env.rows() == 0 and leader_pids() == []
     records = consume_all(env.config.bootstrap_servers, env.topic, 40)
     assert _by_cart(records) == {"cart-0": list(range(20)), "cart-1": list(range(20))}
+
+
+def test_batch_larger_than_sqlite_parameter_chunks(env: Env) -> None:
+    """A batch of 1,200 rows: the delete goes in chunks on SQLite, ANY() on PostgreSQL."""
+    _add(env, carts=60, per_cart=21)
+    stats = _run(env.relay(batch=1200), env.config, idle_exit_s=1.0)
+    assert (stats.published, stats.batches) == (1260, 2) and env.rows() == 0
+    records = consume_all(env.config.bootstrap_servers, env.topic, 1260)
+    assert _by_cart(records) == {f"cart-{c}": list(range(21)) for c in range(60)}
