@@ -165,7 +165,10 @@ class Loop:
                     break
             self._drain()
             self._finish_txn()
-            self._commit_sync(self.assigned)
+            try:
+                self._commit_sync(self.assigned)
+            except KafkaException as exc:  # a rebalance under way: the records come again
+                log.error("consumer %s: final commit failed: %s", self.spec.name, exc)
         finally:
             self._close()
         return self.stats
