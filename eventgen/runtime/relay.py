@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -160,12 +161,17 @@ class _Run:
                 except Exception as exc:
                     if not _is_db_error(exc):
                         raise
-                    # A lost connection (a restarted server, a killed backend) or a lock wait
-                    # that timed out: drop the connection (and with it the leadership).
-                    log.warning("outbox %s: database error, reconnecting: %s",
-                                self.spec.table, " ".join(str(exc).split()))  # fmt: skip
-                    self._disconnect()
                     sent = -1
+                    if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                        # An application transaction held the write lock past the busy
+                        # timeout: nothing was produced (the lock comes first), so try again.
+                        log.info("outbox %s: SQLite write lock busy, retrying", self.spec.table)
+                    else:
+                        # A lost connection (a restarted server, a killed backend): drop the
+                        # connection, and with it the leadership; reconnect on the next turn.
+                        log.warning("outbox %s: database error, reconnecting: %s",
+                                    self.spec.table, " ".join(str(exc).split()))  # fmt: skip
+                        self._disconnect()
                 now = time.monotonic()
                 if now >= self.next_log:
                     self._progress()
@@ -460,9 +466,12 @@ def _type_of(row: OutboxRow) -> str | None:
     return None
 
 
-def _is_db_error(exc: BaseException) -> bool:
-    import sqlite3
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
+
+def _is_db_error(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return True
     module = type(exc).__module__

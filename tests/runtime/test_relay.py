@@ -336,3 +336,38 @@ def test_batch_larger_than_sqlite_parameter_chunks(env: Env) -> None:
     assert (stats.published, stats.batches) == (1260, 2) and env.rows() == 0
     records = consume_all(env.config.bootstrap_servers, env.topic, 1260)
     assert _by_cart(records) == {f"cart-{c}": list(range(21)) for c in range(60)}
+
+
+@pytest.mark.parametrize("env", [pytest.param("sqlite")], indirect=True)
+def test_sqlite_app_holding_the_write_lock_delays_without_duplicates(env: Env) -> None:
+    """An application transaction holds SQLite's write lock longer than the relay's busy
+    timeout: the relay takes the lock before producing, so it publishes nothing until the
+    lock is free and then every row once (never a batch whose delete then fails)."""
+    _add(env, carts=2, per_cart=5)
+    config = RuntimeConfig(**{**env.config.__dict__, "connect_timeout_s": 1.0})
+    result: list[RelayStats | BaseException] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            result.append(env.relay().run(config, stop=stop, idle_exit_s=6.0))
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            result.append(exc)
+
+    app = Store.open("sqlite", env.config)
+    thread = threading.Thread(target=run, daemon=True)
+    try:
+        with app.transaction(immediate=True) as conn:
+            env.writer().add(conn, ItemAdded(cart_id="cart-0", n=5))
+            thread.start()
+            time.sleep(2.5)  # longer than the relay's busy timeout (1 s)
+            assert env.pending() == 10  # nothing published and deleted while locked
+        thread.join(RUN_BOUND_S)
+    finally:
+        stop.set()
+        thread.join(30)
+        app.close()
+    [stats] = result
+    assert isinstance(stats, RelayStats) and stats.published == 11 and env.rows() == 0
+    records = consume_all(env.config.bootstrap_servers, env.topic, 11)
+    assert _by_cart(records) == {"cart-0": list(range(6)), "cart-1": list(range(5))}
