@@ -15,8 +15,9 @@ what each crash does.
 
 Leader: PostgreSQL, a session advisory lock held by the relay's connection (released by the
 server when the process dies); SQLite, an exclusive `flock` on a lock file next to the
-database (released by the kernel when the process dies), and the deletes run under
-`BEGIN IMMEDIATE`.
+database (released by the kernel when the process dies). On SQLite a batch with work runs
+inside `BEGIN IMMEDIATE` (lock first, then produce and delete), so a busy write lock delays
+a batch instead of failing its delete after the acknowledgements.
 """
 
 from __future__ import annotations
