@@ -210,7 +210,12 @@ def _place(
     send(charge, order_id)
     paid = replies.wait_for(CardCharged, CardDeclined, timeout_s=args.wait)
     if not isinstance(paid, CardCharged):
+        # Declined, or no answer in time (as the saga's step timeout: a charge that was
+        # dead-lettered never answers): compensate either way.
         _compensate(replies, order_id, stock, slot, args.wait)
+        if paid is None:
+            print("no payment reply in time: slot and stock released", file=sys.stderr)
+            return 1
         return _end(paid, "card declined: slot and stock released")
 
     # The pivot succeeded: the saga's last step (ConfirmOrder on the Order aggregate) emits this.

@@ -19,6 +19,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -74,6 +75,12 @@ class Shop:
             stderr=subprocess.STDOUT,
             text=True,
         )
+
+    def sql_exec(self, statement: str, *params: Any) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
+            conn.execute(statement, params)
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         import psycopg
@@ -347,6 +354,131 @@ def test_payment_command_handler_charges_declines_refunds_and_parks(shop: Shop) 
     assert sorted((str(o), s) for o, s in rows) == sorted(
         [(str(charged), "refunded"), (str(declined), "declined"), (str(limit), "declined")]
     )
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_stock_ledger_publishes_levels_exactly_once(shop: Shop) -> None:
+    """The exactly-once batch app: receipts booked once per event id, levels on stock-levels."""
+    inv = shop.module("inventory")
+    app = shop.module("inventory_app")
+    pub = publisher(shop, "inventory")
+    sku = f"T-{uuid.uuid4().hex[:10].upper()}"  # a SKU of this test alone
+    # What the command handler would have done already: 4 of MUC1's 10 held for an order.
+    shop.sql_exec("INSERT INTO shop_stock VALUES (%s, 'MUC1', 10, 4)", sku)
+    now = datetime.now(UTC)
+
+    def receipt(warehouse: str, quantity: int) -> Any:
+        return inv.StockReceived(
+            sku=sku,
+            warehouse=inv.Warehouse(warehouse),
+            quantity=quantity,
+            purchase_order="PO-1",
+            received_at=now,
+        )
+
+    pub.publish(receipt("BER1", 7))
+    pub.publish(receipt("HAM1", 3))
+    line = inv.ReservedLine(sku=sku, quantity=4, warehouse=inv.Warehouse.MUC1)
+    order = uuid.uuid4()
+    pub.publish(
+        inv.StockReserved(
+            order_id=order, reservation_id=uuid.uuid4(), lines=(line,), expires_at=now
+        )
+    )
+    pub.flush(30.0)
+    # One receipt delivered twice (same event id): the ledger has no inbox, the receipts
+    # table's key on the event id books it once.
+    route = app.ROUTE_INVENTORY_GOODS_RECEIPTS
+    twice = receipt("BER1", 5)
+    value, headers = codec_for(route, RuntimeConfig()).encode(twice.envelope(), route)
+    record = (None, encode_key(route, twice), value, headers)
+    produce(shop.bootstrap, route.topic.name, [record, record])
+
+    process = shop.start("inventory_service:stock_ledger", "--idle-exit", "8")
+    output = finish(process)
+    assert process.returncode == 0, output
+
+    levels = app.ROUTE_INVENTORY_STOCK_LEVELS
+    codec = codec_for(levels, RuntimeConfig())
+    mine: list[Any] = []
+    for level_record in read_all(shop.bootstrap, levels.topic.name):  # read_committed
+        try:
+            envelope = codec.decode(level_record, levels)
+        except DecodeError:
+            continue
+        if getattr(envelope.payload, "sku", None) == sku:
+            mine.append(envelope.payload)
+    assert mine, output
+    last = mine[-1]  # one key, one partition: the newest level is the last
+    assert (last.on_hand, last.reserved, last.available) == (25, 4, 21), mine
+    assert last.per_warehouse == {"BER1": 12, "HAM1": 3, "MUC1": 6}
+    booked = shop.sql("SELECT warehouse, quantity FROM shop_goods_receipts WHERE sku = %s", sku)
+    assert sorted(booked) == [("BER1", 5), ("BER1", 7), ("HAM1", 3)]
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_cancelled_order_is_refunded_and_its_stock_released(shop: Shop) -> None:
+    """OrderFulfilment's failure path across three apps: refund-orders turns OrderCancelled
+    into RefundPayment, payments refunds (PaymentRefunded), release-refunded-stock gives the
+    reservation back (StockReleased)."""
+    inv, pay, orders = (shop.module(n) for n in ("inventory", "payments", "orders"))
+    eur = orders.Money(amount=Decimal("19.00"), currency="EUR")
+    order, never_charged = uuid.uuid4(), uuid.uuid4()
+    line = orders.OrderLine(sku="TEE-BLK-M", quantity=2, unit_price=eur)
+    inventory_pub, payments_pub = publisher(shop, "inventory"), publisher(shop, "payments")
+    inventory_pub.publish(inv.ReserveStock(order_id=order, lines=(line,)))
+    inventory_pub.flush(30.0)
+    payments_pub.publish(pay.ChargeCard(order_id=order, customer_id=uuid.uuid4(), amount=eur))
+    payments_pub.flush(30.0)
+    first = [
+        shop.start("inventory_service:inventory_command_handler", "--idle-exit", "8"),
+        shop.start("payments_service:payment_command_handler", "--idle-exit", "8"),
+    ]
+    outputs = [finish(p) for p in first]
+    assert [p.returncode for p in first] == [0, 0], "\n".join(outputs)
+    assert shop.sql("SELECT status FROM shop_payments WHERE order_id = %s", order) == [
+        ("captured",)
+    ]
+
+    orders_pub = publisher(shop, "orders")
+    for cancelled in (order, never_charged):
+        orders_pub.publish(
+            orders.OrderCancelled(
+                order_id=cancelled,
+                reason="customer changed their mind",
+                previous_status=orders.OrderStatus.CONFIRMED,
+                cancelled_at=datetime.now(UTC),
+            )
+        )
+    orders_pub.flush(30.0)
+    # Each app exits 20 s after its last record: longer than a hop of the chain takes.
+    chain = [
+        shop.start("payments_service:refund_orders", "--idle-exit", "20"),
+        shop.start("payments_service:payment_command_handler", "--idle-exit", "20"),
+        shop.start("inventory_service:release_refunded_stock", "--idle-exit", "20"),
+    ]
+    outputs = [finish(p) for p in chain]
+    logs = "\n".join(o[-2000:] for o in outputs)
+    assert [p.returncode for p in chain] == [0, 0, 0], logs
+
+    payments = replies(shop, shop.module("payments_app").ROUTE_PAYMENTS_PAYMENT_EVENTS,
+                       {order, never_charged})  # fmt: skip
+    assert types_of(payments[order]) == ["CardCharged", "PaymentRefunded"], logs
+    charged, refunded = (e.payload for e in payments[order])
+    assert refunded.payment_id == charged.payment_id
+    assert payments[never_charged] == []  # nothing captured: no refund asked for
+    stock = replies(shop, shop.module("inventory_app").ROUTE_INVENTORY_STOCK_EVENTS, {order})
+    assert types_of(stock[order]) == ["StockReserved", "StockReleased"], logs
+    reserved, released = (e.payload for e in stock[order])
+    assert released.reservation_id == reserved.reservation_id
+    # The release's cause chain: PaymentRefunded caused it, RefundPayment caused that.
+    assert stock[order][1].causation_id == payments[order][1].event_id
+    assert shop.sql("SELECT sum(reserved) FROM shop_stock WHERE sku = 'TEE-BLK-M'") == [(0,)]
+    assert shop.sql("SELECT status FROM shop_payments WHERE order_id = %s", order) == [
+        ("refunded",)
+    ]
 
 
 @pytest.mark.kafka
