@@ -25,7 +25,8 @@ from confluent_kafka import TopicPartition
 
 from eventgen.runtime.app.consumer import BatchHandler
 from eventgen.runtime.app.context import Context
-from eventgen.runtime.app.loop import DLQ_RETRY_S, TP, Loop, RetryLater
+from eventgen.runtime.app.loop import DLQ_RETRY_S, Loop, RetryLater
+from eventgen.runtime.app.offsets import TP
 from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.failures.retry import RetryState, utc_now
 from eventgen.runtime.model import Envelope, Message
