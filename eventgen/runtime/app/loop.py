@@ -117,7 +117,7 @@ class Loop(Offsets):
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        last_record = time.monotonic()
+        started = last_record = time.monotonic()
         next_sweep = 0.0
         try:
             while not stop.is_set():
@@ -139,6 +139,8 @@ class Loop(Offsets):
                 if self.progress.due():
                     self._measure_lag()
                     self.progress.report()
+                if not self.joined and time.monotonic() - started < self.config.connect_timeout_s:
+                    last_record = time.monotonic()  # idle time counts from the group join
                 idle = idle_exit_s is not None and not self.waiting and not self._pending()
                 if idle and time.monotonic() - last_record >= (idle_exit_s or 0):
                     break

@@ -47,6 +47,7 @@ class Offsets:
         self.since_commit = 0
         self.last_commit = time.monotonic()
         self.in_txn = False
+        self.joined = False
         # exactly-once: the first offset of each partition in the current consume() batch,
         # where an aborted transaction rewinds to.
         self.batch_first: dict[TP, int] = {}
@@ -142,6 +143,7 @@ class Offsets:
     # ------------------------------------------------------------------ rebalancing
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.joined = True  # also with nothing assigned: the group join is complete
         for p in partitions:
             self.assigned.add((p.topic, p.partition))
         log.info("consumer %s: assigned %s", self.spec.name, _names(partitions))
