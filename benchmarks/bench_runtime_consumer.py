@@ -33,6 +33,7 @@ import io
 import json
 import os
 import pstats
+import signal
 import statistics
 import sys
 import tempfile
@@ -169,6 +170,8 @@ def platform(partitions: int = 3) -> Iterator[Platform]:
     from eventgen.cli import main as eventgen_main
 
     bootstrap, dsn = services()
+    # SIGTERM (a `timeout`, a CI cancel) unwinds like Ctrl-C, so the topics are still deleted.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     base = f"egbench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="egbench-") as name:
         tmp = Path(name)
@@ -473,7 +476,7 @@ def main() -> int:
         )
         seconds = prefill(plat, biggest)
         print(f"pre-filled {biggest:,} records in {seconds:.1f} s; {before['cpus']} cpus, "
-              f"load {before['loadavg']}")  # fmt: skip
+              f"load {before['loadavg']}", flush=True)  # fmt: skip
         inbox_tables = []
         for i in range(args.rounds):
             runs: list[Callable[[], dict[str, Any]]] = []
@@ -506,12 +509,15 @@ def main() -> int:
                                     publish=True, label="alo-publish"),
                 ]  # fmt: skip
                 runs += eos if i % 2 == 0 else eos[::-1]
-            results = [run() for run in runs]
-            for r in results:
-                print(f"round {i + 1}: {r['side']:<12} {r['msg_s']:>10,.0f} msg/s "
-                      f"{r['cpu_us']:>7.1f} CPU us/msg "
-                      f"({r['records']:,} records in {r['seconds']:.2f} s)")  # fmt: skip
-            rounds.append({r["side"]: r for r in results})
+            got: dict[str, Any] = {}
+            for run in runs:
+                r = run()
+                got[r["side"]] = r
+                line = (f"round {i + 1}: {r['side']:<12} {r['msg_s']:>10,.0f} msg/s "
+                        f"{r['cpu_us']:>7.1f} CPU us/msg "
+                        f"({r['records']:,} records in {r['seconds']:.2f} s)")  # fmt: skip
+                print(line, flush=True)
+            rounds.append(got)
         if args.profile:
             table = f"bench_inbox_{uuid.uuid4().hex[:8]}"
             inbox_tables.append(table)
