@@ -355,14 +355,23 @@ def run_app(
     return result
 
 
-def run_bare(plat: Platform, count: int, max_seconds: float) -> dict[str, Any]:
-    """The baseline: a plain poll loop decoding into the same models, same commit cadence."""
+def run_bare(
+    plat: Platform, count: int, max_seconds: float, publish: str | None = None
+) -> dict[str, Any]:
+    """The baseline: a plain poll loop decoding into the same models, same commit cadence.
+
+    `publish` "batched": the handler produces one OrderScored per record (the same encoding as
+    ctx.publish), acknowledged by one flush per consume() batch before the offsets are marked;
+    "transactional": the same inside one Kafka transaction per batch with the offsets
+    (send_offsets_to_transaction), as an exactly-once loop written by hand does.
+    """
     topic = plat.in_route.topic.name
     classes = {cls.TYPE: cls for cls in plat.in_route.topic.messages}
+    label = {None: "bare", "batched": "bare-publish", "transactional": "bare-eos"}[publish]
     consumer = Consumer(
         {
             "bootstrap.servers": plat.config.bootstrap_servers,
-            "group.id": plat.unique("bare"),
+            "group.id": plat.unique(label),
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
@@ -370,37 +379,79 @@ def run_bare(plat: Platform, count: int, max_seconds: float) -> dict[str, Any]:
             "isolation.level": "read_committed",
         }
     )
+    producer: Any = None
+    if publish is not None:
+        settings: dict[str, Any] = {
+            "bootstrap.servers": plat.config.bootstrap_servers,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,  # as the apps' producers
+        }
+        if publish == "transactional":
+            settings["transactional.id"] = plat.unique("bare-txn")
+        producer = Producer(settings)
+        if publish == "transactional":
+            producer.init_transactions(TIMEOUT_S)
+    out_route, config, scored = plat.out_route, plat.config, plat.models.OrderScored
     marks = Marks()
+    failures: list[Any] = []
+
+    def delivered(err: Any, _msg: Any) -> None:
+        if err is not None:
+            failures.append(err)
 
     def handle(model: Any) -> None:
+        if producer is not None:
+            output = scored(order_id=model.order_id, score=model.sequence)
+            value, key, headers = encode_for_outbox(output.envelope(), out_route, config)
+            producer.produce(
+                out_route.topic.name, value=value, key=key, headers=headers,
+                on_delivery=delivered,
+            )  # fmt: skip
         marks.hit()
 
     done: dict[tuple[str, int], int] = {}
     since, last_commit = 0, time.monotonic()
     end = time.monotonic() + max_seconds
 
+    def positions() -> list[TopicPartition]:
+        return [TopicPartition(t, p, o) for (t, p), o in sorted(done.items())]
+
     def commit(asynchronous: bool) -> None:
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(done.items())]
-        if offsets:
-            consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        if done and publish != "transactional":
+            consumer.commit(offsets=positions(), asynchronous=asynchronous)
 
     consumer.subscribe([topic])
     try:
         while marks.count < count and time.monotonic() < end:
-            for record in consumer.consume(min(500, count - marks.count), 0.5):
+            records = consumer.consume(min(500, count - marks.count), 0.5)
+            if publish == "transactional" and records:
+                producer.begin_transaction()
+            for record in records:
                 if record.error() is not None:
                     continue
                 kind = next(v for k, v in record.headers() if k == "type").decode()
                 handle(decode_avro(classes[kind], record.value()))
                 done[(record.topic(), record.partition())] = record.offset() + 1
                 since += 1
+            if publish == "transactional" and records:
+                producer.send_offsets_to_transaction(
+                    positions(), consumer.consumer_group_metadata(), TIMEOUT_S
+                )
+                producer.commit_transaction(TIMEOUT_S)
+            elif publish == "batched" and records and producer.flush(TIMEOUT_S):
+                sys.exit("bare-publish: outputs not acknowledged in time")
             if since >= 1000 or (since and time.monotonic() - last_commit >= 1.0):
                 commit(True)
                 since, last_commit = 0, time.monotonic()
         commit(False)
+        if failures:
+            sys.exit(f"{label}: {len(failures)} outputs failed: {failures[:3]}")
     finally:
         consumer.close()
-    return marks.result("bare")
+        if producer is not None:
+            producer.flush(TIMEOUT_S)
+    return marks.result(label)
 
 
 def drop_table(plat: Platform, table: str) -> None:
@@ -459,7 +510,7 @@ def main() -> int:
     ap.add_argument("--parts", default=",".join(PARTS), help=f"subset of {','.join(PARTS)}")
     ap.add_argument(
         "--profile",
-        choices=("alo", "bare", "postgres", "sqlite", "eos", "alo-publish"),
+        choices=("alo", "bare", "postgres", "sqlite", "eos", "alo-publish", "bare-eos"),
         help="one more run of that side under cProfile",
     )
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -508,6 +559,10 @@ def main() -> int:
                     lambda: run_app(plat, plat.app.alo, args.eos_messages, args.max_seconds,
                                     publish=True, label="alo-publish"),
                 ]  # fmt: skip
+                eos += [
+                    lambda: run_bare(plat, args.eos_messages, args.max_seconds, "transactional"),
+                    lambda: run_bare(plat, args.eos_messages, args.max_seconds, "batched"),
+                ]
                 runs += eos if i % 2 == 0 else eos[::-1]
             got: dict[str, Any] = {}
             for run in runs:
@@ -522,7 +577,7 @@ def main() -> int:
             table = f"bench_inbox_{uuid.uuid4().hex[:8]}"
             inbox_tables.append(table)
             n = args.messages if args.profile in ("alo", "bare") else args.inbox_messages
-            n = args.eos_messages if args.profile in ("eos", "alo-publish") else n
+            n = args.eos_messages if args.profile in ("eos", "alo-publish", "bare-eos") else n
             chosen: dict[str, Callable[[], Any]] = {
                 "alo": lambda: run_app(plat, plat.app.alo, n, args.max_seconds, label="alo"),
                 "bare": lambda: run_bare(plat, n, args.max_seconds),
@@ -535,6 +590,7 @@ def main() -> int:
                                        label="eos"),
                 "alo-publish": lambda: run_app(plat, plat.app.alo, n, args.max_seconds,
                                                publish=True, label="alo-publish"),
+                "bare-eos": lambda: run_bare(plat, n, args.max_seconds, "transactional"),
             }  # fmt: skip
             print(f"profile of {args.profile}: {profiled(chosen[args.profile])}")
         for table in inbox_tables:
@@ -570,6 +626,8 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     summary["alo/bare"] = ratio("alo", "bare")
     summary["eos/alo-publish"] = ratio("eos", "alo-publish")
     summary["eos/alo"] = ratio("eos", "alo")
+    summary["eos/bare-eos"] = ratio("eos", "bare-eos")
+    summary["bare-eos/bare-publish"] = ratio("bare-eos", "bare-publish")
     # CPU per record, the other way up (bare / ours): the share of our CPU a bare loop needs.
     summary["bare/alo_cpu"] = ratio("bare", "alo", "cpu_us")
     summary["alo-publish/eos_cpu"] = ratio("alo-publish", "eos", "cpu_us")
@@ -580,7 +638,7 @@ def report(summary: dict[str, Any]) -> None:
     print("medians over the rounds:")
     targets = {
         "alo": "", "bare": "", "postgres": "  target >= 2,000 msg/s", "sqlite": "",
-        "eos": "", "alo-publish": "",
+        "eos": "", "alo-publish": "", "bare-eos": "", "bare-publish": "",
     }  # fmt: skip
     for side, note in targets.items():
         if side in summary:
@@ -596,6 +654,12 @@ def report(summary: dict[str, Any]) -> None:
     if summary.get("eos/alo-publish") is not None:
         r = summary["eos/alo-publish"]
         print(f"  exactly-once / at-least-once, handler publishing one output: {r:.1%}")
+    if summary.get("eos/bare-eos") is not None:
+        print(f"  exactly-once app / bare transactional loop, same output: "
+              f"{summary['eos/bare-eos']:.1%}")  # fmt: skip
+    if summary.get("bare-eos/bare-publish") is not None:
+        print(f"  bare loops: transactional / one flush per batch (the cost of the "
+              f"transactions): {summary['bare-eos/bare-publish']:.1%}")  # fmt: skip
     if summary.get("bare/alo_cpu") is not None:
         print(f"  CPU per record, bare loop / generated at-least-once: "
               f"{summary['bare/alo_cpu']:.1%}")  # fmt: skip
