@@ -15,7 +15,10 @@ own fresh consumer group over the same records, in alternating rounds:
    does). Target: the app at >= 85 % of the bare loop. The same app with a PostgreSQL inbox
    (target >= 2,000 msg/s) and with a SQLite inbox, on the first `--inbox-messages` records.
 2. the exactly-once app whose handler `ctx.publish`es one OrderScored, vs the at-least-once app
-   with the same handler, on the first `--eos-messages` records.
+   with the same handler, on the first `--eos-messages` records; and two bare loops producing
+   the same output with the apps' producer settings: one Kafka transaction per consume() batch
+   with its offsets (`bare-eos`), and one flush per batch before async commits
+   (`bare-publish`), whose ratio is the cost of the transactions by themselves.
 
 A run's rate is (records - 1) / (time of the last handler call - time of the first), so group
 joins and start-up are left out for both sides alike; every run is bounded by `--max-seconds`
