@@ -51,6 +51,7 @@ from shop_events.shipping import (
 )
 
 from eventgen.runtime.config import RuntimeConfig, load_config
+from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.model import Envelope, Message
 from eventgen.runtime.serde import codec_for
 from eventgen.runtime.spec import Route
@@ -104,7 +105,10 @@ class Replies:
                 if record.error() is not None:
                     continue
                 route = self.routes[record.topic()]
-                envelope = codec_for(route, self.config).decode(record, route)
+                try:
+                    envelope = codec_for(route, self.config).decode(record, route)
+                except DecodeError:
+                    continue  # not a record of this platform's schemas: nobody's reply to us
                 payload: Any = envelope.payload
                 if getattr(payload, "order_id", None) != self.order_id:
                     continue
