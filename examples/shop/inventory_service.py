@@ -13,6 +13,9 @@ twice. A command sent again (a new event id, e.g. the saga retrying after a time
 from the table with the same reservation. Replies go out through `ctx.publish`; under
 at-least-once they are acknowledged by Kafka before the transaction commits, so a crash in
 between repeats the command (answered from the table again), never loses the reply.
+
+A reservation's `expires_at` (now + `hold_for`) is recorded and replied, not enforced: nothing
+releases an expired hold yet (the saga releases on failure, shipping commits on dispatch).
 """
 
 from __future__ import annotations
