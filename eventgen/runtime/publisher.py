@@ -24,6 +24,7 @@ from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.errors import DeliveryError, DeliveryFailure
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.model import Envelope, Message
+from eventgen.runtime.partitioning import PARTITIONER
 from eventgen.runtime.serde import codec_for, encode_key
 from eventgen.runtime.spec import PublisherSpec, Route
 from eventgen.runtime.transport import KafkaTransport, ProducerLike, Transport
@@ -42,6 +43,7 @@ def producer_config(config: RuntimeConfig, compression: str | None) -> dict[str,
         "bootstrap.servers": config.bootstrap_servers,
         "acks": "all",
         "enable.idempotence": True,
+        "partitioner": PARTITIONER,
     }
     if compression is not None:
         conf["compression.type"] = compression

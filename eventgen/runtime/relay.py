@@ -35,6 +35,7 @@ from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.db import Store, StoreError
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.outbox import LOCK_NAMESPACE, load_headers
+from eventgen.runtime.partitioning import PARTITIONER
 from eventgen.runtime.spec import OutboxSpec
 from eventgen.runtime.sql import quote
 from eventgen.runtime.transport import KafkaTransport, ProducerLike, Transport
@@ -344,6 +345,7 @@ class _Run:
                 "bootstrap.servers": self.config.bootstrap_servers,
                 "enable.idempotence": True,
                 "acks": "all",
+                "partitioner": PARTITIONER,
                 "linger.ms": 5,
                 "message.timeout.ms": int(self.delivery_timeout_s * 1000),
                 "socket.connection.setup.timeout.ms": int(self.delivery_timeout_s * 1000),

@@ -39,10 +39,11 @@ from confluent_kafka.cimpl import NewTopic
 from eventgen.emit.connect import connector_config, publication_name, slot_name
 from eventgen.ir.model import Project
 from eventgen.pipeline import load_project
-from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.model import Envelope, Message
-from eventgen.runtime.publisher import encode_for_outbox
+from eventgen.runtime.partitioning import partition_for
+from eventgen.runtime.publisher import encode_for_outbox, producer_config
 from eventgen.runtime.serde import codec_for
 from eventgen.runtime.spec import PublisherSpec, Route
 from eventgen.runtime.transport import RecordLike
@@ -198,28 +199,6 @@ def consume(bootstrap: str, topic: str, count: int) -> list[KafkaMessage]:
 
 
 # -- one route: spec, generated models, table, topic, connector ------------------------------
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """The partition of Kafka's Java default partitioner (what Connect's producer uses):
-    murmur2 of the key bytes (seed 0x9747b28c), sign bit cleared, modulo the partition count."""
-    m, mask = 0x5BD1E995, 0xFFFFFFFF
-    h = (0x9747B28C ^ len(key)) & mask
-    whole = len(key) // 4 * 4
-    for i in range(0, whole, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> 24
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    rest = key[whole:]
-    if rest:
-        h ^= int.from_bytes(rest, "little")
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
 
 
 @dataclass
@@ -396,10 +375,10 @@ def test_outbox_rows_reach_their_topic_as_the_publisher_writes_them(
         decoded = codec.decode(cast(RecordLike, record), route)
         assert decoded == one.envelope
         assert decoded.payload == one.envelope.payload
-        # Connect's Java producer partitions by murmur2 of the key bytes (librdkafka's
-        # default, consistent_random, is CRC32: see docs/debezium.md).
+        # Connect's Java producer partitions by murmur2 of the key bytes, as the runtime's
+        # producers do (eventgen.runtime.partitioning; librdkafka's default is CRC32).
         assert one.key is not None
-        assert record.partition() == murmur2_partition(one.key, 3)
+        assert record.partition() == partition_for(one.key, 3)
 
 
 def test_one_connector_routes_each_row_to_its_topic_and_keeps_a_null_key(
@@ -429,16 +408,16 @@ def test_extra_headers_are_not_carried(debezium_route: DebeziumRoute) -> None:
     assert [name for name, _ in cast(RecordLike, record).headers() or []] == list(HEADER_FIELDS)
 
 
-def test_librdkafka_murmur2_random_partitions_as_connect_does(
+def test_runtime_producers_partition_as_connect_does(
     debezium_route: DebeziumRoute,
 ) -> None:
-    """A librdkafka producer with `partitioner: murmur2_random` puts each key on the partition
-    Connect put it on (with the default consistent_random, most keys differ)."""
+    """A producer with the runtime's settings (publisher.producer_config: murmur2_random) puts
+    each key on the partition Connect put it on (librdkafka's default, CRC32, would not)."""
     sent = debezium_route.write(8)
     records = consume(debezium_route.bootstrap, debezium_route.topic, len(sent))
     via_connect = {r.key(): r.partition() for r in records}
     producer = Producer(
-        {"bootstrap.servers": debezium_route.bootstrap, "partitioner": "murmur2_random"}
+        producer_config(load_config({"bootstrap_servers": debezium_route.bootstrap}), None)
     )
     delivered: dict[bytes, int] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -163,7 +164,10 @@ def test_producer_config_lets_operator_settings_win() -> None:
     config = RuntimeConfig(bootstrap_servers="b:9092", client={"linger.ms": "5"})
     conf = producer_config(config, "zstd")
     assert conf == {"bootstrap.servers": "b:9092", "acks": "all", "enable.idempotence": True,
-                    "compression.type": "zstd", "linger.ms": "5"}  # fmt: skip
+                    "partitioner": "murmur2_random", "compression.type": "zstd",
+                    "linger.ms": "5"}  # fmt: skip
+    overridden = producer_config(replace(config, client={"partitioner": "consistent"}), None)
+    assert overridden["partitioner"] == "consistent"
     assert "compression.type" not in producer_config(config, None)
 
 

@@ -1,7 +1,8 @@
 """eventgen.runtime.testing.InMemoryBroker: the Kafka semantics the runtime relies on.
 
-One check compares its partitioner with a real broker's (librdkafka's default partitioner), so
-a keyed record lands in the same partition in users' unit tests as in production.
+One check compares its partitioner with a real broker's under the runtime's producer settings
+(murmur2, eventgen.runtime.partitioning), so a keyed record lands in the same partition in
+users' unit tests as in production.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from eventgen.runtime.config import load_config
+from eventgen.runtime.publisher import producer_config
 from eventgen.runtime.testing import InMemoryBroker, InMemoryConsumer
 from eventgen.runtime.transport import Transport
 
@@ -250,7 +253,9 @@ def test_partitioner_matches_a_real_broker(kafka_bootstrap_servers: str) -> None
         future.result(timeout=60)
     try:
         real: dict[Any, Any] = {}
-        producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+        producer = Producer(
+            producer_config(load_config({"bootstrap_servers": kafka_bootstrap_servers}), None)
+        )
         keys = [f"order-{i}".encode() for i in range(30)]
         for key in keys:
             producer.produce(

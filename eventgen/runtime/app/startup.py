@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.partitioning import PARTITIONER
 from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.transport import ProducerLike
 
@@ -37,6 +38,7 @@ def producer_config(spec: ConsumerSpec, config: RuntimeConfig) -> dict[str, Any]
         "bootstrap.servers": config.bootstrap_servers,
         "acks": "all",
         "enable.idempotence": True,
+        "partitioner": PARTITIONER,
         "linger.ms": 5,
         "socket.connection.setup.timeout.ms": max(1000, int(config.connect_timeout_s * 1000)),
     }

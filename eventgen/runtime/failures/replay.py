@@ -37,6 +37,7 @@ from eventgen.runtime.failures.dlq import (
     read_dlq_headers,
     without_dlq_headers,
 )
+from eventgen.runtime.partitioning import PARTITIONER
 from eventgen.runtime.transport import ConsumerLike, KafkaTransport, Transport
 
 __all__ = ["REPLAY_HEADER", "ReplayError", "ReplayItem", "ReplayReport", "main", "replay"]
@@ -436,6 +437,8 @@ def _send(
             "bootstrap.servers": config.bootstrap_servers,
             "acks": "all",
             "enable.idempotence": True,
+            # The original partition is kept (see _send), but a consistent default matters.
+            "partitioner": PARTITIONER,
             # A delivery that cannot succeed fails in bounded time instead of 5 minutes.
             "message.timeout.ms": max(5000, int(config.connect_timeout_s * 1000)),
             **dict(config.client),

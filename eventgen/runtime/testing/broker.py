@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException
 
+from eventgen.runtime.partitioning import partition_for
 from eventgen.runtime.testing._log import TP, Entry, Group, Txn
 from eventgen.runtime.testing.consumer import InMemoryConsumer
 from eventgen.runtime.testing.producer import InMemoryProducer
@@ -135,13 +135,14 @@ class InMemoryBroker:
         return KafkaError(code, f"injected by InMemoryBroker.fail_deliveries({topic!r})")
 
     def partition_for(self, topic: str, key: bytes | None) -> int:
-        """Where a keyed record goes: CRC32(key) % partitions (librdkafka's consistent
-        partitioner); an unkeyed one takes the next partition round-robin."""
+        """Where a keyed record goes: murmur2(key) % partitions, as every producer of the
+        runtime partitions (eventgen.runtime.partitioning); an unkeyed one takes the next
+        partition round-robin."""
         with self._lock:
             parts = self._partitions(topic)
             if key is None:
                 return next(self._round_robin[topic])
-            return zlib.crc32(key) % len(parts)
+            return partition_for(key, len(parts))
 
     # -- internals (called with the lock held) -----------------------------------------------
 
