@@ -45,10 +45,19 @@ def producer_config(config: RuntimeConfig, compression: str | None) -> dict[str,
         "enable.idempotence": True,
         "partitioner": PARTITIONER,
     }
-    if compression is not None:
-        conf["compression.type"] = compression
+    if (codec := librdkafka_compression(compression)) is not None:
+        conf["compression.type"] = codec
     conf.update(config.client)  # the operator's settings win (documented in config.py)
     return conf
+
+
+def librdkafka_compression(topic_compression: str | None) -> str | None:
+    """The producer's `compression.type` for a topic's `compression` (Route.compression): the
+    topic-level names differ from librdkafka's (`uncompressed` is `none`), and `producer`
+    (the broker keeps what the producer sent) leaves the producer's default: None."""
+    if topic_compression in (None, "producer"):
+        return None
+    return "none" if topic_compression == "uncompressed" else topic_compression
 
 
 def encode_for_outbox(

@@ -36,6 +36,7 @@ from eventgen.runtime.db import Store, StoreError
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.outbox import LOCK_NAMESPACE, load_headers
 from eventgen.runtime.partitioning import PARTITIONER
+from eventgen.runtime.publisher import librdkafka_compression
 from eventgen.runtime.spec import OutboxSpec
 from eventgen.runtime.sql import quote
 from eventgen.runtime.transport import KafkaTransport, ProducerLike, Transport
@@ -351,8 +352,8 @@ class _Run:
                 "socket.connection.setup.timeout.ms": int(self.delivery_timeout_s * 1000),
                 "client.id": f"eventgen-relay-{self.spec.context}",
             }
-            if compression:
-                settings["compression.type"] = compression
+            if (codec := librdkafka_compression(compression)) is not None:
+                settings["compression.type"] = codec
             settings.update(self.config.client)
             producer = self.producers[compression] = self.transport.producer(settings)
         return producer

@@ -217,3 +217,17 @@ def test_unflushed_failures_are_logged_at_exit(shop: Shop, tmp_path: Any) -> Non
     assert done.returncode == 0, done.stderr
     event_id = done.stdout.strip()
     assert "1 record(s) not delivered" in done.stderr and event_id in done.stderr, done.stderr
+
+
+def test_topic_compression_names_become_librdkafka_settings() -> None:
+    """Topic-level `compression` values that librdkafka names differently or does not take."""
+    from confluent_kafka import Producer
+
+    from eventgen.runtime.publisher import librdkafka_compression
+
+    config = RuntimeConfig(bootstrap_servers="127.0.0.1:9")
+    assert "compression.type" not in producer_config(config, "producer")
+    assert producer_config(config, "uncompressed")["compression.type"] == "none"
+    for topic_value in ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"):
+        Producer(producer_config(config, topic_value))  # librdkafka takes every one
+    assert librdkafka_compression(None) is None

@@ -6,6 +6,7 @@ from typing import Any
 
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.partitioning import PARTITIONER
+from eventgen.runtime.publisher import librdkafka_compression
 from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.transport import ProducerLike
 
@@ -43,9 +44,9 @@ def producer_config(spec: ConsumerSpec, config: RuntimeConfig) -> dict[str, Any]
         "socket.connection.setup.timeout.ms": max(1000, int(config.connect_timeout_s * 1000)),
     }
     compressions = {
-        route.compression
+        codec
         for _, route in (spec.publisher.routes if spec.publisher else ())
-        if route.compression
+        if (codec := librdkafka_compression(route.compression)) is not None
     }
     if len(compressions) == 1:  # one producer serves every route: only a shared setting fits
         settings["compression.type"] = compressions.pop()
