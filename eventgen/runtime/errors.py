@@ -1,4 +1,4 @@
-"""Typed failures of the runtime's codecs and publishers."""
+"""Typed failures of the runtime: codecs, publishers, and start-up of apps and relays."""
 
 from __future__ import annotations
 
@@ -64,3 +64,11 @@ class DeliveryError(Exception):
         )
         more = f" (and {len(self.failures) - 10} more)" if len(self.failures) > 10 else ""
         super().__init__(f"{len(self.failures)} record(s) not delivered: {shown}{more}")
+
+
+class StartupError(Exception):
+    """An app or relay cannot start: missing handlers, broker or database out of reach, a
+    missing topic or DLQ topic, a relay of the wrong kind. The message is one clear line.
+
+    One class for every runnable of the runtime, so the runner exits 2 on it by class.
+    """

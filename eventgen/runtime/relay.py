@@ -33,6 +33,9 @@ from typing import Any, TextIO
 
 from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.db import Store, StoreError
+
+# Re-exported (mypy --strict): the relay's StartupError was defined here before errors.py had it.
+from eventgen.runtime.errors import StartupError as StartupError  # noqa: PLC0414
 from eventgen.runtime.headers import HEADER_FIELDS
 from eventgen.runtime.outbox import LOCK_NAMESPACE, load_headers
 from eventgen.runtime.partitioning import PARTITIONER
@@ -49,13 +52,6 @@ SELECT_COLUMNS = (
 )
 SWEEP_EVERY_S = 60.0
 MAX_BACKOFF_S = 5.0
-
-
-class StartupError(Exception):
-    """The relay cannot start (broker out of reach, wrong relay kind); one clear line.
-
-    The runner exits 2 on it (it matches the class name, like the apps' StartupError).
-    """
 
 
 @dataclass
