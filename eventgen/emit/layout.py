@@ -179,18 +179,22 @@ TableKind = Literal["outbox", "inbox", "parked"]
 def service_tables(ctx: Context) -> list[tuple[Dialect, TableKind, str]]:
     """(dialect, kind, table) of every table the runtime uses in a context, sorted.
 
-    The outbox table in its store's dialect; the inbox and parked-key tables in every dialect
-    a consumer's idempotency store uses (parked keys live in the app's store).
+    The outbox table; the inbox table when a consumer has an idempotency store; the parked-key
+    table when a consumer has a store or parks keys (a park-key consumer without a store keeps
+    them in the embedded SQLite file). Each in both dialects, as the contract lists them: the
+    store a deployment uses may differ from the spec's (a SQLite laptop, a PostgreSQL cluster),
+    and a DBA reviews the DDL of both.
     """
-    found: set[tuple[Dialect, TableKind, str]] = set()
+    used: set[tuple[TableKind, str]] = set()
     if ctx.outbox is not None:
-        found.add((ctx.outbox.store, "outbox", ctx.outbox.table))
+        used.add(("outbox", ctx.outbox.table))
     for consumer in ctx.consumers:
-        store = consumer.idempotency_store
-        if store == "sqlite" or store == "postgres":
-            found.add((store, "inbox", INBOX_TABLE))
-            found.add((store, "parked", PARKED_TABLE))
-    return sorted(found)
+        if consumer.idempotency_store != "none":
+            used.add(("inbox", INBOX_TABLE))
+        if consumer.idempotency_store != "none" or consumer.on_failure == "park-key":
+            used.add(("parked", PARKED_TABLE))
+    dialects: tuple[Dialect, ...] = ("postgres", "sqlite")
+    return sorted((dialect, kind, table) for kind, table in used for dialect in dialects)
 
 
 def topics_file_path(env: str) -> str:

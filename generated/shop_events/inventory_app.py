@@ -266,7 +266,8 @@ StockLedgerBatch: TypeAlias = list[
 
 class StockLedgerApp(ConsumerApp):
     """Consumer `inventory.stock-ledger`: group inventory.stock-ledger, exactly-once, batch
-    processing, idempotency store none. Register one handler per message with `@app.on_batch`."""
+    processing, idempotency store none. Register one handler for the whole batch with
+    `@app.on_batch`."""
 
     def on_batch(
         self, handler: Callable[[StockLedgerBatch], None]

@@ -165,7 +165,8 @@ OrderMetricsBatch: TypeAlias = list[
 
 class OrderMetricsApp(ConsumerApp):
     """Consumer `orders.order-metrics`: group orders.order-metrics, at-most-once, batch
-    processing, idempotency store none. Register one handler per message with `@app.on_batch`."""
+    processing, idempotency store none. Register one handler for the whole batch with
+    `@app.on_batch`."""
 
     def on_batch(
         self, handler: Callable[[OrderMetricsBatch], None]

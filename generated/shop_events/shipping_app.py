@@ -113,8 +113,8 @@ CarrierWebhookNormaliserBatch: TypeAlias = list[
 
 class CarrierWebhookNormaliserApp(ConsumerApp):
     """Consumer `shipping.carrier-webhook-normaliser`: group shipping.carrier-webhook-normaliser,
-    exactly-once, batch processing, idempotency store none. Register one handler per message
-    with `@app.on_batch`."""
+    exactly-once, batch processing, idempotency store none. Register one handler for the whole
+    batch with `@app.on_batch`."""
 
     def on_batch(
         self, handler: Callable[[CarrierWebhookNormaliserBatch], None]

@@ -290,9 +290,12 @@ def c_doc(c: Consumer) -> str:
     doc = getattr(c, "doc", None)
     what = (
         f"Consumer `{c.qualified}`: group {c.group}, {c.delivery}, {c.processing} processing, "
-        f"idempotency store {c.idempotency_store}. Register one handler per message with "
-        + ("`@app.on_batch`" if c.processing == "batch" else "`@app.on(Message)`")
-        + "."
+        f"idempotency store {c.idempotency_store}. "
+        + (
+            "Register one handler for the whole batch with `@app.on_batch`."
+            if c.processing == "batch"
+            else "Register one handler per message with `@app.on(Message)`."
+        )
     )
     return f"{doc.strip()}\n\n{what}" if isinstance(doc, str) and doc.strip() else what
 

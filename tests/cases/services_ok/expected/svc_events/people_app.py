@@ -116,7 +116,7 @@ DirectoryBatch: TypeAlias = list[tuple[PersonRegistered | PersonRenamed, Directo
 
 class DirectoryApp(ConsumerApp):
     """Consumer `people.directory`: group people.directory, exactly-once, batch processing,
-    idempotency store none. Register one handler per message with `@app.on_batch`."""
+    idempotency store none. Register one handler for the whole batch with `@app.on_batch`."""
 
     def on_batch(
         self, handler: Callable[[DirectoryBatch], None]
