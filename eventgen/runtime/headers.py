@@ -17,6 +17,7 @@ HEADER_FIELDS = (
     "event_id", "type", "schema_version", "occurred_at", "correlation_id", "causation_id",
 )  # fmt: skip
 Headers = Sequence[tuple[str, bytes | None]]
+_FIELD_SET = frozenset(HEADER_FIELDS)
 
 
 def envelope_headers(envelope: EnvelopeHead) -> list[tuple[str, bytes]]:
@@ -57,6 +58,30 @@ def decode_record(
     head = read_head(headers)
     cls = registry.get(head.type)
     return with_payload(head, decode_avro(cls, value, head.schema_version, upcast))
+
+
+def envelope_fields(headers: Headers | None) -> dict[str, bytes]:
+    """The envelope headers of a record in one pass: name -> the last non-null value.
+
+    Other headers are not looked at; the values stay bytes (`field_text` decodes the ones a
+    reader needs), so a header that is never read is never judged.
+    """
+    found: dict[str, bytes] = {}
+    for key, value in headers or ():
+        if value is not None and key in _FIELD_SET:
+            found[key] = value
+    return found
+
+
+def field_text(fields: dict[str, bytes], name: str) -> str | None:
+    """A value of `envelope_fields` as text; None when absent. Not UTF-8 is `bad_envelope`."""
+    found = fields.get(name)
+    if found is None:
+        return None
+    try:
+        return found.decode()
+    except UnicodeDecodeError:
+        raise DecodeError("bad_envelope", f"header {name!r} is not UTF-8 text") from None
 
 
 def header_text(headers: Headers | None, name: str) -> str | None:

@@ -8,12 +8,16 @@ touches nothing) and is skipped. `sweep` deletes rows older than the retention.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventgen.runtime.db import dialect_of
 from eventgen.runtime.sql import iso_utc, quote
+
+_SQLITE_CHUNK = 300  # rows per multi-row INSERT (3 parameters each; SQLite's limit is 32,766)
 
 
 class Inbox:
@@ -48,6 +52,66 @@ class Inbox:
                 (self.group, str(event_id), iso_utc(moment)),
             )
         return bool(cursor.rowcount == 1)
+
+    def claim_many(
+        self, conn: Any, event_ids: Iterable[UUID], now: datetime | None = None
+    ) -> set[UUID]:
+        """`claim` for many events in one statement: the ids claimed now (first deliveries).
+
+        The ids absent from the result are duplicates. The ids are inserted in sorted order,
+        so two consumers claiming overlapping batches lock the rows in one order (they wait
+        for each other, never deadlock).
+        """
+        moment = now or datetime.now(UTC)
+        wanted = sorted(set(event_ids))
+        if not wanted:
+            return set()
+        if dialect_of(conn) == "postgres":
+            rows = conn.execute(
+                f"INSERT INTO {self._table} (consumer_group, event_id, handled_at) "
+                "SELECT %s, id, %s FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(id, n) "
+                "ORDER BY n ON CONFLICT DO NOTHING RETURNING event_id",
+                (self.group, moment, wanted),
+            ).fetchall()
+            return {row[0] if isinstance(row[0], UUID) else UUID(str(row[0])) for row in rows}
+        claimed: set[UUID] = set()
+        at = iso_utc(moment)
+        for start in range(0, len(wanted), _SQLITE_CHUNK):
+            chunk = wanted[start : start + _SQLITE_CHUNK]
+            if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING: one row at a time
+                claimed.update(i for i in chunk if self.claim(conn, i, moment))
+                continue
+            values = ", ".join("(?, ?, ?)" for _ in chunk)
+            params: list[Any] = []
+            for event_id in chunk:
+                params += (self.group, str(event_id), at)
+            rows = conn.execute(
+                f"INSERT INTO {self._table} (consumer_group, event_id, handled_at) "
+                f"VALUES {values} ON CONFLICT DO NOTHING RETURNING event_id",
+                params,
+            ).fetchall()
+            claimed.update(UUID(row[0]) for row in rows)
+        return claimed
+
+    def release_many(self, conn: Any, event_ids: Iterable[UUID]) -> None:
+        """Take back claims made in the caller's open transaction (records left unhandled)."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return
+        if dialect_of(conn) == "postgres":
+            conn.execute(
+                f"DELETE FROM {self._table} WHERE consumer_group = %s "
+                "AND event_id = ANY(%s::uuid[])",
+                (self.group, ids),
+            )
+            return
+        for start in range(0, len(ids), _SQLITE_CHUNK):
+            chunk = ids[start : start + _SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            conn.execute(
+                f"DELETE FROM {self._table} WHERE consumer_group = ? AND event_id IN ({marks})",
+                [self.group, *(str(i) for i in chunk)],
+            )
 
     def seen(self, conn: Any, event_id: UUID) -> bool:
         """Whether the group already handled `event_id` (a read; `claim` is the decision)."""

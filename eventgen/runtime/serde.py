@@ -18,29 +18,33 @@ docs/wire-format.md has the bytes.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import ValidationError
 from pydantic_core import from_json
 
 from eventgen.runtime.avro import Upcaster, decode_avro, encode_avro, lift, upcaster_for
 from eventgen.runtime.avro import encode_key as _encode_avro_key
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.errors import DecodeError
-from eventgen.runtime.headers import envelope_headers, header_text
+from eventgen.runtime.headers import envelope_fields, envelope_headers, field_text
 from eventgen.runtime.jsoncodec import decode_json, encode_json
 from eventgen.runtime.model import Envelope, EnvelopeHead, Message
+from eventgen.runtime.scalars import _PYTHON_INFO, INT32, TimestampWire, UuidWire
 from eventgen.runtime.spec import Route
 from eventgen.runtime.transport import RecordLike
 
 # `context.Name` (contexts may hold hyphens); anything else in a `type` header is not a type.
 TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 MAX_TYPE_LENGTH = 255
+_MAX_VERSION = INT32[1]
+# The validators behind `EnvelopeHead`'s `Uuid` / `Timestamp` fields, called on header text.
+_UUID = UuidWire()
+_TIMESTAMP = TimestampWire()
+_INFO = _PYTHON_INFO
 
 
 class ValueCodec(Protocol):
@@ -93,37 +97,93 @@ def record_time(record: RecordLike) -> datetime:
 
 
 def read_record_head(
-    record: RecordLike, message_type: str, schema_version: int | None = None
+    record: RecordLike,
+    message_type: str,
+    schema_version: int | None = None,
+    fields: dict[str, bytes] | None = None,
 ) -> EnvelopeHead:
-    """The envelope metadata of a record whose type is known.
+    """The envelope metadata of a record whose type is known (see `head_values`)."""
+    return _construct(EnvelopeHead, head_values(record, message_type, schema_version, fields))
+
+
+def head_values(
+    record: RecordLike,
+    message_type: str,
+    schema_version: int | None = None,
+    fields: dict[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """The envelope metadata of a record whose type is known, as `EnvelopeHead` field values.
 
     `schema_version` given: the value's framing said it (it wins over a header); else the
     `schema_version` header is required. A missing `event_id` / `occurred_at` falls back to
     the record's coordinates and timestamp; present but malformed is `bad_envelope`.
+    `fields`: the record's `envelope_fields`, when the caller has read them already.
+
+    Each value is checked by the same rules as `EnvelopeHead`'s (the `Uuid` and `Timestamp`
+    wire validators, the int32 version range), once, and the head is built without a second
+    validation pass.
     """
-    headers = record.headers()
-    wire: dict[str, Any] = {"type": message_type}
+    if fields is None:
+        fields = envelope_fields(record.headers())
     if schema_version is None:
-        text = header_text(headers, "schema_version")
-        if text is None or not text.isdigit():
+        text = field_text(fields, "schema_version")
+        if text is None or not text.isascii() or not text.isdigit():
             raise DecodeError(
                 "bad_envelope", f"`schema_version` header {text!r} is not a version", message_type
             )
         schema_version = int(text)
-    wire["schema_version"] = schema_version
-    wire["event_id"] = header_text(headers, "event_id") or str(record_event_id(record))
-    wire["occurred_at"] = header_text(headers, "occurred_at") or record_time(record).isoformat()
-    for name in ("correlation_id", "causation_id"):
-        wire[name] = header_text(headers, name)
+    if not 1 <= schema_version <= _MAX_VERSION:
+        raise DecodeError(
+            "bad_envelope", f"schema_version {schema_version} is out of range", message_type
+        )
+    event_text = field_text(fields, "event_id")
+    occurred_text = field_text(fields, "occurred_at")
+    causation_text = field_text(fields, "causation_id")
     try:
-        return EnvelopeHead.model_validate_json(json.dumps(wire), strict=True)
-    except ValidationError as exc:
-        raise DecodeError("bad_envelope", str(exc), message_type) from exc
+        event_id = _UUID.validate(event_text, _INFO) if event_text else record_event_id(record)
+        occurred_at = (
+            _TIMESTAMP.validate(occurred_text, _INFO) if occurred_text else record_time(record)
+        )
+        causation_id = None if causation_text is None else _UUID.validate(causation_text, _INFO)
+    except (ValueError, OverflowError) as exc:
+        raise DecodeError("bad_envelope", f"envelope header: {exc}", message_type) from None
+    return {
+        "event_id": event_id,
+        "type": message_type,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "correlation_id": field_text(fields, "correlation_id"),
+        "causation_id": causation_id,
+    }
 
 
 def envelope_of(head: EnvelopeHead, payload: Message) -> Envelope[Message]:
-    """Join decoded metadata and payload."""
-    return Envelope(**dict(head), payload=payload)
+    """Join metadata (from `read_record_head`: validated) and a decoded payload, unvalidated."""
+    return envelope_from({**head.__dict__, "payload": payload})
+
+
+def envelope_from(values: dict[str, Any]) -> Envelope[Message]:
+    """An envelope of `head_values` plus `payload` (all validated already), not revalidated."""
+    return _construct(Envelope, values)
+
+
+_T = TypeVar("_T", bound=EnvelopeHead)
+_HEAD_FIELDS = frozenset(EnvelopeHead.model_fields)
+_ENVELOPE_FIELDS = frozenset(Envelope.model_fields)
+
+
+def _construct(cls: type[_T], values: dict[str, Any]) -> _T:
+    """`cls.model_construct(**values)` for these two field-only models (no defaults to fill,
+    no extras, no private attributes) at a third of its cost: what model_construct sets."""
+    model = object.__new__(cls)
+    setattr_ = object.__setattr__
+    setattr_(model, "__dict__", values)
+    setattr_(
+        model, "__pydantic_fields_set__", set(_ENVELOPE_FIELDS if cls is Envelope else _HEAD_FIELDS)
+    )
+    setattr_(model, "__pydantic_extra__", None)
+    setattr_(model, "__pydantic_private__", None)
+    return model
 
 
 # -- versions and upcasting ---------------------------------------------------------------
@@ -179,12 +239,38 @@ class _HeaderCodec:
     """Shared part of the codecs whose envelope is only in headers."""
 
     def message_type(self, record: RecordLike, route: Route) -> str:
-        return checked_type(header_text(record.headers(), "type"))
+        return checked_type(field_text(envelope_fields(record.headers()), "type"))
 
-    def _head(self, record: RecordLike, route: Route) -> tuple[EnvelopeHead, type[Message]]:
-        message_type = self.message_type(record, route)
+    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
+        fields = envelope_fields(record.headers())
+        return self.decode_fields(record, route, fields, checked_type(field_text(fields, "type")))
+
+    def decode_handled(
+        self, record: RecordLike, route: Route, handles: frozenset[str] | set[str]
+    ) -> Envelope[Message] | None:
+        """`decode`, or None when the type is not in `handles` (or not on the topic); the
+        headers are read once for the type and the head."""
+        fields = envelope_fields(record.headers())
+        message_type = checked_type(field_text(fields, "type"))
+        if message_type not in handles:
+            return None
+        try:
+            return self.decode_fields(record, route, fields, message_type)
+        except DecodeError as exc:
+            if exc.reason == "unknown_type":
+                return None
+            raise
+
+    def decode_fields(
+        self, record: RecordLike, route: Route, fields: dict[str, bytes], message_type: str
+    ) -> Envelope[Message]:
+        raise NotImplementedError
+
+    def _head(
+        self, record: RecordLike, route: Route, fields: dict[str, bytes], message_type: str
+    ) -> tuple[dict[str, Any], type[Message]]:
         cls = route.topic.registry.get(message_type)  # unknown_type: not on this topic
-        return read_record_head(record, message_type), cls
+        return head_values(record, message_type, None, fields), cls
 
 
 class AvroHeaderCodec(_HeaderCodec):
@@ -195,11 +281,14 @@ class AvroHeaderCodec(_HeaderCodec):
     ) -> tuple[bytes, list[tuple[str, bytes]]]:
         return encode_avro(envelope.payload), envelope_headers(envelope)
 
-    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
-        head, cls = self._head(record, route)
+    def decode_fields(
+        self, record: RecordLike, route: Route, fields: dict[str, bytes], message_type: str
+    ) -> Envelope[Message]:
+        head, cls = self._head(record, route, fields, message_type)
         value = _require_value(record, cls.TYPE)
-        upcast = upcast_for(cls, head.schema_version)
-        return envelope_of(head, decode_avro(cls, value, head.schema_version, upcast))
+        upcast = upcast_for(cls, head["schema_version"])
+        head["payload"] = decode_avro(cls, value, head["schema_version"], upcast)
+        return envelope_from(head)
 
 
 class JsonHeaderCodec(_HeaderCodec):
@@ -210,19 +299,23 @@ class JsonHeaderCodec(_HeaderCodec):
     ) -> tuple[bytes, list[tuple[str, bytes]]]:
         return encode_json(envelope.payload), envelope_headers(envelope)
 
-    def decode(self, record: RecordLike, route: Route) -> Envelope[Message]:
-        head, cls = self._head(record, route)
+    def decode_fields(
+        self, record: RecordLike, route: Route, fields: dict[str, bytes], message_type: str
+    ) -> Envelope[Message]:
+        head, cls = self._head(record, route, fields, message_type)
         value = _require_value(record, cls.TYPE)
-        upcast = upcast_for(cls, head.schema_version)
+        upcast = upcast_for(cls, head["schema_version"])
         if upcast is None:
-            return envelope_of(head, decode_json(cls, value))
+            head["payload"] = decode_json(cls, value)
+            return envelope_from(head)
         try:
             raw = from_json(value)
         except ValueError as exc:
             raise DecodeError("corrupt_payload", f"not JSON: {exc}", cls.TYPE) from exc
         if not isinstance(raw, dict):
             raise DecodeError("invalid_payload", "the payload is not a JSON object", cls.TYPE)
-        return envelope_of(head, lift(cls, head.schema_version, raw, upcast))
+        head["payload"] = lift(cls, head["schema_version"], raw, upcast)
+        return envelope_from(head)
 
 
 # -- selection --------------------------------------------------------------------------
@@ -254,6 +347,27 @@ def _make(route: Route, url: str | None, config: RuntimeConfig) -> ValueCodec:
 
     timeout = min(config.connect_timeout_s, 30.0)
     return RegistryAvroCodec(RegistryClient(url, timeout_s=timeout), config.subject_strategy)
+
+
+def decode_handled(
+    codec: ValueCodec, record: RecordLike, route: Route, handles: frozenset[str] | set[str]
+) -> Envelope[Message] | None:
+    """The envelope of a record whose type is in `handles`, else None (the consumer skips it).
+
+    A well-formed type that is not on the topic (`unknown_type`) is None too. Header codecs
+    read the headers once for the type and the head; other codecs (Confluent framing) are
+    asked for the type first, then decode.
+    """
+    if isinstance(codec, _HeaderCodec):
+        return codec.decode_handled(record, route, handles)
+    if codec.message_type(record, route) not in handles:
+        return None
+    try:
+        return codec.decode(record, route)
+    except DecodeError as exc:
+        if exc.reason == "unknown_type":
+            return None
+        raise
 
 
 def encode_key(route: Route, message: Message) -> bytes | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from eventgen.runtime.config import RuntimeConfig
@@ -71,7 +71,6 @@ class Outputs:
         )
 
 
-@dataclass
 class Context(Generic[M]):
     """The record a handler is called for: envelope fields, where it came from, db, publish.
 
@@ -80,18 +79,54 @@ class Context(Generic[M]):
     `none`. `publish` sends a message through the consumer's publisher; by default the
     output's causation_id is this record's event_id and its correlation_id this record's
     correlation_id (or its event_id when it has none).
+
+    Built once per record on the hot path, so it holds the record and reads its place
+    (`topic`, `partition`, `offset`, `key`, `headers`) only when a handler asks.
     """
 
-    envelope: Envelope[M]
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    attempt: int
-    db: Any
-    _outputs: Outputs = field(repr=False)
-    published: list[Output] = field(default_factory=list, repr=False)
+    __slots__ = ("_outputs", "_record", "attempt", "db", "envelope", "published")
+
+    def __init__(
+        self,
+        record: Any,
+        envelope: Envelope[M],
+        attempt: int,
+        db: Any,
+        outputs: Outputs,
+    ) -> None:
+        self._record = record
+        self.envelope = envelope
+        self.attempt = attempt
+        self.db = db
+        self._outputs = outputs
+        self.published: list[Output] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Context(type={self.type!r}, event_id={self.event_id}, topic={self.topic!r}, "
+            f"partition={self.partition}, offset={self.offset}, attempt={self.attempt})"
+        )
+
+    @property
+    def topic(self) -> str:
+        return cast(str, self._record.topic())
+
+    @property
+    def partition(self) -> int:
+        return cast(int, self._record.partition())
+
+    @property
+    def offset(self) -> int:
+        return cast(int, self._record.offset())
+
+    @property
+    def key(self) -> bytes | None:
+        return cast("bytes | None", self._record.key())
+
+    @property
+    def headers(self) -> list[tuple[str, bytes | None]]:
+        """The record's headers (a copy: changing it changes nothing)."""
+        return list(self._record.headers() or ())
 
     @property
     def message(self) -> M:
