@@ -6,8 +6,8 @@
     assert broker.records("shop.orders.v1.dlq") == []
 
 It runs the same apps, publishers, codecs, retries, DLQ writes and idempotency stores as Kafka
-does, with what they rely on: partitions, keyed partitioning (librdkafka's default,
-CRC32 of the key modulo the partition count, so a key lands where it would on Kafka), offsets,
+does, with what they rely on: partitions, keyed partitioning (murmur2 of the key modulo the
+partition count, as the runtime's producers partition: a key lands where it would on Kafka), offsets,
 consumer groups with committed offsets and incremental (cooperative) assignment, pause/resume,
 seek, and transactions whose records read_committed consumers see only once committed (aborted
 ones never). It is deterministic: partitions are dealt round-robin to a group's members in join
