@@ -151,6 +151,21 @@ def check_parking(project: Project) -> Iterator[Diagnostic]:
                         f"give topic `{topic.local_name}` a key type, or use "
                         "`on_failure: dead-letter`",
                     )
+            if con.idempotency_store != "postgres":
+                where = (
+                    "its SQLite idempotency store"
+                    if con.idempotency_store == "sqlite"
+                    else "the embedded SQLite file (it has no idempotency store)"
+                )
+                yield warning(
+                    "W0828",
+                    con.at("on_failure"),
+                    f"consumer `{con.name}` keeps its parked keys in {where}: every instance "
+                    "has its own file, so a key parked by one instance is not parked on the "
+                    "instance that gets its partition after a rebalance",
+                    "use `idempotency: {store: postgres}` when the consumer runs as more than "
+                    "one instance; for a single instance, silence with `suppress: [W0828]`",
+                )
             if not con.dlq:
                 yield error(
                     "E0824",
@@ -265,6 +280,13 @@ RULES: tuple[Rule, ...] = (
         "at-least-once consumer without an idempotency store: database effects repeat on "
         "redelivery",
         check_delivery,
+    ),
+    declare(
+        "W0828",
+        "warning",
+        "rule",
+        "`on_failure: park-key` with parked keys in SQLite: per instance, lost on a rebalance",
+        check_parking,
     ),
     declare(
         "W0822",

@@ -305,7 +305,7 @@ def test_runtime_keys_resolve_with_their_defaults(tmp_path: Path) -> None:
         "    subscribe: [order-events]\n"
         "    handles: [OrderPlaced]\n"
         "    dlq: true\n"
-        "    idempotency: {store: sqlite, retention: 30d}\n"
+        "    idempotency: {store: postgres, retention: 30d}\n"
         "    on_failure: park-key\n"
         "outbox: {store: postgres, retention: 2h}\n"
     )
@@ -354,11 +354,12 @@ def test_consumer_suppress_silences_its_own_warnings_never_errors(tmp_path: Path
         "    subscribe: [order-events]\n"
         "    handles: [OrderPlaced]\n"
         "    on_failure: park-key\n"
-        "    suppress: [W0820]\n"
+        "    suppress: [W0820, W0828]\n"
         "  loud: {subscribe: [order-events], handles: [OrderPlaced]}\n"
     )
     _, found = pipeline.load_project(_specs(tmp_path, body))
-    # quiet's W0820 is silenced, its E0824 (park-key without a DLQ) is not; loud still warns.
+    # quiet's W0820 and W0828 are silenced, its E0824 (park-key without a DLQ) is not; loud
+    # still warns.
     assert sorted((d.code, d.loc.line) for d in found) == [("E0824", 11), ("W0820", 13)]
 
 
