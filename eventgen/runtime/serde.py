@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -33,7 +34,7 @@ from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.headers import envelope_fields, envelope_headers, field_text
 from eventgen.runtime.jsoncodec import decode_json, encode_json
 from eventgen.runtime.model import Envelope, EnvelopeHead, Message
-from eventgen.runtime.scalars import _PYTHON_INFO, INT32, TimestampWire, UuidWire
+from eventgen.runtime.scalars import INT32, TimestampWire, UuidWire
 from eventgen.runtime.spec import Route
 from eventgen.runtime.transport import RecordLike
 
@@ -41,10 +42,10 @@ from eventgen.runtime.transport import RecordLike
 TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 MAX_TYPE_LENGTH = 255
 _MAX_VERSION = INT32[1]
-# The validators behind `EnvelopeHead`'s `Uuid` / `Timestamp` fields, called on header text.
-_UUID = UuidWire()
-_TIMESTAMP = TimestampWire()
-_INFO = _PYTHON_INFO
+# The patterns behind `EnvelopeHead`'s `Uuid` / `Timestamp` fields (scalars.UuidWire,
+# TimestampWire), applied to header text.
+_UUID_PATTERN = UuidWire().regex
+_TIMESTAMP_PATTERN = TimestampWire().regex
 
 
 class ValueCodec(Protocol):
@@ -125,36 +126,66 @@ def head_values(
     """
     if fields is None:
         fields = envelope_fields(record.headers())
-    if schema_version is None:
-        text = field_text(fields, "schema_version")
-        if text is None or not text.isascii() or not text.isdigit():
-            raise DecodeError(
-                "bad_envelope", f"`schema_version` header {text!r} is not a version", message_type
-            )
-        schema_version = int(text)
-    if not 1 <= schema_version <= _MAX_VERSION:
-        raise DecodeError(
-            "bad_envelope", f"schema_version {schema_version} is out of range", message_type
-        )
-    event_text = field_text(fields, "event_id")
-    occurred_text = field_text(fields, "occurred_at")
-    causation_text = field_text(fields, "causation_id")
+    get = fields.get
+    name = "schema_version"  # the header being read, for the error
     try:
-        event_id = _UUID.validate(event_text, _INFO) if event_text else record_event_id(record)
-        occurred_at = (
-            _TIMESTAMP.validate(occurred_text, _INFO) if occurred_text else record_time(record)
-        )
-        causation_id = None if causation_text is None else _UUID.validate(causation_text, _INFO)
+        if schema_version is None:
+            raw = get("schema_version")
+            text = None if raw is None else raw.decode()
+            if text is None or not text.isascii() or not text.isdigit():
+                raise DecodeError(
+                    "bad_envelope",
+                    f"`schema_version` header {text!r} is not a version",
+                    message_type,
+                )
+            schema_version = int(text)
+        if not 1 <= schema_version <= _MAX_VERSION:
+            raise DecodeError(
+                "bad_envelope", f"schema_version {schema_version} is out of range", message_type
+            )
+        name = "event_id"
+        raw = get("event_id")
+        text = raw.decode() if raw else ""
+        event_id = _uuid(text) if text else record_event_id(record)
+        name = "occurred_at"
+        raw = get("occurred_at")
+        text = raw.decode() if raw else ""
+        occurred_at = _timestamp(text) if text else record_time(record)
+        name = "causation_id"
+        raw = get("causation_id")
+        causation_id = None if raw is None else _uuid(raw.decode())
+        name = "correlation_id"
+        raw = get("correlation_id")
+        correlation_id = None if raw is None else raw.decode()
+    except UnicodeDecodeError:
+        raise DecodeError(
+            "bad_envelope", f"header {name!r} is not UTF-8 text", message_type
+        ) from None
     except (ValueError, OverflowError) as exc:
-        raise DecodeError("bad_envelope", f"envelope header: {exc}", message_type) from None
+        raise DecodeError("bad_envelope", f"header {name!r}: {exc}", message_type) from None
     return {
         "event_id": event_id,
         "type": message_type,
         "schema_version": schema_version,
         "occurred_at": occurred_at,
-        "correlation_id": field_text(fields, "correlation_id"),
+        "correlation_id": correlation_id,
         "causation_id": causation_id,
     }
+
+
+def _uuid(text: str) -> UUID:
+    """`Uuid`'s wire rule (the 8-4-4-4-12 hex form only), inlined for the hot path."""
+    if _UUID_PATTERN.search(text) is None:
+        raise ValueError(f"not a valid UUID: {text[:80]!r}")
+    return UUID(text)
+
+
+def _timestamp(text: str) -> datetime:
+    """`Timestamp`'s wire rule (RFC 3339 with an offset, normalised to UTC), inlined."""
+    if _TIMESTAMP_PATTERN.search(text) is None:
+        raise ValueError(f"not a valid timestamp: {text[:80]!r}")
+    instant = datetime.fromisoformat(text)
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
 
 
 def envelope_of(head: EnvelopeHead, payload: Message) -> Envelope[Message]:
@@ -368,6 +399,16 @@ def decode_handled(
         if exc.reason == "unknown_type":
             return None
         raise
+
+
+def decoder_for(
+    codec: ValueCodec, route: Route, handles: frozenset[str] | set[str]
+) -> Callable[[RecordLike], Envelope[Message] | None]:
+    """`decode_handled` with its codec, route and handled types bound (a consumer's hot path)."""
+    if isinstance(codec, _HeaderCodec):
+        method = codec.decode_handled
+        return lambda record: method(record, route, handles)
+    return lambda record: decode_handled(codec, record, route, handles)
 
 
 def encode_key(route: Route, message: Message) -> bytes | None:

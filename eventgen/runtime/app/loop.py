@@ -87,6 +87,7 @@ class Loop(Offsets):
         self.outputs = Outputs(spec.publisher, config, spec.name)
         self.retries = RetryStates()
         self.rng = random.Random()
+        self.decoders: dict[str, Callable[[RecordLike], Envelope[Message] | None]] = {}
         self.inbox: Any = None
         if store is not None and spec.idempotency != "none" and not self.eos:
             from eventgen.runtime.inbox import Inbox
@@ -412,9 +413,13 @@ class Loop(Offsets):
 
     def _decode(self, record: RecordLike, route: Route) -> Envelope[Message] | None:
         """The envelope, or None for a type this consumer does not handle (skipped)."""
-        from eventgen.runtime.serde import codec_for, decode_handled
+        decoder = self.decoders.get(route.topic.name)
+        if decoder is None:
+            from eventgen.runtime.serde import codec_for, decoder_for
 
-        return decode_handled(codec_for(route, self.config), record, route, self.handles)
+            codec = codec_for(route, self.config)
+            decoder = self.decoders[route.topic.name] = decoder_for(codec, route, self.handles)
+        return decoder(record)
 
     def _handle(self, record: Any, envelope: Envelope[Message]) -> None:
         offset = record.offset()
