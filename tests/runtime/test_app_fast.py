@@ -5,9 +5,11 @@ and the one-pass envelope reader against EnvelopeHead's own validation."""
 from __future__ import annotations
 
 import pickle
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,3 +226,34 @@ def test_the_envelope_reader_matches_envelope_head_validation() -> None:
 def test_an_empty_headers_list_needs_a_version() -> None:
     with pytest.raises(DecodeError, match="bad_envelope"):
         read_record_head(_Rec([]), "shop.Placed")
+
+
+@pytest.mark.kafka
+def test_a_failing_handler_mid_batch_on_sqlite_keeps_every_effect_once(
+    kafka_bootstrap_servers: str, names: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE fx (seq INTEGER NOT NULL)")
+    topic = names["topic"]
+    records = [encoded(topic, Placed(order="k", seq=i)) for i in range(30)]
+    records[20:20] = [records[3]]  # a copy of an event handled earlier in the batch
+    produce(kafka_bootstrap_servers, topic, records)
+    app = make_app(topic, names["group"], dlq=names["dlq"], retry=RETRY)  # SQLite inbox
+    calls: list[tuple[int, int]] = []
+
+    @app.on(Placed)
+    def handle(event: Placed, ctx: Context[Placed]) -> None:
+        calls.append((event.seq, ctx.attempt))
+        ctx.db.execute("INSERT INTO fx (seq) VALUES (?)", (event.seq,))
+        if event.seq == 12 and ctx.attempt == 1:
+            raise RuntimeError("transient")
+
+    cfg = RuntimeConfig(bootstrap_servers=kafka_bootstrap_servers, sqlite_path=str(path),
+                        connect_timeout_s=10.0, log_interval_s=60.0)  # fmt: skip
+    stats = app.run(cfg, idle_exit_s=2.0)
+    with sqlite3.connect(path) as db:
+        assert sorted(r[0] for r in db.execute("SELECT seq FROM fx")) == list(range(30))
+    assert calls == [(i, 1) for i in range(13)] + [(12, 2)] + [(i, 1) for i in range(13, 30)]
+    assert (stats.handled, stats.retried, stats.duplicates) == (30, 1, 1)
+    assert committed(kafka_bootstrap_servers, names["group"], topic, 1) == [31]

@@ -232,17 +232,28 @@ class Loop(Offsets):
         if not items:
             return 0
         if self.store is None:
-            return self._fast_unstored(items, stop)
-        try:
-            return self._fast_stored(items, stop)
-        except Exception as exc:  # noqa: BLE001 - rolled back: record by record it is
-            log.info(
-                "consumer %s: batch of %d rolled back (%s: %s); handling it record by record",
-                self.spec.name, len(items), type(exc).__name__, exc,
-            )  # fmt: skip
-            return 0
+            cut, failure = self._fast_unstored(items, stop)
+        else:
+            try:
+                cut, failure = self._fast_stored(items, stop)
+            except Exception as exc:  # noqa: BLE001 - rolled back: record by record it is
+                log.info(
+                    "consumer %s: batch of %d rolled back (%s: %s); handling it record by record",
+                    self.spec.name, len(items), type(exc).__name__, exc,
+                )  # fmt: skip
+                return 0
+        if failure is None:
+            return cut
+        # The records before it are finished; the failed one is retried (its partition paused
+        # and sought back) or dead-lettered, exactly as on the per-record path.
+        self.stats.consumed += 1
+        self._failed(items[cut][0], failure)
+        return cut + 1
 
-    def _fast_stored(self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any) -> int:
+    def _fast_stored(
+        self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any
+    ) -> tuple[int, BaseException | None]:
+        """The fast path with a store; (records finished, the failure of the next one)."""
         assert self.store is not None
         handled = duplicates = skipped = 0
         outputs: list[Output] = []
@@ -257,7 +268,6 @@ class Loop(Offsets):
                 # claims each record in its savepoint below (no round trip to save).
                 ids = [envelope.event_id for _, envelope in items if envelope is not None]
                 claimed = inbox.claim_many(conn, ids) if ids else set()
-            started = time.monotonic()
             for index, (record, envelope) in enumerate(items):
                 if envelope is None:
                     skipped += 1
@@ -274,11 +284,12 @@ class Loop(Offsets):
                 # and the records before it stay handled (their handlers run once).
                 conn.execute("SAVEPOINT eventgen_record")
                 if inbox is not None and not postgres and not inbox.claim(conn, envelope.event_id):
+                    conn.execute("RELEASE SAVEPOINT eventgen_record")
                     duplicates += 1
                     continue
                 ctx = Context(record, envelope, 1, conn, self.outputs)
                 try:
-                    started = self._call(envelope, ctx, started)
+                    self._call(envelope, ctx)
                 except Exception as exc:  # noqa: BLE001 - the record's failure, handled below
                     conn.execute("ROLLBACK TO SAVEPOINT eventgen_record")
                     if claimed is not None:
@@ -296,13 +307,12 @@ class Loop(Offsets):
             # claims were not committed), never loses their outputs.
             self._emit(outputs)
         self._finish_fast(items, cut, handled, duplicates, skipped)
-        if failure is None:
-            return cut
-        self.stats.consumed += 1
-        self._failed(items[cut][0], failure)  # retry (partition paused) or dead letter
-        return cut + 1
+        return cut, failure
 
-    def _fast_unstored(self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any) -> int:
+    def _fast_unstored(
+        self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any
+    ) -> tuple[int, BaseException | None]:
+        """The fast path without a store; (records finished, the failure of the next one)."""
         handled = skipped = 0
         outputs: list[Output] = []
         cut = len(items)
@@ -327,14 +337,9 @@ class Loop(Offsets):
         try:
             self._emit(outputs)
         except RetryLater:
-            return 0  # nothing finished: record by record, outputs produced again
+            return 0, None  # nothing finished: record by record, outputs produced again
         self._finish_fast(items, cut, handled, 0, skipped)
-        if failure is None:
-            return cut
-        record = items[cut][0]
-        self.stats.consumed += 1
-        self._failed(record, failure)
-        return cut + 1
+        return cut, failure
 
     def _finish_fast(
         self,
