@@ -528,6 +528,10 @@ def main() -> int:
     ap.add_argument("--modes", default="live,backlog", help="live, backlog or both")
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--max-seconds", type=float, default=300.0, help="bound of every wait")
+    ap.add_argument("--sides", default="debezium,polling", help="debezium, polling or both")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting of the generated connector config (a tuning "
+                         "probe; the figures are then not the generated route's)")  # fmt: skip
     ap.add_argument("--connect-pid", type=int, help="the Connect worker's pid: report its CPU")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = ap.parse_args()
@@ -536,6 +540,12 @@ def main() -> int:
     modes = [m for m in args.modes.split(",") if m]
     if not modes or set(modes) - {"live", "backlog"}:
         ap.error("--modes takes live and/or backlog")
+    chosen = [s for s in args.sides.split(",") if s]
+    if not chosen or set(chosen) - {"debezium", "polling"}:
+        ap.error("--sides takes debezium and/or polling")
+    overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
+    if len(overrides) != len(args.set):
+        ap.error("--set takes KEY=VALUE")
     services = {n: env(n) for n in ("KAFKA_BOOTSTRAP_SERVERS", "EVENTGEN_POSTGRES_DSN",
                                     "EVENTGEN_CONNECT_URL")}  # fmt: skip
     bootstrap, dsn = services["KAFKA_BOOTSTRAP_SERVERS"], services["EVENTGEN_POSTGRES_DSN"]
@@ -574,6 +584,10 @@ def main() -> int:
         cleanup.callback(delete_topics, bootstrap, topics)
         create_topics(bootstrap, topics, args.partitions)
         body = (out / "connect" / f"{contexts['debezium']}-outbox.json").read_bytes()
+        if overrides:
+            emitted = json.loads(body)
+            emitted["config"].update(overrides)
+            body = json.dumps(emitted).encode()
         connector = Connector(services["EVENTGEN_CONNECT_URL"], body, dsn)
         cleanup.callback(connector.remove, args.max_seconds)
         began = time.monotonic()
@@ -588,7 +602,9 @@ def main() -> int:
         print(f"{before['cpus']} cpus, load {before['loadavg']}; {args.rows:,} rows per run in "
               f"transactions of {args.txn_rows}; connector RUNNING with its slot after "
               f"{ready_s:.1f} s")  # fmt: skip
-        order = ["debezium", "polling"]
+        if overrides:
+            print(f"connector settings changed from the generated file: {overrides}")
+        order = chosen
         for i, mode in enumerate(modes):
             for side_name in order if i % 2 == 0 else order[::-1]:
                 got = run_side(mode, sides[side_name], ctx)
@@ -599,7 +615,7 @@ def main() -> int:
         print(line)
     write_json(args.json, {
         "benchmark": "debezium route vs polling relay", "machine_before": before,
-        "machine_after": machine(), "args": vars(args), "connector_ready_s": ready_s,
+        "machine_after": machine(), "args": vars(args), "connector_overrides": overrides, "connector_ready_s": ready_s,
         "results": results, "ratios": summary["ratios"],
     })  # fmt: skip
     return 0
