@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from pydantic_core import from_json
 
@@ -181,10 +181,17 @@ def head_values(
 
 
 def _uuid(text: str) -> UUID:
-    """`Uuid`'s wire rule (the 8-4-4-4-12 hex form only), inlined for the hot path."""
+    """`Uuid`'s wire rule (the 8-4-4-4-12 hex form only), inlined for the hot path.
+
+    The pattern admits exactly 32 hex digits, so the value is built from them directly
+    (what `UUID(hex)` ends with, without its re-parsing of braces and prefixes).
+    """
     if _UUID_PATTERN.search(text) is None:
         raise ValueError(f"not a valid UUID: {text[:80]!r}")
-    return UUID(text)
+    value = object.__new__(UUID)
+    object.__setattr__(value, "int", int(text.replace("-", ""), 16))
+    object.__setattr__(value, "is_safe", SafeUUID.unknown)
+    return value
 
 
 def _timestamp(text: str) -> datetime:

@@ -199,6 +199,10 @@ def test_the_envelope_reader_matches_envelope_head_validation() -> None:
     head = _head(GOOD)
     assert head == EnvelopeHead.model_validate({**GOOD, "type": "shop.Placed", "schema_version": 1})
     assert head.model_fields_set == set(EnvelopeHead.model_fields)
+    assert head.event_id == uuid.UUID(GOOD["event_id"]) and head.event_id.version == 4
+    upper = _head({**GOOD, "event_id": GOOD["event_id"].upper()}).event_id
+    assert upper == head.event_id and hash(upper) == hash(head.event_id)
+    assert pickle.loads(pickle.dumps(head.event_id)) == head.event_id
     payload = Placed(order="k", seq=1)
     built = envelope_of(head, payload)
     checked = Envelope[Placed](**dict(head), payload=payload)
