@@ -45,6 +45,7 @@ _MAX_VERSION = INT32[1]
 # The patterns behind `EnvelopeHead`'s `Uuid` / `Timestamp` fields (scalars.UuidWire,
 # TimestampWire), applied to header text.
 _UUID_PATTERN = UuidWire().regex
+_UNKNOWN_SAFETY = SafeUUID.unknown  # an enum member read once (the lookup is a descriptor call)
 _TIMESTAMP_PATTERN = TimestampWire().regex
 
 
@@ -190,7 +191,7 @@ def _uuid(text: str) -> UUID:
         raise ValueError(f"not a valid UUID: {text[:80]!r}")
     value = object.__new__(UUID)
     object.__setattr__(value, "int", int(text.replace("-", ""), 16))
-    object.__setattr__(value, "is_safe", SafeUUID.unknown)
+    object.__setattr__(value, "is_safe", _UNKNOWN_SAFETY)
     return value
 
 
