@@ -85,3 +85,50 @@ def postgres_dsn() -> Iterator[str]:
         return
     with started_services("postgres", "--no-kafka") as exports:
         yield exports["EVENTGEN_POSTGRES_DSN"]
+
+
+REGISTRY_SCRIPT = REPO_DIR / "scripts" / "registry"
+REGISTRY_START_TIMEOUT_S = 600  # a cold start downloads ~140 MB from Maven Central
+REGISTRY_STOP_TIMEOUT_S = 60
+
+
+def run_registry_script(
+    state_dir: Path, *args: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REGISTRY_SCRIPT), "--state-dir", str(state_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def registry_url() -> Iterator[str]:
+    """Base URL of a real Confluent-compatible registry (Apicurio, scripts/registry):
+    $EVENTGEN_REGISTRY_URL, or one registry for the whole session.
+
+    Registered once, in tests/conftest.py: a session fixture imported into several modules
+    would be several fixtures, each starting a registry in the same state dir.
+    """
+    if url := os.environ.get("EVENTGEN_REGISTRY_URL"):
+        yield url.rstrip("/")
+        return
+    state_dir = REPO_DIR / ".services" / f"pytest-{os.getpid()}-registry"
+    try:
+        result = run_registry_script(state_dir, "start", timeout=REGISTRY_START_TIMEOUT_S)
+        if result.returncode != 0:
+            pytest.fail(
+                f"scripts/registry start failed (exit {result.returncode}):\n"
+                f"{result.stderr[-4000:]}",
+                pytrace=False,
+            )
+        line = result.stdout.strip().splitlines()[-1]
+        key, _, value = line.removeprefix("export ").partition("=")
+        assert key == "EVENTGEN_REGISTRY_URL", result.stdout
+        yield shlex.split(value)[0]
+    finally:
+        run_registry_script(state_dir, "stop", timeout=REGISTRY_STOP_TIMEOUT_S)
+        if state_dir.is_dir() and not any(state_dir.iterdir()):
+            state_dir.rmdir()

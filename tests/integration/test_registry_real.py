@@ -1,7 +1,7 @@
 """`eventgen registry check|push` against a REAL Schema Registry server (not the stub of
 tests/evolution): Apicurio Registry's Confluent-compatible API, started by scripts/registry.
 
-The session fixture reuses $EVENTGEN_REGISTRY_URL if set (as printed by `scripts/registry
+The session fixture (tests/services.py `registry_url`) reuses $EVENTGEN_REGISTRY_URL if set (as printed by `scripts/registry
 start`), else starts a private registry and stops it at the end. That registry must be a
 throwaway one: the test deletes the example's subjects before it starts.
 """
@@ -9,20 +9,14 @@ throwaway one: the test deletes the example's subjects before it starts.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import shutil
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from eventgen.evolution import history
@@ -31,9 +25,6 @@ from eventgen.evolution.registry_cli import registry
 from eventgen.evolution.subjects import canonical, subjects
 
 REPO_DIR = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_DIR / "scripts" / "registry"
-START_TIMEOUT_S = 600  # a cold start downloads ~140 MB from Maven Central
-STOP_TIMEOUT_S = 60
 # The whole test, registry start excluded (it takes about 5 s against a local registry).
 TEST_BUDGET_S = 120
 
@@ -46,41 +37,6 @@ INCOMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + "      rejected_by: string\n")
 # The same field optional (a union with null, default null): compatible.
 COMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + '      rejected_by: "string?"\n')
 CHANGED_SUBJECT = "orders.order-events-value"
-
-
-def _script(state_dir: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), "--state-dir", str(state_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="session")
-def registry_url() -> Iterator[str]:
-    """Base URL of a real Confluent-compatible registry: $EVENTGEN_REGISTRY_URL or a session one."""
-    if url := os.environ.get("EVENTGEN_REGISTRY_URL"):
-        yield url.rstrip("/")
-        return
-    state_dir = REPO_DIR / ".services" / f"pytest-{os.getpid()}-registry"
-    try:
-        result = _script(state_dir, "start", timeout=START_TIMEOUT_S)
-        if result.returncode != 0:
-            pytest.fail(
-                f"scripts/registry start failed (exit {result.returncode}):\n"
-                f"{result.stderr[-4000:]}",
-                pytrace=False,
-            )
-        line = result.stdout.strip().splitlines()[-1]
-        key, _, value = line.removeprefix("export ").partition("=")
-        assert key == "EVENTGEN_REGISTRY_URL", result.stdout
-        yield shlex.split(value)[0]
-    finally:
-        _script(state_dir, "stop", timeout=STOP_TIMEOUT_S)
-        if state_dir.is_dir() and not any(state_dir.iterdir()):
-            state_dir.rmdir()
 
 
 def http(method: str, url: str) -> tuple[int, Any]:

@@ -14,7 +14,6 @@ from eventgen.runtime.confluent import RegistryAvroCodec
 from eventgen.runtime.model import Message
 from eventgen.runtime.registry_client import RegistryClient
 from eventgen.runtime.serde import encode_key
-from tests.integration.test_registry_real import registry_url  # noqa: F401 - the fixture
 from tests.runtime.apps.kit import Raw, headers_of, produce, read_all, topics, unique
 from tests.runtime.apps.shop import Placed, input_route, make_app
 
@@ -32,7 +31,7 @@ def names(kafka_bootstrap_servers: str) -> Iterator[dict[str, str]]:
 def test_unknown_schema_id_is_dead_lettered_and_the_partition_goes_on(
     kafka_bootstrap_servers: str,
     names: dict[str, str],
-    registry_url: str,  # noqa: F811
+    registry_url: str,
     tmp_path: Path,
 ) -> None:
     topic, dlq, group = names["topic"], names["dlq"], names["group"]

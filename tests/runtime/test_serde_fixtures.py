@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import shlex
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -168,25 +165,6 @@ class Rec:
 
 
 @pytest.fixture(scope="session", name="registry")
-def registry_fixture() -> Iterator[str]:
-    """A real Confluent-compatible registry (Apicurio): $EVENTGEN_REGISTRY_URL or a session one.
-
-    The pattern of tests/integration/test_registry_real.py, with its start script helper.
-    """
-    from tests.integration.test_registry_real import REPO_DIR as repo
-    from tests.integration.test_registry_real import START_TIMEOUT_S, _script
-
-    if url := os.environ.get("EVENTGEN_REGISTRY_URL"):
-        yield url.rstrip("/")
-        return
-    state_dir = repo / ".services" / f"pytest-{os.getpid()}-runtime-registry"
-    try:
-        result = _script(state_dir, "start", timeout=START_TIMEOUT_S)
-        if result.returncode != 0:
-            pytest.fail(f"scripts/registry start failed:\n{result.stderr[-4000:]}", pytrace=False)
-        line = result.stdout.strip().splitlines()[-1]
-        yield shlex.split(line.removeprefix("export ").partition("=")[2])[0]
-    finally:
-        _script(state_dir, "stop", timeout=60)
-        if state_dir.is_dir() and not any(state_dir.iterdir()):
-            state_dir.rmdir()
+def registry_fixture(registry_url: str) -> str:
+    """The session's real Confluent-compatible registry (tests/services.py registry_url)."""
+    return registry_url
