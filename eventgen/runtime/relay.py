@@ -15,9 +15,10 @@ what each crash does.
 
 Leader: PostgreSQL, a session advisory lock held by the relay's connection (released by the
 server when the process dies); SQLite, an exclusive `flock` on a lock file next to the
-database (released by the kernel when the process dies). On SQLite a batch with work runs
-inside `BEGIN IMMEDIATE` (lock first, then produce and delete), so a busy write lock delays
-a batch instead of failing its delete after the acknowledgements.
+database (released by the kernel when the process dies). No database lock is held while a
+batch is produced (on SQLite that would block the application's outbox writes during a Kafka
+outage); the delete after the acknowledgements waits for SQLite's write lock if an
+application transaction holds it, rather than give up and send the batch again.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ SELECT_COLUMNS = (
     "correlation_id, causation_id, headers"
 )
 SWEEP_EVERY_S = 60.0
+# How long the SQLite relay waits for the write lock to delete a batch Kafka acknowledged
+# (each try already waits the busy timeout); past it the batch is sent again later.
+SQLITE_DELETE_WAIT_S = 300.0
 MAX_BACKOFF_S = 5.0
 
 
@@ -162,8 +166,8 @@ class _Run:
                         raise
                     sent = -1
                     if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
-                        # An application transaction held the write lock past the busy
-                        # timeout: nothing was produced (the lock comes first), so try again.
+                        # The write lock stayed busy past the delete's whole wait: the
+                        # batch stays and is sent again (at-least-once).
                         log.info("outbox %s: SQLite write lock busy, retrying", self.spec.table)
                     else:
                         # A lost connection (a restarted server, a killed backend): drop the
@@ -195,25 +199,13 @@ class _Run:
         assert self.store is not None
         if time.monotonic() >= self.next_sweep:
             self._sweep()
-        if self.store.dialect == "postgres":
-            # Read outside a transaction: nothing is held while the batch is produced; the
-            # leader lock keeps every other relay away from these rows.
-            rows = self._read(self.store.connection, limit)
-            if rows:
-                self._publish(rows)
-                with self.store.transaction() as conn:
-                    self._remove(conn, [row.seq for row in rows])
-        else:
-            # SQLite: peek without a lock; with work to do, take the write lock first, then
-            # read, produce, delete and commit, so that an application transaction holding
-            # the lock delays the batch instead of making the delete fail after the acks.
-            if not self._read(self.store.connection, 1):
-                return 0
-            with self.store.transaction(immediate=True) as conn:
-                rows = self._read(conn, limit)
-                if rows:
-                    self._publish(rows)
-                    self._remove(conn, [row.seq for row in rows])
+        # Read outside a transaction: nothing is held while the batch is produced (on SQLite
+        # the write lock would block the application's own outbox writes while Kafka is slow
+        # or down); the leader lock keeps every other relay away from these rows.
+        rows = self._read(self.store.connection, limit)
+        if rows:
+            self._publish(rows)
+            self._remove_published([row.seq for row in rows])
         if not rows:
             return 0
         self.stats.published += len(rows)
@@ -278,6 +270,28 @@ class _Run:
             (limit,),
         )
         return [_row(values) for values in cursor.fetchall()]
+
+    def _remove_published(self, seqs: Sequence[int]) -> None:
+        """Delete the acknowledged rows in one transaction. On SQLite an application
+        transaction may hold the write lock past the busy timeout: wait for it (bounded, and
+        a stop ends the wait) rather than give up, since giving up re-sends the whole batch."""
+        assert self.store is not None
+        if self.store.dialect == "postgres":
+            with self.store.transaction() as conn:
+                self._remove(conn, seqs)
+            return
+        deadline = time.monotonic() + SQLITE_DELETE_WAIT_S
+        while True:
+            try:
+                with self.store.transaction(immediate=True) as conn:
+                    self._remove(conn, seqs)
+                return
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline or self.stop.is_set():
+                    raise
+                log.info("outbox %s: waiting for the write lock to delete a published batch",
+                         self.spec.table)  # fmt: skip
 
     def _remove(self, conn: Any, seqs: Sequence[int]) -> None:
         """Delete (or mark published) the acknowledged rows in the caller's transaction."""

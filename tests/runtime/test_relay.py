@@ -4,6 +4,7 @@ publish and delete, late commits, failed deliveries, retention, bounds and start
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -341,8 +342,9 @@ def test_batch_larger_than_sqlite_parameter_chunks(env: Env) -> None:
 @pytest.mark.parametrize("env", [pytest.param("sqlite")], indirect=True)
 def test_sqlite_app_holding_the_write_lock_delays_without_duplicates(env: Env) -> None:
     """An application transaction holds SQLite's write lock longer than the relay's busy
-    timeout: the relay takes the lock before producing, so it publishes nothing until the
-    lock is free and then every row once (never a batch whose delete then fails)."""
+    timeout: the relay produces the committed rows meanwhile (it holds no lock while it
+    produces), waits for the lock to delete them, and publishes every row once (the delete
+    never gives up and re-sends the batch)."""
     _add(env, carts=2, per_cart=5)
     config = RuntimeConfig(**{**env.config.__dict__, "connect_timeout_s": 1.0})
     result: list[RelayStats | BaseException] = []
@@ -361,7 +363,7 @@ def test_sqlite_app_holding_the_write_lock_delays_without_duplicates(env: Env) -
             env.writer().add(conn, ItemAdded(cart_id="cart-0", n=5))
             thread.start()
             time.sleep(2.5)  # longer than the relay's busy timeout (1 s)
-            assert env.pending() == 10  # nothing published and deleted while locked
+            assert env.pending() == 10  # nothing deleted while locked
         thread.join(RUN_BOUND_S)
     finally:
         stop.set()
@@ -371,3 +373,60 @@ def test_sqlite_app_holding_the_write_lock_delays_without_duplicates(env: Env) -
     assert isinstance(stats, RelayStats) and stats.published == 11 and env.rows() == 0
     records = consume_all(env.config.bootstrap_servers, env.topic, 11)
     assert _by_cart(records) == {"cart-0": list(range(6)), "cart-1": list(range(5))}
+
+
+class _ProducesNowhere:
+    """Real producers that reach Kafka for metadata at start-up, but send every record to a
+    broker that is not there: a Kafka outage that begins after the relay started."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    def consumer(self, config: dict[str, Any]) -> Any:
+        raise AssertionError("the relay makes no consumer")
+
+    def producer(self, config: dict[str, Any]) -> Any:
+        from confluent_kafka import Producer
+
+        real = Producer(config)
+        dead = Producer({**config, "bootstrap.servers": "127.0.0.1:1"})
+
+        class Split:
+            def list_topics(self, *args: Any, **kwargs: Any) -> Any:
+                return real.list_topics(*args, **kwargs)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(dead, name)
+
+            def __len__(self) -> int:
+                return len(dead)
+
+        return Split()
+
+
+@pytest.mark.parametrize("env", [pytest.param("sqlite")], indirect=True)
+def test_sqlite_app_writes_while_kafka_does_not_acknowledge(env: Env) -> None:
+    """The relay holds no SQLite lock while it waits for acks, so the application's own outbox
+    writes go on during a Kafka outage (the outbox decouples the app from Kafka)."""
+    _add(env, carts=1, per_cart=3)
+    config = RuntimeConfig(**{**env.config.__dict__, "connect_timeout_s": 5.0})
+    stop = threading.Event()
+    relay = threading.Thread(
+        target=lambda: env.relay().run(config, transport=_ProducesNowhere(""), stop=stop),
+        daemon=True,
+    )
+    relay.start()
+    try:
+        time.sleep(2.0)  # the relay has read the batch and waits for acks that never come
+        app = sqlite3.connect(env.config.sqlite_path, timeout=1.0, isolation_level=None)
+        try:
+            app.execute("BEGIN IMMEDIATE")  # fails with "database is locked" if it holds it
+            env.writer().add(app, ItemAdded(cart_id="cart-9", n=0))
+            app.execute("COMMIT")
+        finally:
+            app.close()
+        assert env.pending() == 4
+    finally:
+        stop.set()
+        relay.join(60)
+    assert not relay.is_alive()
