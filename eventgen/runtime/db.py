@@ -11,6 +11,7 @@ psycopg is imported only when a PostgreSQL store opens: a service on SQLite does
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -101,9 +102,9 @@ class Store:
                 dsn, connect_timeout=max(1, math.ceil(timeout_s)), autocommit=True
             )
         except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL store {where}: {_one_line(exc)}") from None
+            raise StoreError(f"PostgreSQL store {where}: {_scrubbed(exc, dsn)}") from None
         except (ValueError, TypeError) as exc:  # a DSN psycopg cannot even parse
-            raise StoreError(f"PostgreSQL store {where}: {_one_line(exc)}") from None
+            raise StoreError(f"PostgreSQL store {where}: {_scrubbed(exc, dsn)}") from None
         return cls("postgres", conn, where, timeout_s)
 
     @property
@@ -189,6 +190,42 @@ def ensure_tables(conn: Any, kinds: Mapping[str, str]) -> None:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _scrubbed(exc: BaseException, dsn: str) -> str:
+    """`exc` in one line without the DSN or its password: psycopg's parse errors quote the
+    whole DSN (`missing "=" after "mysql://root:secret@..."`), so neither may appear."""
+    text = _one_line(exc)
+    if dsn:
+        text = text.replace(dsn, "(dsn)")
+    for secret in _passwords(dsn):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _passwords(dsn: str) -> set[str]:
+    """Every spelling of a password the DSN may hold (URL userinfo, key=value, parsed)."""
+    from urllib.parse import unquote, urlsplit
+
+    found: set[str] = set()
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        password = None
+    if password:
+        found |= {password, unquote(password)}
+    for match in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn):
+        value = match.group(1)
+        found |= {value, value.strip("'")}
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parsed = conninfo_to_dict(dsn).get("password")
+    except Exception:  # noqa: BLE001 - unparsable or no psycopg: the spellings above remain
+        parsed = None
+    if parsed:
+        found.add(str(parsed))
+    return {value for value in found if value}
 
 
 def _safe_dsn(dsn: str) -> str:

@@ -56,6 +56,8 @@ class BatchLoop(Loop):
         self.batch_due = 0.0  # monotonic time the open batch must be flushed
         self.held: RetryState | None = None  # a failed batch waiting for its retry
         self.held_paused: set[TP] = set()
+        # park-key: (topic, key) parked while isolating the held batch (cleared with it)
+        self.parked_now: set[tuple[str, bytes]] = set()
 
     # The open batch is flushed by `_tick` when full or due, also when no record comes.
 
@@ -209,11 +211,20 @@ class BatchLoop(Loop):
         return True
 
     def _isolate(self, entries: list[Entry], state: RetryState) -> None:
-        """The batch failed for good: one record at a time, one attempt each."""
+        """The batch failed for good: one record at a time, one attempt each.
+
+        park-key: a poison record parks its key, and the later records of that key in the
+        batch go to the DLQ (reason `parked`) without being handled, as they would have in
+        a later batch: the key's order holds inside the batch too.
+        """
         for entry in entries:
             if entry.settled or entry.tp in self.stopped:
                 continue
             assert entry.envelope is not None
+            key = entry.record.key()
+            if (entry.record.topic(), key) in self.parked_now:
+                entry.settled = self._dead_letter_entry(entry, "parked", None, 0)
+                continue
             try:
                 with self._db() as conn:
                     if self.inbox is not None and not self.inbox.claim(
@@ -229,11 +240,21 @@ class BatchLoop(Loop):
             except RetryLater:
                 raise
             except Exception as exc:  # noqa: BLE001 - a poison record
-                entry.settled = self._dead_letter_entry(
-                    entry, "handler", exc, state.attempts + 1, state
-                )
-                if entry.settled and self.parked is not None and entry.record.key() is not None:
-                    self._park(entry.record, exc)
+                if self._parks(entry.record):
+                    self._park_entry(entry, exc, state)
+                else:
+                    entry.settled = self._dead_letter_entry(
+                        entry, "handler", exc, state.attempts + 1, state
+                    )
+
+    def _park_entry(self, entry: Entry, exc: BaseException, state: RetryState) -> None:
+        """park-key: park the key and dead-letter the entry as one unit (Loop._park_unit);
+        its offset is marked done with the batch's, afterwards."""
+        now = utc_now()
+        first = state.first_failure_at or now
+        self._park_unit(entry.record, exc, state.attempts + 1, first, now)
+        self.parked_now.add((entry.record.topic(), entry.record.key()))
+        entry.settled = True
 
     def _dead_letter_entry(
         self,
@@ -270,6 +291,7 @@ class BatchLoop(Loop):
             self._finished(entry.record)
         self.batch = []
         self.held = None
+        self.parked_now = set()
         if self.held_paused:
             paused = sorted(self.held_paused - self.stopped)
             self.consumer.resume([TopicPartition(t, p) for t, p in paused])
@@ -294,3 +316,4 @@ class BatchLoop(Loop):
         self.held_paused -= partitions
         if not self.batch:
             self.held = None
+            self.parked_now = set()

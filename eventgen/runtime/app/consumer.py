@@ -7,8 +7,10 @@ connects to nothing); the user's module registers handlers with `@app.on(Message
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
+import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,10 +66,35 @@ class ConsumerApp:
             raise StartupError(f"consumer {self.spec.name}: a second handler for {name}")
 
         def register(handler: Callable[[M, _Context[M]], None]) -> Callable[[M, _Context[M]], None]:
+            self._check_parameter(handler, message)
             self.handlers[message.TYPE] = handler
             return handler
 
         return register
+
+    def _check_parameter(self, handler: Callable[..., None], message: type[Message]) -> None:
+        """The handler's first parameter, when annotated with a class, must accept `message`.
+
+        mypy --strict catches this in the user's code through the generated overloads; this is
+        the same check at start for code that is not type-checked. Annotations that do not
+        resolve (forward references to names out of scope) or are not plain classes (unions,
+        type variables, `Any`) are not checked.
+        """
+        try:
+            params = list(inspect.signature(handler).parameters.values())
+            hints = typing.get_type_hints(handler)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check
+            return
+        if not params:
+            return
+        annotated = hints.get(params[0].name)
+        if not isinstance(annotated, type) or issubclass(message, annotated):
+            return
+        name = getattr(handler, "__qualname__", repr(handler))
+        raise StartupError(
+            f"consumer {self.spec.name}: handler {name} is registered for {message.__name__} "
+            f"but its first parameter is annotated {annotated.__name__}"
+        )
 
     def on_batch(self, handler: BatchHandler) -> BatchHandler:
         """Register the batch handler (`processing: batch`): a list of (message, ctx) pairs."""

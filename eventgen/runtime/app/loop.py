@@ -98,6 +98,9 @@ class Loop(Offsets):
             from eventgen.runtime.failures.parking import ParkedKeys
 
             self.parked = ParkedKeys(spec.parked_table, spec.group)
+        # ctx.db is None when the idempotency store is `none` (the contract), even when the
+        # runtime keeps its parked keys in a private SQLite store.
+        self.ctx_db = spec.idempotency != "none"
         # at-least-once stream processing takes a consumed batch in one transaction (`_fast`).
         self.fast = not self.eos and not self.amo and self.parked is None
         self.waiting: dict[TP, RetryState] = {}  # paused partitions: the record they wait on
@@ -287,7 +290,7 @@ class Loop(Offsets):
                     conn.execute("RELEASE SAVEPOINT eventgen_record")
                     duplicates += 1
                     continue
-                ctx = Context(record, envelope, 1, conn, self.outputs)
+                ctx = self._context(record, envelope, 1, conn)
                 try:
                     self._call(envelope, ctx)
                 except Exception as exc:  # noqa: BLE001 - the record's failure, handled below
@@ -441,7 +444,7 @@ class Loop(Offsets):
                     if self.inbox is not None and not self.inbox.claim(conn, envelope.event_id):
                         self.stats.duplicates += 1
                     else:
-                        ctx = Context(record, envelope, attempt, conn, self.outputs)
+                        ctx = self._context(record, envelope, attempt, conn)
                         self._call(envelope, ctx)
                         # Outputs are acknowledged (or in the Kafka transaction) before the
                         # DB transaction commits: a crash in between repeats the record,
@@ -477,7 +480,7 @@ class Loop(Offsets):
     def _context(
         self, record: Any, envelope: Envelope[Message], attempt: int, conn: Any
     ) -> Context[Any]:
-        return Context(record, envelope, attempt, conn, self.outputs)
+        return Context(record, envelope, attempt, conn if self.ctx_db else None, self.outputs)
 
     @contextmanager
     def _db(self) -> Iterator[Any]:
@@ -508,11 +511,12 @@ class Loop(Offsets):
         last = state.last_failure_at
         assert first is not None and last is not None
         try:
-            done = self._dead_letter_or_stop(
-                record, "handler", exc, attempts=state.attempts, first=first, last=last
-            )
-            if done and self.parked is not None and record.key() is not None:
-                self._park(record, exc)
+            if self._parks(record):
+                done = self._dead_letter_and_park(record, exc, state.attempts, first, last)
+            else:
+                done = self._dead_letter_or_stop(
+                    record, "handler", exc, attempts=state.attempts, first=first, last=last
+                )
         except RetryLater as later:
             self._wait(record, DLQ_RETRY_S, str(later), state)
             return
@@ -617,15 +621,65 @@ class Loop(Offsets):
         self._dead_letter_or_stop(record, "parked", None, attempts=0)
         return True
 
-    def _park(self, record: Any, exc: BaseException) -> None:
+    def _parks(self, record: Any) -> bool:
+        """park-key: a dead letter of this record parks its key (it has a key and a DLQ)."""
+        return (
+            self.parked is not None
+            and record.key() is not None
+            and self.spec.dlq
+            and self.routes[record.topic()].dlq is not None
+        )
+
+    def _dead_letter_and_park(
+        self,
+        record: Any,
+        exc: BaseException,
+        attempts: int,
+        first: datetime,
+        last: datetime,
+    ) -> bool:
+        """park-key: park the key and dead-letter the record as one unit, then mark it done."""
+        self._park_unit(record, exc, attempts, first, last)
+        self._finished(record)
+        return True
+
+    def _park_unit(
+        self,
+        record: Any,
+        exc: BaseException,
+        attempts: int,
+        first: datetime,
+        last: datetime,
+    ) -> None:
+        """park-key: the park row and the DLQ write as one unit; the caller marks it done.
+
+        The park row is inserted in a store transaction, the DLQ record is produced and
+        acknowledged (under exactly-once: added to the Kafka transaction) inside it, then the
+        store commits; only after that may the offset be marked done. Any failure (the DB,
+        the DLQ write, the commit) raises RetryLater and nothing is done: the record is tried
+        again and dead-lettered again, so a DLQ record may be written twice, a park is never
+        lost.
+        """
         from eventgen.runtime.failures.dlq import REPLAY_ID_HEADER
 
+        assert self.store is not None
+        dlq = self.routes[record.topic()].dlq
+        assert dlq is not None
         run = dict(record.headers() or ()).get(REPLAY_ID_HEADER)
-        with self._db() as conn:
-            self.parked.park(
-                conn, record.topic(), record.key(), offset=record.offset(),
-                reason="handler", replay_id=None if run is None else run.decode(errors="replace"),
-            )  # fmt: skip
+        try:
+            with self.store.transaction() as conn:
+                self.parked.park(
+                    conn, record.topic(), record.key(), offset=record.offset(), reason="handler",
+                    replay_id=None if run is None else run.decode(errors="replace"),
+                )  # fmt: skip
+                self._produce_dead_letter(record, dlq, "handler", exc, attempts, first, last)
+        except RetryLater:
+            raise
+        except Exception as failure:
+            raise RetryLater(
+                f"parking the key failed ({type(failure).__name__}: {failure})"
+            ) from failure
+        self.stats.dead_lettered += 1
         log.warning(
             "consumer %s: key %r of %s parked after %s",
             self.spec.name, record.key(), record.topic(), type(exc).__name__,

@@ -45,6 +45,7 @@ class Offsets:
         self.assigned: set[TP] = set()
         self.done: dict[TP, int] = {}  # next offset to commit (last finished record + 1)
         self.committed: dict[TP, int] = {}  # what was last committed (or sent in a txn)
+        self.confirmed: dict[TP, int] = {}  # what a synchronous commit was acknowledged for
         self.since_commit = 0
         self.last_commit = time.monotonic()
         self.in_txn = False
@@ -84,7 +85,13 @@ class Offsets:
         self._commit({tp: off for tp, off in self.done.items() if tp in partitions}, False)
 
     def _commit(self, offsets: dict[TP, int], asynchronous: bool = True) -> None:
-        changed = {tp: off for tp, off in offsets.items() if self.committed.get(tp) != off}
+        # An asynchronous commit's outcome is known only to an on_commit callback (none is
+        # set): `committed` records what was *asked*, so it only saves repeating an
+        # unchanged position on the cadence. A synchronous commit (revoke, stop, at-most-once)
+        # skips only positions an earlier synchronous commit confirmed (`confirmed`): a
+        # rejected asynchronous commit is never taken for a confirmed one.
+        known = self.committed if asynchronous else self.confirmed
+        changed = {tp: off for tp, off in offsets.items() if known.get(tp) != off}
         self.since_commit = 0
         self.last_commit = time.monotonic()
         if not changed:
@@ -100,6 +107,8 @@ class Offsets:
             log.warning("consumer %s: commit failed: %s", self.spec.name, exc)
             return
         self.committed.update(changed)
+        if not asynchronous:
+            self.confirmed.update(changed)
 
     # ------------------------------------------------------------------ transactions
 
@@ -169,6 +178,7 @@ class Offsets:
             self.assigned.discard(tp)
             self.done.pop(tp, None)
             self.committed.pop(tp, None)
+            self.confirmed.pop(tp, None)
 
     def _measure_lag(self) -> None:
         lag = 0

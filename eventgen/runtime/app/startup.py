@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.errors import StartupError
 from eventgen.runtime.partitioning import PARTITIONER
 from eventgen.runtime.publisher import librdkafka_compression
 from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.transport import ProducerLike
 
-
-class StartupError(Exception):
-    """The app cannot start: missing handlers, broker or database out of reach, missing topic."""
+__all__ = ["StartupError", "check_topics", "consumer_config", "producer_config"]
 
 
 def consumer_config(spec: ConsumerSpec, config: RuntimeConfig) -> dict[str, Any]:
