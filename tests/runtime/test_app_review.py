@@ -237,7 +237,13 @@ def test_handlers_with_fitting_or_unresolvable_annotations_register() -> None:
     def unresolvable(event: NoSuchName, ctx: Context[Any]) -> None:  # type: ignore[name-defined]  # noqa: F821
         pass
 
-    for handler in (exact, base, bare, unresolvable):
+    def anything(event: Any, ctx: Any) -> None:  # typing.Any is a class on Python 3.11+
+        pass
+
+    def union(event: Placed | None, ctx: Context[Any]) -> None:
+        pass
+
+    for handler in (exact, base, bare, unresolvable, anything, union):
         app = make_app("t", "g")
         app.on(Placed)(handler)
         assert app.missing() == []

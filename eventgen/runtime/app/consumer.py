@@ -88,7 +88,8 @@ class ConsumerApp:
         if not params:
             return
         annotated = hints.get(params[0].name)
-        if not isinstance(annotated, type) or issubclass(message, annotated):
+        # typing.Any is a class since Python 3.11: it accepts everything, like `object`.
+        if annotated is Any or not isinstance(annotated, type) or issubclass(message, annotated):
             return
         name = getattr(handler, "__qualname__", repr(handler))
         raise StartupError(

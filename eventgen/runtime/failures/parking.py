@@ -7,7 +7,10 @@ letters (`eventgen dlq replay`) releases it: the replayed records carry
 
 The rows live in the app's Store (table `spec.parked_table`, DDL from
 `eventgen.runtime.sql.table_ddl(dialect, "parked", table)`), in the caller's open
-transaction, so a parking commits with the DLQ offset commit's bookkeeping, never apart.
+transaction. The consumer loop inserts the park row in a store transaction inside which the
+DLQ record is produced and acknowledged; the store commits, and only then is the record's
+offset marked done. A failure at any step marks nothing done: the record is dead-lettered
+again (possibly twice), and a park is never lost.
 
 Rules:
 - keys compare as bytes; an unkeyed record (key None) has no order to keep: parking it parks
