@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     )
     from eventgen.runtime.config import ConfigError, RuntimeConfig, load_config
     from eventgen.runtime.confluent import ConfluentCodec, SchemaIdResolver, StaticSchemaIds
-    from eventgen.runtime.db import Store, StoreError
-    from eventgen.runtime.errors import DecodeError, DeliveryError
+    from eventgen.runtime.db import Store
+    from eventgen.runtime.errors import DecodeError, DeliveryError, StoreError
     from eventgen.runtime.failures import REPLAY_HEADER, ParkedKeys, ReplayReport, replay
     from eventgen.runtime.headers import (
         decode_record,
@@ -127,10 +127,10 @@ _HOMES = {
     "RunStats": "app",
     "RuntimeConfig": "config",
     "SchemaIdResolver": "confluent",
-    "StartupError": "app",
+    "StartupError": "errors",
     "StaticSchemaIds": "confluent",
     "Store": "db",
-    "StoreError": "db",
+    "StoreError": "errors",
     "Str": "scalars",
     "String": "scalars",
     "Time": "scalars",

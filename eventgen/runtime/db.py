@@ -19,16 +19,13 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.errors import StoreError as StoreError  # noqa: PLC0414 - its old home
 from eventgen.runtime.sql import statements, table_ddl
 
 Dialect = Literal["sqlite", "postgres"]
 # Serialises concurrent `CREATE TABLE IF NOT EXISTS` of several processes starting at once
 # (PostgreSQL would otherwise fail one of them on a unique violation in pg_type).
 _SCHEMA_LOCK = "eventgen.schema"
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message is one line naming the cause."""
 
 
 def dialect_of(conn: Any) -> Dialect:

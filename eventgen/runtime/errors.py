@@ -72,3 +72,10 @@ class StartupError(Exception):
 
     One class for every runnable of the runtime, so the runner exits 2 on it by class.
     """
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message is one line naming the cause.
+
+    Here rather than in db.py so that the runner catches it by class without importing the
+    store (nor psycopg)."""

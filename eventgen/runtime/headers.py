@@ -75,13 +75,7 @@ def envelope_fields(headers: Headers | None) -> dict[str, bytes]:
 
 def field_text(fields: dict[str, bytes], name: str) -> str | None:
     """A value of `envelope_fields` as text; None when absent. Not UTF-8 is `bad_envelope`."""
-    found = fields.get(name)
-    if found is None:
-        return None
-    try:
-        return found.decode()
-    except UnicodeDecodeError:
-        raise DecodeError("bad_envelope", f"header {name!r} is not UTF-8 text") from None
+    return _text(name, fields.get(name))
 
 
 def header_text(headers: Headers | None, name: str) -> str | None:
@@ -93,6 +87,10 @@ def header_text(headers: Headers | None, name: str) -> str | None:
     for key, value in headers or ():
         if key == name and value is not None:
             found = value
+    return _text(name, found)
+
+
+def _text(name: str, found: bytes | None) -> str | None:
     if found is None:
         return None
     try:

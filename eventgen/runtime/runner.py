@@ -30,18 +30,15 @@ from types import FrameType
 from typing import Any
 
 from eventgen.runtime.config import ConfigError, load_config
-from eventgen.runtime.errors import StartupError
+from eventgen.runtime.errors import StartupError, StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-# The exceptions an operator fixes (configuration, unreachable services, missing handlers).
-# StartupError and ConfigError are caught by class (errors.py and config.py import nothing
-# heavy); StoreError and any other runtime class of these names by class name within
-# eventgen.runtime, so the runner does not import the store modules (nor psycopg) to catch them.
-OPERATOR_CLASSES: tuple[type[BaseException], ...] = (StartupError, ConfigError)
-OPERATOR_ERRORS = frozenset({"StartupError", "StoreError", "ConfigError"})
+# The exceptions an operator fixes (configuration, unreachable services, missing handlers),
+# caught by class: errors.py and config.py import nothing heavy.
+OPERATOR_CLASSES: tuple[type[BaseException], ...] = (StartupError, StoreError, ConfigError)
 RUN_KEYWORDS = ("config", "transport", "max_messages", "idle_exit_s", "stop")
 CONFIG_FLAGS = (
     "bootstrap_servers",
@@ -63,12 +60,7 @@ class UsageError(Exception):
 
 def is_operator_error(exc: BaseException) -> bool:
     """True for StartupError, StoreError and ConfigError of eventgen.runtime (or subclasses)."""
-    if isinstance(exc, OPERATOR_CLASSES):
-        return True
-    return any(
-        cls.__name__ in OPERATOR_ERRORS and cls.__module__.startswith("eventgen.runtime")
-        for cls in type(exc).__mro__
-    )
+    return isinstance(exc, OPERATOR_CLASSES)
 
 
 def resolve(target: str) -> Any:
