@@ -136,7 +136,7 @@ class Loop(Offsets):
                 self._resume_due()
                 want = min(CONSUME_MAX, self._capacity(), CONSUME_MAX if left is None else left)
                 records = self.consumer.consume(want, self._timeout(self._poll_timeout()))
-                records = [r for r in records if self._usable(r)]
+                records = self._usable(records)
                 if records:
                     last_record = time.monotonic()
                     self._process(records, stop)
@@ -217,26 +217,27 @@ class Loop(Offsets):
         holds. Outputs that are not acknowledged, or a failed claim, savepoint or commit,
         roll the whole transaction back and the caller runs the same records through the
         per-record path (`_dispatch`). Without a store there is nothing to roll back: the
-        same, minus the transaction. The rest of `records` (from the first record that does
-        not decode or waits on a retry) goes to the per-record path.
+        same, minus the transaction, record by record as they decode (`_stream`). The rest of
+        `records` (from the first record that does not decode or waits on a retry) goes to
+        the per-record path.
         """
-        items: list[tuple[Any, Envelope[Message] | None]] = []
-        states = self.retries.states
-        routes = self.routes
-        for record in records:
-            topic = record.topic()
-            if states and (topic, record.partition(), record.offset()) in states:
-                break
-            try:
-                envelope = self._decode(record, routes[topic])
-            except Exception:  # noqa: BLE001 - the per-record path decides what it is
-                break
-            items.append((record, envelope))
-        if not items:
-            return 0
         if self.store is None:
-            cut, failure = self._fast_unstored(items, stop)
+            cut, failure = self._stream(records, stop)
         else:
+            items: list[tuple[Any, Envelope[Message] | None]] = []
+            states = self.retries.states
+            routes = self.routes
+            for record in records:
+                topic = record.topic()
+                if states and (topic, record.partition(), record.offset()) in states:
+                    break
+                try:
+                    envelope = self._decode(record, routes[topic])
+                except Exception:  # noqa: BLE001 - the per-record path decides what it is
+                    break
+                items.append((record, envelope))
+            if not items:
+                return 0
             try:
                 cut, failure = self._fast_stored(items, stop)
             except Exception as exc:  # noqa: BLE001 - rolled back: record by record it is
@@ -250,7 +251,7 @@ class Loop(Offsets):
         # The records before it are finished; the failed one is retried (its partition paused
         # and sought back) or dead-lettered, exactly as on the per-record path.
         self.stats.consumed += 1
-        self._failed(items[cut][0], failure)
+        self._failed(records[cut], failure)
         return cut + 1
 
     def _fast_stored(
@@ -312,36 +313,67 @@ class Loop(Offsets):
         self._finish_fast(items, cut, handled, duplicates, skipped)
         return cut, failure
 
-    def _fast_unstored(
-        self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any
-    ) -> tuple[int, BaseException | None]:
-        """The fast path without a store; (records finished, the failure of the next one)."""
-        handled = skipped = 0
+    def _stream(self, records: list[Any], stop: Any) -> tuple[int, BaseException | None]:
+        """The fast path without a store; (records finished, the failure of the next one).
+
+        Each record is decoded and handed to its handler before the next is decoded, so no
+        batch of envelopes is ever alive at once (holding 500 of them cost a third of the
+        loop's time in allocation and cache misses: docs/performance.md). The positions are
+        marked done only after the outputs of all the handled records are acknowledged.
+        """
+        handled = skipped = cut = 0
         outputs: list[Output] = []
-        cut = len(items)
+        ahead: dict[TP, int] = {}
         failure: BaseException | None = None
-        started = time.monotonic()
-        for index, (record, envelope) in enumerate(items):
+        states = self.retries.states
+        decoders = self.decoders
+        routes = self.routes
+        sink = self.outputs
+        handlers = self.handlers
+        timeout_ms = self.spec.timeout_ms
+        monotonic = time.monotonic
+        started = monotonic()
+        for record in records:
+            topic = record.topic()
+            partition = record.partition()
+            offset = record.offset()
+            if states and (topic, partition, offset) in states:
+                break
+            decoder = decoders.get(topic)
+            try:
+                envelope = decoder(record) if decoder else self._decode(record, routes[topic])
+            except Exception:  # noqa: BLE001 - the per-record path decides what it is
+                break
             if envelope is None:
                 skipped += 1
-                continue
-            if stop.is_set():
-                cut = index
-                break
-            ctx = Context(record, envelope, 1, None, self.outputs)
-            try:
-                started = self._call(envelope, ctx, started)
-            except Exception as exc:  # noqa: BLE001 - the record's failure, handled below
-                cut, failure = index, exc
-                break
-            if ctx.published:
-                outputs.extend(ctx.published)
-            handled += 1
+            else:
+                if stop.is_set():
+                    break  # the rest is not handled
+                ctx = Context(record, envelope, 1, None, sink)
+                try:
+                    handlers[envelope.type](envelope.payload, ctx)  # `_call`, inlined
+                except Exception as exc:  # noqa: BLE001 - the record's failure, handled below
+                    failure = exc
+                    break
+                ended = monotonic()
+                if (ended - started) * 1000 > timeout_ms:
+                    self._slow(envelope, ctx, ended - started)
+                started = ended
+                if ctx.published:
+                    outputs.extend(ctx.published)
+                handled += 1
+            ahead[(topic, partition)] = offset + 1
+            cut += 1
         try:
             self._emit(outputs)
         except RetryLater:
             return 0, None  # nothing finished: record by record, outputs produced again
-        self._finish_fast(items, cut, handled, 0, skipped)
+        stats = self.stats
+        stats.consumed += cut
+        stats.handled += handled
+        stats.skipped += skipped
+        self.done.update(ahead)
+        self.since_commit += cut
         return cut, failure
 
     def _finish_fast(
@@ -378,21 +410,39 @@ class Loop(Offsets):
 
     # ------------------------------------------------------------------ records
 
-    def _usable(self, record: Any) -> bool:
-        """False for error events and for records of partitions that wait or are gone."""
-        error = record.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                return False
-            if error.fatal():
-                raise FatalError(f"consumer {self.spec.name}: {error}")
-            log.warning("consumer %s: %s", self.spec.name, error)
-            return False
-        tp = (record.topic(), record.partition())
-        if tp in self.waiting or tp in self.stopped or tp not in self.assigned:
-            return False  # fetched before the pause, seek or revoke: consumed again later
-        # After a rewind, records before the position already finished may still be queued.
-        return bool(record.offset() >= self.done.get(tp, -1))
+    def _usable(self, records: list[Any]) -> list[Any]:
+        """The records to process: no error events, none of partitions that wait or are gone.
+
+        One pass with the partition's verdict kept while the records are of one partition
+        (librdkafka hands them out in runs per partition): this runs for every record.
+        """
+        usable: list[Any] = []
+        append = usable.append
+        waiting, stopped, assigned, done = self.waiting, self.stopped, self.assigned, self.done
+        last: TP | None = None
+        wanted = False
+        floor = -1
+        for record in records:
+            if record.error() is not None:
+                self._error_event(record.error())
+                continue
+            tp = (record.topic(), record.partition())
+            if tp != last:
+                last = tp
+                # Fetched before a pause, seek or revoke: consumed again later.
+                wanted = tp not in waiting and tp not in stopped and tp in assigned
+                # After a rewind, records before the position already finished may be queued.
+                floor = done.get(tp, -1)
+            if wanted and record.offset() >= floor:
+                append(record)
+        return usable
+
+    def _error_event(self, error: Any) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        if error.fatal():
+            raise FatalError(f"consumer {self.spec.name}: {error}")
+        log.warning("consumer %s: %s", self.spec.name, error)
 
     def _dispatch(self, record: Any) -> None:
         """One record: type, skip, parking, decode, dedupe, handler, and its failures."""
@@ -468,14 +518,16 @@ class Loop(Offsets):
             started = time.monotonic()
         self.handlers[envelope.type](envelope.payload, ctx)
         ended = time.monotonic()
-        elapsed_ms = (ended - started) * 1000
-        if elapsed_ms > self.spec.timeout_ms:
-            log.warning(
-                "consumer %s: handler for %s at %s/%d/%d took %.0f ms (timeout %d ms)",
-                self.spec.name, envelope.type, ctx.topic, ctx.partition, ctx.offset,
-                elapsed_ms, self.spec.timeout_ms,
-            )  # fmt: skip
+        if (ended - started) * 1000 > self.spec.timeout_ms:
+            self._slow(envelope, ctx, ended - started)
         return ended
+
+    def _slow(self, envelope: Envelope[Message], ctx: Context[Any], elapsed_s: float) -> None:
+        log.warning(
+            "consumer %s: handler for %s at %s/%d/%d took %.0f ms (timeout %d ms)",
+            self.spec.name, envelope.type, ctx.topic, ctx.partition, ctx.offset,
+            elapsed_s * 1000, self.spec.timeout_ms,
+        )  # fmt: skip
 
     def _context(
         self, record: Any, envelope: Envelope[Message], attempt: int, conn: Any
