@@ -12,7 +12,8 @@ own fresh consumer group over the same records, in alternating rounds:
 1. the generated at-least-once app (Avro decode into the model, no-op handler, idempotency
    none) vs a bare poll loop (`Consumer.consume(500)`, `decode_avro` of the class named by the
    `type` header, the same no-op handler, async commits every 1,000 records or 1 s, as the app
-   does). Target: the app at >= 85 % of the bare loop. The same app with a PostgreSQL inbox
+   does). Target: the app at >= 85 % of the bare loop. Beside it `bare-envelope`, the bare
+   loop that also reads event_id and occurred_at from the headers (see `run_bare`). The same app with a PostgreSQL inbox
    (target >= 2,000 msg/s) and with a SQLite inbox, on the first `--inbox-messages` records.
 2. the exactly-once app whose handler `ctx.publish`es one OrderScored, vs the at-least-once app
    with the same handler, on the first `--eos-messages` records; and two bare loops producing
@@ -168,14 +169,11 @@ def services() -> tuple[str, str | None]:
 
 
 @contextmanager
-def platform(partitions: int = 3) -> Iterator[Platform]:
-    """Build the bench spec under a random prefix, create its topics, delete them after."""
+def build_package(partitions: int, base: str) -> Iterator[tuple[ModuleType, ModuleType, Path]]:
+    """Build the bench spec (topics prefixed `base`) into a temporary directory and import it:
+    (bench_runtime_events.bench_app, bench_runtime_events.bench, the directory)."""
     from eventgen.cli import main as eventgen_main
 
-    bootstrap, dsn = services()
-    # SIGTERM (a `timeout`, a CI cancel) unwinds like Ctrl-C, so the topics are still deleted.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    base = f"egbench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="egbench-") as name:
         tmp = Path(name)
         specs, out = tmp / "specs", tmp / "out"
@@ -190,6 +188,17 @@ def platform(partitions: int = 3) -> Iterator[Platform]:
         sys.path.insert(0, str(out))
         app = importlib.import_module(f"{PACKAGE}.bench_app")
         models = importlib.import_module(f"{PACKAGE}.bench")
+        yield app, models, tmp
+
+
+@contextmanager
+def platform(partitions: int = 3) -> Iterator[Platform]:
+    """Build the bench spec under a random prefix, create its topics, delete them after."""
+    bootstrap, dsn = services()
+    # SIGTERM (a `timeout`, a CI cancel) unwinds like Ctrl-C, so the topics are still deleted.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    base = f"egbench-{uuid.uuid4().hex[:8]}"
+    with build_package(partitions, base) as (app, models, tmp):
         config = RuntimeConfig(
             bootstrap_servers=bootstrap,
             postgres_dsn=dsn,
@@ -359,9 +368,18 @@ def run_app(
 
 
 def run_bare(
-    plat: Platform, count: int, max_seconds: float, publish: str | None = None
+    plat: Platform,
+    count: int,
+    max_seconds: float,
+    publish: str | None = None,
+    envelope: bool = False,
 ) -> dict[str, Any]:
     """The baseline: a plain poll loop decoding into the same models, same commit cadence.
+
+    `envelope`: the loop also reads the envelope headers a service needs besides the payload
+    (event_id as a UUID, occurred_at as a datetime, as `uuid.UUID` and
+    `datetime.fromisoformat` take them, with no further checks): `bare-envelope`, the part
+    of the app's cost that any consumer of the envelope pays.
 
     `publish` "batched": the handler produces one OrderScored per record (the same encoding as
     ctx.publish), acknowledged by one flush per consume() batch before the offsets are marked;
@@ -371,6 +389,7 @@ def run_bare(
     topic = plat.in_route.topic.name
     classes = {cls.TYPE: cls for cls in plat.in_route.topic.messages}
     label = {None: "bare", "batched": "bare-publish", "transactional": "bare-eos"}[publish]
+    label = "bare-envelope" if envelope else label
     consumer = Consumer(
         {
             "bootstrap.servers": plat.config.bootstrap_servers,
@@ -433,7 +452,14 @@ def run_bare(
             for record in records:
                 if record.error() is not None:
                     continue
-                kind = next(v for k, v in record.headers() if k == "type").decode()
+                if envelope:
+                    headers: Any = record.headers()
+                    head: dict[str, bytes] = dict(headers)
+                    uuid.UUID(head["event_id"].decode())
+                    datetime.fromisoformat(head["occurred_at"].decode())
+                    kind = head["type"].decode()
+                else:
+                    kind = next(v for k, v in record.headers() if k == "type").decode()
                 handle(decode_avro(classes[kind], record.value()))
                 done[(record.topic(), record.partition())] = record.offset() + 1
                 since += 1
@@ -539,6 +565,7 @@ def main() -> int:
                     lambda: run_app(plat, plat.app.alo, args.messages, args.max_seconds,
                                     label="alo"),
                     lambda: run_bare(plat, args.messages, args.max_seconds),
+                    lambda: run_bare(plat, args.messages, args.max_seconds, envelope=True),
                 ]  # fmt: skip
                 runs += alo if i % 2 == 0 else alo[::-1]
             if "inbox" in parts:
@@ -627,6 +654,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         return median(pairs) if pairs else None
 
     summary["alo/bare"] = ratio("alo", "bare")
+    summary["alo/bare-envelope"] = ratio("alo", "bare-envelope")
     summary["eos/alo-publish"] = ratio("eos", "alo-publish")
     summary["eos/alo"] = ratio("eos", "alo")
     summary["eos/bare-eos"] = ratio("eos", "bare-eos")
@@ -640,7 +668,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def report(summary: dict[str, Any]) -> None:
     print("medians over the rounds:")
     targets = {
-        "alo": "", "bare": "", "postgres": "  target >= 2,000 msg/s", "sqlite": "",
+        "alo": "", "bare": "", "bare-envelope": "", "postgres": "  target >= 2,000 msg/s", "sqlite": "",
         "eos": "", "alo-publish": "", "bare-eos": "", "bare-publish": "",
     }  # fmt: skip
     for side, note in targets.items():
@@ -654,6 +682,9 @@ def report(summary: dict[str, Any]) -> None:
         r = summary["alo/bare"]
         print(f"  generated at-least-once / bare loop: {r:.1%} (median of paired rounds; "
               f"target >= 85%: {'met' if r >= 0.85 else 'MISSED'})")  # fmt: skip
+    if summary.get("alo/bare-envelope") is not None:
+        print(f"  generated at-least-once / bare loop that also reads the envelope: "
+              f"{summary['alo/bare-envelope']:.1%}")  # fmt: skip
     if summary.get("eos/alo-publish") is not None:
         r = summary["eos/alo-publish"]
         print(f"  exactly-once / at-least-once, handler publishing one output: {r:.1%}")
