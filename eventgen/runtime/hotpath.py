@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, SafeUUID
 
-from eventgen.runtime.headers import HEADER_FIELDS
+from eventgen.runtime.headers import envelope_fields
 from eventgen.runtime.model import Envelope, Message
 from eventgen.runtime.transport import RecordLike
 
@@ -53,9 +52,7 @@ def header_decoder(
     """The fused decoder of `codec` on `route`; `payload(cls, value)` decodes a current-version
     value (what the codec's `decode_fields` does when no upcaster is needed). `memory`: where
     it keeps what it learned (a fresh one by default; tests pass one to look into)."""
-    from eventgen.runtime.serde import _UUID_PATTERN as UUID_SHAPE
-    from eventgen.runtime.serde import _timestamp as timestamp
-    from eventgen.runtime.serde import _uuid as parse_uuid
+    from eventgen.runtime.serde import _construct, _timestamp, _uuid
 
     general = codec.decode_handled
     memory = memory or Memory()
@@ -77,19 +74,8 @@ def header_decoder(
             versions[raw_version] = envelope.schema_version
         return envelope
 
-    # Bound once: the names below are looked up per record otherwise.
-    uuid_match = UUID_SHAPE.match
-    new = object.__new__
-    set_attribute = object.__setattr__
-    unknown_safety = SafeUUID.unknown
-    all_fields = frozenset(Envelope.model_fields)
-    wanted = frozenset(HEADER_FIELDS)
-
     def decode(record: RecordLike) -> Envelope[Message] | None:
-        fields: dict[str, bytes] = {}  # `envelope_fields`, inlined
-        for key, raw in record.headers() or ():
-            if raw is not None and key in wanted:
-                fields[key] = raw
+        fields = envelope_fields(record.headers())
         get = fields.get
         known = kinds.get(get("type"))  # type: ignore[arg-type]
         if known is _SKIP:
@@ -111,21 +97,14 @@ def header_decoder(
         raw_cause = get("causation_id")
         raw_correlation = get("correlation_id")
         try:
-            text = raw_id.decode()
-            if uuid_match(text) is None:  # `serde._uuid`, inlined
-                return learn(record, fields)
-            event_id = new(UUID)
-            set_attribute(event_id, "int", int(text.replace("-", ""), 16))
-            set_attribute(event_id, "is_safe", unknown_safety)
-            occurred_at = timestamp(raw_at.decode())
-            causation_id = None if raw_cause is None else parse_uuid(raw_cause.decode())
+            event_id = _uuid(raw_id.decode())
+            occurred_at = _timestamp(raw_at.decode())
+            causation_id = None if raw_cause is None else _uuid(raw_cause.decode())
             correlation_id = None if raw_correlation is None else raw_correlation.decode()
         except (ValueError, OverflowError):  # UnicodeDecodeError too: the general path names it
             return learn(record, fields)
-        envelope = new(Envelope)  # `serde._construct`, inlined
-        set_attribute(
-            envelope,
-            "__dict__",
+        return _construct(
+            Envelope,
             {
                 "event_id": event_id,
                 "type": message_type,
@@ -136,9 +115,5 @@ def header_decoder(
                 "payload": payload(cls, value),
             },
         )
-        set_attribute(envelope, "__pydantic_fields_set__", set(all_fields))
-        set_attribute(envelope, "__pydantic_extra__", None)
-        set_attribute(envelope, "__pydantic_private__", None)
-        return envelope
 
     return decode

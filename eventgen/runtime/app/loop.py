@@ -224,18 +224,7 @@ class Loop(Offsets):
         if self.store is None:
             cut, failure = self._stream(records, stop)
         else:
-            items: list[tuple[Any, Envelope[Message] | None]] = []
-            states = self.retries.states
-            routes = self.routes
-            for record in records:
-                topic = record.topic()
-                if states and (topic, record.partition(), record.offset()) in states:
-                    break
-                try:
-                    envelope = self._decode(record, routes[topic])
-                except Exception:  # noqa: BLE001 - the per-record path decides what it is
-                    break
-                items.append((record, envelope))
+            items = self._decoded_prefix(records)
             if not items:
                 return 0
             try:
@@ -253,6 +242,22 @@ class Loop(Offsets):
         self.stats.consumed += 1
         self._failed(records[cut], failure)
         return cut + 1
+
+    def _decoded_prefix(self, records: list[Any]) -> list[tuple[Any, Envelope[Message] | None]]:
+        """The records up to the first that waits on a retry or does not decode, decoded (the
+        batch claim on PostgreSQL needs all their event ids before any handler runs)."""
+        items: list[tuple[Any, Envelope[Message] | None]] = []
+        states = self.retries.states
+        for record in records:
+            topic = record.topic()
+            if states and (topic, record.partition(), record.offset()) in states:
+                break
+            try:
+                envelope = self._decode(record, self.routes[topic])
+            except Exception:  # noqa: BLE001 - the per-record path decides what it is
+                break
+            items.append((record, envelope))
+        return items
 
     def _fast_stored(
         self, items: list[tuple[Any, Envelope[Message] | None]], stop: Any
@@ -310,7 +315,10 @@ class Loop(Offsets):
             # Acknowledged before the commit: a crash in between repeats the records (their
             # claims were not committed), never loses their outputs.
             self._emit(outputs)
-        self._finish_fast(items, cut, handled, duplicates, skipped)
+        positions = {
+            (record.topic(), record.partition()): record.offset() + 1 for record, _ in items[:cut]
+        }
+        self._finish_fast(positions, cut, handled, duplicates, skipped)
         return cut, failure
 
     def _stream(self, records: list[Any], stop: Any) -> tuple[int, BaseException | None]:
@@ -368,30 +376,19 @@ class Loop(Offsets):
             self._emit(outputs)
         except RetryLater:
             return 0, None  # nothing finished: record by record, outputs produced again
-        stats = self.stats
-        stats.consumed += cut
-        stats.handled += handled
-        stats.skipped += skipped
-        self.done.update(ahead)
-        self.since_commit += cut
+        self._finish_fast(ahead, cut, handled, 0, skipped)
         return cut, failure
 
     def _finish_fast(
-        self,
-        items: list[tuple[Any, Envelope[Message] | None]],
-        cut: int,
-        handled: int,
-        duplicates: int,
-        skipped: int,
+        self, positions: dict[TP, int], cut: int, handled: int, duplicates: int, skipped: int
     ) -> None:
+        """The first `cut` records of a batch are finished: `positions` become done."""
         stats = self.stats
         stats.consumed += cut
         stats.handled += handled
         stats.duplicates += duplicates
         stats.skipped += skipped
-        done = self.done
-        for record, _ in items[:cut]:
-            done[(record.topic(), record.partition())] = record.offset() + 1
+        self.done.update(positions)
         self.since_commit += cut
 
     def _close(self) -> None:
@@ -423,8 +420,9 @@ class Loop(Offsets):
         wanted = False
         floor = -1
         for record in records:
-            if record.error() is not None:
-                self._error_event(record.error())
+            error = record.error()
+            if error is not None:
+                self._error_event(error)
                 continue
             tp = (record.topic(), record.partition())
             if tp != last:
