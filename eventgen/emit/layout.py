@@ -117,8 +117,78 @@ def has_upcasts(ctx: Context) -> bool:
 
 
 def has_services(ctx: Context) -> bool:
-    """A context gets a service module when it has consumers or an outbox."""
-    return bool(ctx.consumers) or ctx.outbox is not None
+    """A context gets a service module when it has consumers, an outbox, aggregates or
+    projections (the event-sourcing modules import its publisher and outbox)."""
+    return (
+        bool(ctx.consumers) or ctx.outbox is not None or has_aggregates(ctx) or has_projections(ctx)
+    )
+
+
+def has_aggregates(ctx: Context) -> bool:
+    return bool(ctx.aggregates)
+
+
+def has_projections(ctx: Context) -> bool:
+    """Projections or queries: both live in `<context>_projections.py`."""
+    return bool(ctx.projections) or any(m.kind == "query" for m in ctx.messages)
+
+
+def aggregates_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.aggregates_module(context)}.py"
+
+
+def aggregates_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.aggregates_module(context)}"
+
+
+def projections_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.projections_module(context)}.py"
+
+
+def projections_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.projections_module(context)}"
+
+
+def event_store_tables(ctx: Context) -> tuple[str, str]:
+    """(events table, snapshots table) of a context's event store."""
+    base = naming.py_module(ctx.name).rstrip("_")
+    return f"{base}_events", f"{base}_snapshots"
+
+
+def event_store_kind(ctx: Context) -> Literal["sqlite", "postgres"]:
+    """The event store's database: the outbox's (one transaction for both), else SQLite."""
+    return ctx.outbox.store if ctx.outbox is not None else "sqlite"
+
+
+def projection_table(name: str) -> str:
+    """The read-model table of a projection (`OrderSummary` -> `order_summary`)."""
+    return naming.snake(name)
+
+
+def projector_group(ctx: Context, name: str) -> str:
+    """The Kafka group of a projector's topic sources (offsets live in the database)."""
+    return f"{ctx.name}.{naming.snake(name).replace('_', '-')}-projector"
+
+
+def aggregate_command_consumers(project: Project, ctx: Context) -> dict[str, str]:
+    """Consumers whose handlers the aggregates module registers: {consumer name: aggregate}.
+
+    A consumer qualifies when every message it handles is a command of one aggregate of its
+    own context; the generated handler loads, decides, appends and writes the outbox.
+    """
+    owner = {cmd.command: agg.name for agg in ctx.aggregates for cmd in agg.commands}
+    found: dict[str, str] = {}
+    for consumer in ctx.consumers:
+        owners = [owner.get(h) for h in consumer.handles]
+        first = owners[0] if owners else None
+        if first is not None and all(o == first for o in owners):
+            found[consumer.name] = first
+    return found
+
+
+# Attribute names of the event-sourcing modules (the rest come from eventgen.ir.naming).
+EVENT_STORE_ATTR = "event_store"
+EVENT_STORE_SPEC = "EVENT_STORE_SPEC"
 
 
 def app_module_path(project: Project, context: str) -> str:
@@ -173,7 +243,8 @@ PARKED_TABLE = "eventgen_parked_keys"
 
 
 Dialect = Literal["sqlite", "postgres"]
-TableKind = Literal["outbox", "inbox", "parked"]
+TableKind = Literal["outbox", "inbox", "parked", "events", "snapshots", "checkpoints"]
+CHECKPOINT_TABLE = "eventgen_checkpoints"  # eventgen.runtime.es.spec.CHECKPOINT_TABLE
 
 
 def service_tables(ctx: Context) -> list[tuple[Dialect, TableKind, str]]:
@@ -193,6 +264,11 @@ def service_tables(ctx: Context) -> list[tuple[Dialect, TableKind, str]]:
             used.add(("inbox", INBOX_TABLE))
         if consumer.idempotency_store != "none" or consumer.on_failure == "park-key":
             used.add(("parked", PARKED_TABLE))
+    if has_aggregates(ctx):
+        events, snapshots = event_store_tables(ctx)
+        used |= {("events", events), ("snapshots", snapshots)}
+    if ctx.projections:
+        used.add(("checkpoints", CHECKPOINT_TABLE))
     dialects: tuple[Dialect, ...] = ("postgres", "sqlite")
     return sorted((dialect, kind, table) for kind, table in used for dialect in dialects)
 
@@ -394,6 +470,14 @@ def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
             continue
         what = f"the service module of context `{ctx.name}`"
         yield Claim(app_module_path(project, ctx.name), "services", ctx.name, what, ctx.loc)
+        if has_aggregates(ctx):
+            what = f"the aggregates module of context `{ctx.name}`"
+            path = aggregates_module_path(project, ctx.name)
+            yield Claim(path, "services", ctx.name, what, ctx.loc)
+        if has_projections(ctx):
+            what = f"the projections module of context `{ctx.name}`"
+            path = projections_module_path(project, ctx.name)
+            yield Claim(path, "services", ctx.name, what, ctx.loc)
         for dialect, kind, table in service_tables(ctx):
             what = f"the {kind} table `{table}` ({dialect}) of context `{ctx.name}`"
             yield Claim(sql_path(ctx.name, table, dialect), "sql", ctx.name, what, ctx.loc)

@@ -142,6 +142,22 @@ def app_module(context: str) -> str:
     return context.replace("-", "_") + APP_MODULE_SUFFIX
 
 
+def aggregates_module(context: str) -> str:
+    """The context's generated event-sourcing module (`orders` -> `orders_aggregates`)."""
+    return context.replace("-", "_") + "_aggregates"
+
+
+def projections_module(context: str) -> str:
+    """The context's generated read-model module (`orders` -> `orders_projections`)."""
+    return context.replace("-", "_") + "_projections"
+
+
+def snake(name: str) -> str:
+    """`OrderSummary` / `order-summary` -> `order_summary` (attributes, tables, functions)."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return text.replace("-", "_").lower()
+
+
 def py_app_attr(consumer: str) -> str:
     """The app object's name in the service module (`reserve-stock` -> `reserve_stock`).
 

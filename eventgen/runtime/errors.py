@@ -79,3 +79,58 @@ class StoreError(Exception):
 
     Here rather than in db.py so that the runner catches it by class without importing the
     store (nor psycopg)."""
+
+
+class ConcurrencyError(Exception):
+    """An append whose `expected` stream version is not the stream's `actual` one.
+
+    Raised by `EventStore.append` (optimistic concurrency): another writer appended first. On
+    PostgreSQL a conflict found by the unique (stream_id, version) index also aborts the
+    caller's transaction: roll it back, reload and decide again (apps retry this by class).
+    """
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r}: expected version {expected}, the stream is at {actual}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class CommandRejected(Exception):
+    """A command whose `requires` guard is false on the aggregate's state.
+
+    `guard` is the spec's guard text, `state` the values of the state fields it names (as they
+    were when the command was decided), so the message says why without a debugger.
+    """
+
+    def __init__(
+        self,
+        aggregate: str,
+        command: str,
+        guard: str,
+        state: dict[str, object],
+        aggregate_id: object = None,
+    ) -> None:
+        values = ", ".join(f"{name}={value!r}" for name, value in state.items())
+        super().__init__(
+            f"{aggregate} {aggregate_id!s}: {command} rejected: `{guard}` is false ({values})"
+        )
+        self.aggregate = aggregate
+        self.command = command
+        self.guard = guard
+        self.state = state
+        self.aggregate_id = aggregate_id
+
+
+class StoredEventError(Exception):
+    """A stored event the current build cannot read: unknown type or version, or a payload
+    that no longer decodes. Never skipped silently: it names the stream and version."""
+
+    def __init__(self, stream_id: str, version: int, position: int, detail: str) -> None:
+        super().__init__(f"stream {stream_id!r} version {version} (position {position}): {detail}")
+        self.stream_id = stream_id
+        self.version = version
+        self.position = position
+        self.detail = detail

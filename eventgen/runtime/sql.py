@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 Dialect = Literal["sqlite", "postgres"]
-TableKind = Literal["outbox", "inbox", "parked"]
+TableKind = Literal["outbox", "inbox", "parked", "events", "snapshots", "checkpoints"]
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # PostgreSQL truncates identifiers past 63 bytes; index names add a suffix to the table's.
@@ -114,8 +114,54 @@ def table_ddl(dialect: Dialect, kind: TableKind, table: str) -> str:
             "PRIMARY KEY (consumer_group, topic, key)",
         ]
         statements = [_create(name, lines)]
+    elif kind == "events":
+        # The event store. `position` is the global order readers tail; appends take a
+        # store-wide lock first (eventgen.runtime.es.store), so positions are handed out in
+        # commit order and a reader never skips an event that commits late. `payload` is the
+        # message's wire JSON in the version it was written in (`schema_version`).
+        seq = "bigserial PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        now = "now()" if pg else "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+        lines = [
+            f"position {seq}",
+            f"stream_id {text} NOT NULL",
+            f"version {'integer' if pg else 'INTEGER'} NOT NULL",
+            f"event_id {'uuid' if pg else 'TEXT'} NOT NULL UNIQUE",
+            f"type {text} NOT NULL",
+            f"schema_version {'integer' if pg else 'INTEGER'} NOT NULL",
+            f"occurred_at {moment} NOT NULL",
+            f"correlation_id {text}",
+            f"causation_id {'uuid' if pg else 'TEXT'}",
+            f"payload {text} NOT NULL",
+            f"recorded_at {moment} NOT NULL DEFAULT {now}",
+            "UNIQUE (stream_id, version)",
+        ]
+        statements = [_create(name, lines)]
+    elif kind == "snapshots":
+        # One snapshot per stream (the newest); `state_hash` names the state schema it was
+        # taken under, so a changed state model ignores old snapshots.
+        lines = [
+            f"stream_id {text} PRIMARY KEY",
+            f"version {'integer' if pg else 'INTEGER'} NOT NULL",
+            f"state_hash {text} NOT NULL",
+            f"state {blob} NOT NULL",
+            f"taken_at {moment} NOT NULL",
+        ]
+        statements = [_create(name, lines)]
+    elif kind == "checkpoints":
+        # Per projection and source (`store` or `<topic>:<partition>`): the last position or
+        # offset applied, written in the transaction that writes the projection's rows.
+        lines = [
+            f"projection {text} NOT NULL",
+            f"source {text} NOT NULL",
+            f"position {'bigint' if pg else 'INTEGER'} NOT NULL",
+            f"updated_at {moment} NOT NULL",
+            "PRIMARY KEY (projection, source)",
+        ]
+        statements = [_create(name, lines)]
     else:
-        raise ValueError(f"table kind {kind!r}: expected 'outbox', 'inbox' or 'parked'")
+        raise ValueError(
+            f"table kind {kind!r}: expected outbox, inbox, parked, events, snapshots or checkpoints"
+        )
     return "".join(f"{statement};\n" for statement in statements)
 
 

@@ -1,7 +1,8 @@
 """Emitters of the generated services: app modules, upcasters, SQL DDL, connector configs.
 
-- `emit`: `<package>/<context>_app.py` for every context with consumers or an outbox
-  (services/apps.py) and `<package>/_upcast/<context>.py` for every context whose messages
+- `emit`: `<package>/<context>_app.py` for every context with consumers, an outbox, aggregates
+  or projections (services/apps.py), `<package>/<context>_aggregates.py` (services/aggregates.py)
+  and `<package>/<context>_projections.py` (services/projections.py), and `<package>/_upcast/<context>.py` for every context whose messages
   have upcasters (services/upcasters.py), formatted like the models (kind `python`);
 - `emit_sql`: `sql/<context>/<table>.<dialect>.sql` from the runtime's own DDL
   (`eventgen.runtime.sql.table_ddl`), so the files and `ensure_schema` never disagree;
@@ -19,7 +20,9 @@ from eventgen.emit.files import Files, GeneratedFile, context_sources, project_s
 from eventgen.emit.format import format_sources
 from eventgen.emit.pymodels.literals import py_comment, py_docstring
 from eventgen.emit.pymodels.render import environment
+from eventgen.emit.services.aggregates import aggregates_source
 from eventgen.emit.services.apps import app_module_view
+from eventgen.emit.services.projections import projection_sql, projections_source
 from eventgen.emit.services.upcasters import upcast_view
 from eventgen.ir.model import Project
 
@@ -54,6 +57,14 @@ def emit(project: Project) -> Files:
             module = app_module_view(project, ctx)
             sources[path] = env.get_template("app.py.jinja").render(module=module)
             origin[path] = tuple(module.sources)
+        if layout.has_aggregates(ctx):
+            path = layout.aggregates_module_path(project, ctx.name)
+            sources[path] = aggregates_source(project, ctx)
+            origin[path] = tuple(module.sources)
+        if layout.has_projections(ctx):
+            path = layout.projections_module_path(project, ctx.name)
+            sources[path] = projections_source(project, ctx)
+            origin[path] = tuple(module.sources)
     formatted = format_sources(sources)
     return {
         path: GeneratedFile(path, text.encode(), KIND, origin[path])
@@ -72,6 +83,13 @@ def emit_sql(project: Project) -> Files:
             path = layout.sql_path(ctx.name, table, dialect)
             head = "-- " + layout.header(ctx.files) + "\n"
             text = head + table_ddl(dialect, kind, table)
+            if not text.endswith("\n"):
+                text += "\n"
+            files[path] = GeneratedFile(
+                path, text.encode(), SQL_KIND, context_sources(project, ctx)
+            )
+        for path, ddl in projection_sql(project, ctx).items():
+            text = "-- " + layout.header(ctx.files) + "\n" + ddl
             if not text.endswith("\n"):
                 text += "\n"
             files[path] = GeneratedFile(

@@ -1,0 +1,1 @@
+"""The aggregates of context orders: not generated yet."""

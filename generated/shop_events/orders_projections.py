@@ -1,0 +1,1 @@
+"""The projections of context orders: not generated yet."""

@@ -1,0 +1,1 @@
+"""The projections of context payments: not generated yet."""

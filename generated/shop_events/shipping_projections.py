@@ -1,0 +1,1 @@
+"""The projections of context shipping: not generated yet."""
