@@ -85,6 +85,9 @@ class ConsumerSpec:
     parked_table: str = PARKED_TABLE
     timeout_ms: int = 30_000  # spec `timeout`: a handler call's budget (reported, not killed)
     publisher: PublisherSpec | None = None  # routes for ctx.publish (the context's publisher)
+    # A module whose import registers generated handlers (an aggregate's command consumer:
+    # `<package>.<context>_aggregates`); imported at start when handlers are missing.
+    handlers_module: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ connects to nothing); the user's module registers handlers with `@app.on(Message
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import threading
@@ -134,6 +135,10 @@ class ConsumerApp:
         from eventgen.runtime.app.loop import Loop
 
         spec = self.spec
+        if spec.handlers_module is not None and self.missing():
+            # Generated handlers (an aggregate's commands) live in a module that imports this
+            # one; importing it registers them, so `run <context>_app:<attr>` works as well.
+            importlib.import_module(spec.handlers_module)
         missing = self.missing()
         if missing:
             raise StartupError(f"consumer {spec.name}: no handler for {', '.join(missing)}")
