@@ -39,6 +39,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "eventgen.dlq_cli:dlq",
         "Dead-letter topics: replay chosen dead letters to their original topics.",
     ),
+    "projections": (
+        "eventgen.projections_cli:projections",
+        "Read models: list the build's projections, rebuild one without downtime.",
+    ),
 }
 
 

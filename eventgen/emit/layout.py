@@ -186,6 +186,21 @@ def aggregate_command_consumers(project: Project, ctx: Context) -> dict[str, str
     return found
 
 
+def aggregate_attr(name: str) -> str:
+    """The repository object of an aggregate in the aggregates module (`Order` -> `order`)."""
+    return naming.snake(name)
+
+
+def projector_attr(name: str) -> str:
+    """The projector object of a projection (`OrderSummary` -> `order_summary`)."""
+    return naming.snake(name)
+
+
+def query_attr(name: str) -> str:
+    """The function answering a query (`GetOrderSummary` -> `get_order_summary`)."""
+    return naming.snake(name)
+
+
 # Attribute names of the event-sourcing modules (the rest come from eventgen.ir.naming).
 EVENT_STORE_ATTR = "event_store"
 EVENT_STORE_SPEC = "EVENT_STORE_SPEC"

@@ -93,7 +93,9 @@ OrderCommandHandlerContext: TypeAlias = Context[
 class OrderCommandHandlerApp(ConsumerApp):
     """Consumer `orders.order-command-handler`: group orders.order-command-handler,
     at-least-once, stream processing, idempotency store sqlite. Register one handler per
-    message with `@app.on(Message)`."""
+    message with `@app.on(Message)`. Its handlers are generated: importing
+    shop_events.orders_aggregates registers the aggregate's command handlers (the app does it
+    at start)."""
 
     @overload  # type: ignore[override]
     def on(
@@ -148,6 +150,7 @@ order_command_handler = OrderCommandHandlerApp(
         idempotency_retention_ms=604800000,
         timeout_ms=30000,
         publisher=PUBLISHER_SPEC,
+        handlers_module="shop_events.orders_aggregates",
     ),
     messages=(AddOrderNote, ArchiveOrder, CancelOrder, ChangeShippingAddress, PlaceOrder),
 )

@@ -103,7 +103,13 @@ def app_module_view(project: Project, ctx: Context) -> AppModuleView:
         + "".join(f"\n        ({py_str(t)}, {c})," for t, c in pairs)
         + "\n    ),\n)"
     )
-    apps = [_app(project, c, routes, imports, rt) for c in consumers]
+    # An aggregate's command consumer: its handlers are generated in the aggregates module.
+    generated = layout.aggregate_command_consumers(project, ctx)
+    handlers = layout.aggregates_module(project, ctx.name)
+    apps = [
+        _app(project, c, routes, imports, rt, handlers if c.name in generated else None)
+        for c in consumers
+    ]
 
     outbox_spec = outbox_doc = relay_doc = None
     if ctx.outbox is not None:
@@ -225,6 +231,7 @@ def _app(
     routes: dict[str, RouteView],
     imports: Imports,
     rt: _Runtime,
+    handlers_module: str | None = None,
 ) -> AppView:
     classes = []
     for qualified in sorted(c.handles):
@@ -256,10 +263,17 @@ def _app(
         ("timeout_ms", str(c.timeout_ms)),
         ("publisher", layout.PUBLISHER_SPEC),
     ]
+    if handlers_module is not None:
+        spec_args.append(("handlers_module", py_str(handlers_module)))
     spec = (
         f"{rt('spec', 'ConsumerSpec')}(\n" + "".join(f"    {k}={v},\n" for k, v in spec_args) + ")"
     )
     doc = c_doc(c)
+    if handlers_module is not None:
+        doc += (
+            f" Its handlers are generated: importing {handlers_module} registers the "
+            "aggregate's command handlers (the app does it at start)."
+        )
     attr = naming.py_app_attr(c.name)
     module = layout.app_module(project, c.context)
     return AppView(

@@ -1,4 +1,5 @@
-"""The manifest's service sections: `publishers`, `consumers`, `outbox`, `sql`.
+"""The manifest's service sections: `publishers`, `consumers`, `outbox`, `sql`, `aggregates`,
+`projections`, `queries`.
 
 Each entry's `python` is `module:attr` of a ready object in the generated package (importing
 it connects to nothing), so tools and the runner find apps without reading the spec.
@@ -31,14 +32,17 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
                 ),
             }
         )
+        generated = layout.aggregate_command_consumers(project, ctx)
         for c in sorted(ctx.consumers, key=lambda c: c.name):
             store = c.idempotency_store
+            # An aggregate's command consumer: the aggregates module registers its handlers.
+            home = layout.aggregates_module(project, ctx.name) if c.name in generated else module
             consumers.append(
                 {
                     "name": c.name,
                     "qualified": c.qualified,
                     "context": ctx.name,
-                    "python": f"{module}:{naming.py_app_attr(c.name)}",
+                    "python": f"{home}:{naming.py_app_attr(c.name)}",
                     "group": c.group,
                     "topics": [project.topic(t).kafka_name for t in c.subscribe],
                     "handles": sorted(naming.message_type(h) for h in c.handles),
@@ -80,4 +84,84 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
             by_dialect.setdefault(dialect, []).append(layout.sql_path(ctx.name, table, dialect))
         for name in sorted(by_dialect):
             sql.append({"context": ctx.name, "dialect": name, "files": sorted(by_dialect[name])})
-    return {"publishers": publishers, "consumers": consumers, "outbox": outboxes, "sql": sql}
+    return {
+        "publishers": publishers,
+        "consumers": consumers,
+        "outbox": outboxes,
+        "sql": sql,
+        **event_sourcing_sections(project),
+    }
+
+
+def event_sourcing_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
+    """`aggregates`, `projections` and `queries`: where each ready object lives, and its tables."""
+    aggregates: list[dict[str, Any]] = []
+    projections: list[dict[str, Any]] = []
+    queries: list[dict[str, Any]] = []
+    for ctx in project.contexts:
+        events_table, snapshots_table = layout.event_store_tables(ctx)
+        module = layout.aggregates_module(project, ctx.name)
+        by_aggregate: dict[str, list[str]] = {}
+        for consumer, aggregate in layout.aggregate_command_consumers(project, ctx).items():
+            by_aggregate.setdefault(aggregate, []).append(consumer)
+        for agg in sorted(ctx.aggregates, key=lambda a: a.name):
+            aggregates.append(
+                {
+                    "name": agg.name,
+                    "qualified": agg.qualified,
+                    "context": ctx.name,
+                    "python": f"{module}:{layout.aggregate_attr(agg.name)}",
+                    "event_store": f"{module}:{layout.EVENT_STORE_ATTR}",
+                    "id": agg.id_field,
+                    "commands": sorted(naming.message_type(c.command) for c in agg.commands),
+                    "events": sorted({naming.message_type(r.message) for r in agg.applies}),
+                    "snapshot_every": agg.snapshot_every,
+                    "store": layout.event_store_kind(ctx),
+                    "tables": {"events": events_table, "snapshots": snapshots_table},
+                    "command_consumers": sorted(by_aggregate.get(agg.name, [])),
+                }
+            )
+        views = layout.projections_module(project, ctx.name)
+        names = {p.qualified for p in ctx.projections}
+        for proj in sorted(ctx.projections, key=lambda p: p.name):
+            own = {m.qualified for m in ctx.messages if m.aggregate}
+            handled = sorted({r.message for r in proj.on})
+            topics = sorted(
+                {
+                    project.topic(t).kafka_name
+                    for m in handled
+                    if m not in own and (t := project.message(m).topic)
+                }
+            )
+            projections.append(
+                {
+                    "name": proj.name,
+                    "qualified": proj.qualified,
+                    "context": ctx.name,
+                    "python": f"{views}:{layout.projector_attr(proj.name)}",
+                    "table": layout.projection_table(proj.name),
+                    "key": proj.key,
+                    "handles": [naming.message_type(m) for m in handled],
+                    "sources": {"store": any(m in own for m in handled), "topics": topics},
+                    "group": layout.projector_group(ctx, proj.name),
+                    "checkpoint_table": layout.CHECKPOINT_TABLE,
+                    "store": layout.event_store_kind(ctx),
+                }
+            )
+        for query in sorted((m for m in ctx.messages if m.kind == "query"), key=lambda m: m.name):
+            returns = query.returns or ""
+            returns = returns if "." in returns else f"{ctx.name}.{returns}"
+            reads = returns if returns in names else None
+            queries.append(
+                {
+                    "name": query.name,
+                    "qualified": query.qualified,
+                    "context": ctx.name,
+                    "python": f"{views}:{layout.query_attr(query.name)}",
+                    "params": [f.name for f in query.fields],
+                    "returns": returns,
+                    "projection": reads,
+                    "table": layout.projection_table(reads.rsplit(".", 1)[-1]) if reads else None,
+                }
+            )
+    return {"aggregates": aggregates, "projections": projections, "queries": queries}
