@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from eventgen.rules import (
     checks_depth,
+    checks_es,
     checks_flows,
     checks_names,
     checks_output,
@@ -103,6 +104,7 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *checks_names.RULES,
         *checks_output.RULES,
         *checks_runtime.RULES,
+        *checks_es.RULES,
         *checks_sagas.RULES,
         *checks_topics.RULES,
         *checks_types.RULES,
