@@ -27,7 +27,18 @@ if TYPE_CHECKING:
     from eventgen.runtime.config import ConfigError, RuntimeConfig, load_config
     from eventgen.runtime.confluent import ConfluentCodec, SchemaIdResolver, StaticSchemaIds
     from eventgen.runtime.db import Store
-    from eventgen.runtime.errors import DecodeError, DeliveryError, StoreError
+    from eventgen.runtime.errors import (
+        CommandRejected,
+        ConcurrencyError,
+        DecodeError,
+        DeliveryError,
+        StoredEventError,
+        StoreError,
+    )
+    from eventgen.runtime.es.aggregate import AggregateRepository
+    from eventgen.runtime.es.projector import Projector
+    from eventgen.runtime.es.spec import CommandMeta
+    from eventgen.runtime.es.store import EventStore, StoredEvent
     from eventgen.runtime.failures import REPLAY_HEADER, ParkedKeys, ReplayReport, replay
     from eventgen.runtime.headers import (
         decode_record,
@@ -85,8 +96,12 @@ if TYPE_CHECKING:
 
 # Name -> the module under eventgen.runtime that defines it (imported on first use).
 _HOMES = {
+    "AggregateRepository": "es.aggregate",
     "Boolean": "scalars",
     "Bytes": "scalars",
+    "CommandMeta": "es.spec",
+    "CommandRejected": "errors",
+    "ConcurrencyError": "errors",
     "ConfigError": "config",
     "ConfluentCodec": "confluent",
     "ConsumerApp": "app",
@@ -98,6 +113,7 @@ _HOMES = {
     "DeliveryError": "errors",
     "Envelope": "model",
     "EnvelopeHead": "model",
+    "EventStore": "es.store",
     "Float32": "scalars",
     "Float64": "scalars",
     "FloatRange": "scalars",
@@ -115,6 +131,7 @@ _HOMES = {
     "OutboxWriter": "outbox",
     "ParkedKeys": "failures",
     "PollingRelay": "relay",
+    "Projector": "es.projector",
     "Publisher": "publisher",
     "PublisherSpec": "spec",
     "REPLAY_HEADER": "failures",
@@ -131,6 +148,8 @@ _HOMES = {
     "StaticSchemaIds": "confluent",
     "Store": "db",
     "StoreError": "errors",
+    "StoredEvent": "es.store",
+    "StoredEventError": "errors",
     "Str": "scalars",
     "String": "scalars",
     "Time": "scalars",
@@ -171,8 +190,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "REPLAY_HEADER",
     "RUNTIME_VERSION",
+    "AggregateRepository",
     "Boolean",
     "Bytes",
+    "CommandMeta",
+    "CommandRejected",
+    "ConcurrencyError",
     "ConfigError",
     "ConfluentCodec",
     "ConsumerApp",
@@ -184,6 +207,7 @@ __all__ = [
     "DeliveryError",
     "Envelope",
     "EnvelopeHead",
+    "EventStore",
     "Float32",
     "Float64",
     "FloatRange",
@@ -201,6 +225,7 @@ __all__ = [
     "OutboxWriter",
     "ParkedKeys",
     "PollingRelay",
+    "Projector",
     "Publisher",
     "PublisherSpec",
     "Record",
@@ -215,6 +240,8 @@ __all__ = [
     "StaticSchemaIds",
     "Store",
     "StoreError",
+    "StoredEvent",
+    "StoredEventError",
     "Str",
     "String",
     "Time",
