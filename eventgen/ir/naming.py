@@ -158,6 +158,16 @@ def snake(name: str) -> str:
     return text.replace("-", "_").lower()
 
 
+def aggregate_attr(aggregate: str) -> str:
+    """The aggregate's repository in `<context>_aggregates.py` (`Order` -> `order`).
+
+    Its definition is the upper-case form (`ORDER`), its state model `<Name>State`; builtins
+    and keywords get a trailing underscore, as app objects do.
+    """
+    name = snake(aggregate)
+    return name + "_" if name in PY_RESERVED else name
+
+
 def py_app_attr(consumer: str) -> str:
     """The app object's name in the service module (`reserve-stock` -> `reserve_stock`).
 

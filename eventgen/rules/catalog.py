@@ -9,6 +9,7 @@ and the pipeline all read RULES; nothing is registered by importing a module.
 from __future__ import annotations
 
 from eventgen.rules import (
+    checks_aggregates,
     checks_depth,
     checks_es,
     checks_flows,
@@ -99,6 +100,7 @@ _BEFORE_RULES: tuple[Rule, ...] = (
 RULES: tuple[Rule, ...] = validate_ruleset(
     (
         *_BEFORE_RULES,
+        *checks_aggregates.RULES,
         *checks_depth.RULES,
         *checks_flows.RULES,
         *checks_names.RULES,
