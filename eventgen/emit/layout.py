@@ -424,6 +424,7 @@ def claims(project: Project) -> list[Claim]:
     found += _schema_claims(project)
     found += _python_claims(project, locs.get("package", here))
     found += _service_claims(project, locs.get("package", here))
+    found += _example_test_claims(project)
     found.append(Claim(topics_file_path("default"), "topics", "", "the default topic file", here))
     for env, loc in project.environment_locs:
         found.append(
@@ -500,6 +501,35 @@ def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
             what = f"the Debezium connector of context `{ctx.name}`"
             loc = ctx.outbox.loc
             yield Claim(connector_path(ctx.name), "connect", ctx.name, what, loc)
+
+
+# Generated example tests (eventgen/emit/services/example_tests.py): pytest modules beside the
+# package, `<output>/tests/test_<context>_examples.py`, and a conftest.py that makes the output
+# directory importable wherever pytest is started.
+EXAMPLE_TESTS_FOLDER = "tests"
+
+
+def has_example_tests(ctx: Context) -> bool:
+    return any(m.examples for m in ctx.messages)
+
+
+def example_tests_path(context: str) -> str:
+    return f"{EXAMPLE_TESTS_FOLDER}/test_{naming.py_module(context)}_examples.py"
+
+
+def example_tests_conftest_path() -> str:
+    return f"{EXAMPLE_TESTS_FOLDER}/conftest.py"
+
+
+def _example_test_claims(project: Project) -> Iterator[Claim]:
+    with_examples = [ctx for ctx in project.contexts if has_example_tests(ctx)]
+    if with_examples:
+        what = "the conftest.py of the generated example tests"
+        loc = with_examples[0].loc
+        yield Claim(example_tests_conftest_path(), "example_tests", "", what, loc)
+    for ctx in with_examples:
+        what = f"the example tests of context `{ctx.name}`"
+        yield Claim(example_tests_path(ctx.name), "example_tests", ctx.name, what, ctx.loc)
 
 
 def _history_claims(project: Project) -> Iterator[Claim]:

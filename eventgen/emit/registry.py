@@ -8,6 +8,7 @@ from typing import Any
 
 from eventgen.emit import avro, jsonschema, layout, python_models, resolved, services, topics
 from eventgen.emit.files import Files, GeneratedFile, project_sources
+from eventgen.emit.services import example_tests
 from eventgen.ir.model import Project
 from eventgen.schemas import Schemas
 
@@ -30,6 +31,7 @@ EMITTERS = (
     Emitter("services", services.KIND, services.emit),
     Emitter("sql", services.SQL_KIND, services.emit_sql),
     Emitter("connect", services.CONNECT_KIND, services.emit_connect),
+    Emitter("example_tests", example_tests.KIND, example_tests.emit),
 )
 
 

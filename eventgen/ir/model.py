@@ -205,6 +205,10 @@ class Example:
     # Where each value of the payload is, by path (`()` is the payload itself), so a bad
     # value is reported at its own line; kept out of equality like every position.
     value_locs: tuple[tuple[tuple[str | int, ...], Loc], ...] = field(default=(), compare=False)
+    # `expect:` (frozen mapping or None): the payload at the current version that upcasting
+    # `payload` must give; the generated example tests compare the two byte for byte.
+    expect: Any = None
+    expect_locs: tuple[tuple[tuple[str | int, ...], Loc], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -359,6 +359,8 @@ def _examples(c: TypeChecker) -> None:
     for m in c.project.all_messages():
         versions = {v.version: v for v in m.versions}
         for ex in m.examples:
+            if ex.expect is not None:
+                _expect(c, m, ex)
             version = versions.get(ex.version)
             if version is None or not version.complete:
                 continue  # E0705; an incomplete version's older types are unknown (W0706)
@@ -371,6 +373,21 @@ def _examples(c: TypeChecker) -> None:
                         f"example of {m.name} v{ex.version}: {problem}",
                     )
                 )
+
+
+def _expect(c: TypeChecker, m: Message, ex: Example) -> None:
+    """`expect:` is a payload of the current version: checked like an example of it."""
+    locs = dict(ex.expect_locs)
+    current = Example(m.version, ex.expect)
+    for path, problem in example_problems(current, m.fields, c.lookup, m):
+        c.found.append(
+            error(
+                "E0709",
+                _nearest(locs, path, ex.loc),
+                f"`expect` of {m.name}'s v{ex.version} example (a v{m.version} payload): {problem}",
+                "write the payload as the current version has it, after every upcaster step",
+            )
+        )
 
 
 def _nearest(
@@ -483,6 +500,13 @@ RULES: tuple[Rule, ...] = (
         "error",
         "rule",
         "example payload value does not fit its message version",
+        check_typed_flows,
+    ),
+    declare(
+        "E0709",
+        "error",
+        "rule",
+        "example `expect` does not fit the message's current version",
         check_typed_flows,
     ),
     declare(

@@ -181,7 +181,11 @@ _MESSAGE_COMMON: dict[str, Any] = {
     "examples": {
         "type": "array",
         "items": _obj(
-            {"version": {"type": "integer", "minimum": 1}, "payload": {"type": "object"}},
+            {
+                "version": {"type": "integer", "minimum": 1},
+                "payload": {"type": "object"},
+                "expect": {"type": "object"},
+            },
             ["payload"],
         ),
     },

@@ -114,6 +114,8 @@ def _examples(node: PMap, version: int) -> tuple[Example, ...]:
             freeze(ex.get("payload")),
             examples.item_loc(i),
             _value_locs(ex.get("payload"), ex.value_loc("payload")),
+            freeze(ex["expect"]) if "expect" in ex else None,
+            _value_locs(ex["expect"], ex.value_loc("expect")) if "expect" in ex else (),
         )
         for i, ex in enumerate(examples)
         if isinstance(ex, PMap)
