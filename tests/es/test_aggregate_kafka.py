@@ -7,8 +7,10 @@ generated relay -> order-events. Topics and the group are renamed per test run.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -21,7 +23,7 @@ from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.model import Envelope, Message
 from eventgen.runtime.serde import codec_for, encode_key
 from eventgen.runtime.spec import Route
-from tests.emit_services.helpers import EXAMPLE, build, import_fresh
+from tests.emit_services.helpers import EXAMPLE, ROOT, build, import_fresh
 from tests.runtime.apps.kit import Raw, produce, read_all, topics, unique
 
 pytestmark = pytest.mark.kafka
@@ -54,9 +56,9 @@ def _record(route: Route, config: RuntimeConfig, envelope: Envelope[Message]) ->
     return None, encode_key(route, envelope.payload), value, headers
 
 
-def _place_order(orders: ModuleType, order_id: uuid.UUID) -> Message:
+def _place_order(orders: ModuleType, order_id: uuid.UUID) -> Any:
     line = {"sku": "MUG-001", "quantity": 2, "unit_price": {"amount": "9.50", "currency": "EUR"}}
-    command: Message = orders.PlaceOrder.model_validate(
+    command = orders.PlaceOrder.model_validate(
         {
             "order_id": str(order_id),
             "customer_id": str(uuid.uuid4()),
@@ -158,3 +160,68 @@ def test_order_command_handler_decides_appends_and_publishes_through_the_outbox(
         noted = by_type["orders.OrderNoteAdded"]
         assert noted.event_id == stored[1].envelope.event_id
         assert noted.causation_id == note.event_id
+
+
+def test_the_runner_runs_the_command_handler_from_its_app_module(
+    kafka_bootstrap_servers: str, tmp_path: Path
+) -> None:
+    """`run shop_events.orders_app:order_command_handler`: the app's spec names the aggregates
+    module, whose import registers the repository's handlers; then the relay, also run."""
+    base = unique("aggrun")
+    out = tmp_path / "out"
+    build(_renamed_example(tmp_path, base), out)
+    commands_topic, events_topic = f"{base}.order-commands", f"{base}.order-events"
+    config = RuntimeConfig(bootstrap_servers=kafka_bootstrap_servers)
+    wanted = {commands_topic: 2, f"{base}.order-commands.dlq": 1, events_topic: 2}
+    with topics(kafka_bootstrap_servers, {**wanted, f"{events_topic}.dlq": 1}):
+        import_fresh(out, "shop_events", "orders_app")
+        orders = sys.modules["shop_events.orders"]
+        app_module = sys.modules["shop_events.orders_app"]
+        route: Route = next(
+            r
+            for r in app_module.order_command_handler.spec.topics
+            if r.topic.name == commands_topic
+        )
+        order_id = uuid.uuid4()
+        place = _place_order(orders, order_id).envelope()
+        cancel = orders.CancelOrder(order_id=order_id, reason="changed my mind").envelope()
+        archive = orders.ArchiveOrder(order_id=order_id).envelope()
+        address = _place_order(orders, order_id).shipping_address
+        # Guard `status == PLACED and ...` false, and no failure reply: logged only.
+        late = orders.ChangeShippingAddress(order_id=order_id, address=address).envelope()
+        produce(
+            kafka_bootstrap_servers,
+            commands_topic,
+            [_record(route, config, e) for e in (place, cancel, archive, late)],
+        )
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{out}",
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+            "EVENTGEN_SQLITE_PATH": str(tmp_path / "orders.sqlite3"),
+            "EVENTGEN_CONNECT_TIMEOUT": "20",
+        }
+        for target, limit in [("order_command_handler", "4"), ("relay", "3")]:
+            done = subprocess.run(
+                [sys.executable, "-m", "eventgen.runtime", "run",
+                 f"shop_events.orders_app:{target}", "--max-messages", limit,
+                 "--idle-exit", "20"],
+                cwd=out, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+            if target == "order_command_handler":
+                assert "`status == PLACED and address_changes < 3` is false" in done.stderr
+
+        event_route = app_module.ROUTE_ORDERS_ORDER_EVENTS
+        assert event_route.topic.name == events_topic
+        codec = codec_for(event_route, config)
+        got = [
+            codec.decode(r, event_route) for r in read_all(kafka_bootstrap_servers, events_topic)
+        ]
+        assert [e.type for e in got] == [
+            "orders.OrderPlaced", "orders.OrderCancelled", "orders.OrderArchived",
+        ]  # fmt: skip
+        assert [e.causation_id for e in got] == [place.event_id, cancel.event_id, archive.event_id]
+        cancelled: Any = got[1].payload
+        assert cancelled.previous_status == orders.OrderStatus.PLACED  # $state.status
+        assert cancelled.cancelled_at == cancel.occurred_at  # $meta.occurred_at
