@@ -311,7 +311,7 @@ def test_a_changed_state_hash_ignores_old_snapshots_and_replays_fully(db: Db) ->
 def test_an_undecodable_snapshot_is_logged_and_ignored(
     db: Db, data: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    setup = Setup(db, counter(snapshot_every=None))
+    setup = Setup(db, counter(snapshot_every=100))  # none taken: the test writes one
     setup.handle(Open(counter_id="u1", name="x"))
     setup.handle(Add(counter_id="u1", amounts=[3, 4]))
     truth = replay([s.envelope.payload for s in setup.stream("u1")])
@@ -400,6 +400,24 @@ def _snapshot_property(conn: Any, every: int, plan: list[Step], suffix: str = "p
         store.read = 0
         assert full.load(conn, "p") == (truth, version)
         assert store.read == version
+
+
+def test_an_aggregate_without_snapshots_never_reads_one(db: Db) -> None:
+    setup = Setup(db, counter(snapshot_every=None))
+    setup.handle(Open(counter_id="n1", name="x"))
+    forged = CounterState(status="OPEN", total=999)
+    with db.tx(setup.conn):
+        setup.store.save_snapshot(
+            setup.conn, "Counter-n1", 1, "counter-state-v1", forged.model_dump_json().encode()
+        )
+    setup.handle(Add(counter_id="n1", amounts=[1, 2, 3]))
+    with db.tx(setup.conn):
+        assert setup.repo.load(setup.conn, "n1")[0].total == 6
+        # The forged snapshot is still the stored one: none was written.
+        assert setup.store.load_snapshot(setup.conn, "Counter-n1", "counter-state-v1") == (
+            1,
+            forged.model_dump_json().encode(),
+        )
 
 
 # -- concurrency ------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ transaction (a `sqlite3.Connection` after an explicit BEGIN, or a `psycopg.Conne
 - `load` reads the newest snapshot stored under the definition's current `state_hash` (a
   snapshot under another hash, i.e. of another state schema, is never returned by the store;
   one that does not decode is logged and ignored), then folds the stream's tail with the
-  generated `apply`. No snapshot: the full stream from the initial state.
+  generated `apply`. No snapshot (or no `snapshot:` in the spec, which never looks for one):
+  the full stream from the initial state.
 - `handle` loads, decides (the generated decider raises CommandRejected when its guard is
   false: nothing is written), appends the events with `expected_version` = the loaded version
   (a concurrent writer makes the append raise ConcurrencyError), adds every event the outbox
@@ -69,6 +70,10 @@ class AggregateRepository(Generic[S]):
 
     def _snapshot(self, conn: Any, stream_id: str) -> tuple[S, int]:
         definition = self.definition
+        if not definition.snapshot_every:
+            # No `snapshot:` in the spec: none are taken, so none is looked for (one query
+            # less per command; a snapshot left by an older build is not needed either).
+            return definition.state(), 0
         found = self.store.load_snapshot(conn, stream_id, definition.state_hash)
         if found is not None:
             version, data = found
