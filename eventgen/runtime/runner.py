@@ -163,6 +163,53 @@ def run(
     return EXIT_OK
 
 
+def rebuild(
+    target: str | Any,
+    *,
+    stop: threading.Event | None = None,
+    client: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    handle_signals: bool = True,
+    progress: Any = None,
+    **flags: Any,
+) -> int:
+    """`projections rebuild MODULE:ATTR`: the projector's `rebuild()`; the exit code.
+
+    Progress lines go to stdout (or `progress`). A signal stops the rebuild before the swap
+    (the live table stays as it was).
+    """
+    stop = stop if stop is not None else threading.Event()
+    try:
+        name = target if isinstance(target, str) else f"{type(target).__name__} object"
+        obj = resolve(target) if isinstance(target, str) else target
+        if not callable(getattr(obj, "rebuild", None)):
+            raise UsageError(f"{name} is not a projector: {type(obj).__name__} has no rebuild()")
+        unknown = sorted(set(flags) - set(CONFIG_FLAGS))
+        if unknown:
+            raise UsageError(f"unknown setting(s): {', '.join(unknown)}")
+        config = load_config({**flags, "client": dict(client or {})}, environ)
+    except UsageError as exc:
+        return _fail(str(exc))
+    except ConfigError as exc:
+        return _fail(f"configuration: {exc}")
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    with _signals(stop, enabled=handle_signals):
+        try:
+            stats = obj.rebuild(config=config, progress=progress or say, stop=stop)
+        except Exception as exc:
+            if is_operator_error(exc):
+                return _fail(f"{name}: {_one_line(exc)}")
+            log.exception("%s rebuild failed", name)
+            print(f"error: {name} rebuild failed: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+    line = getattr(stats, "line", None)
+    log.info("%s rebuild ended: %s", name, line() if callable(line) else stats)
+    return EXIT_OK
+
+
 @contextmanager
 def _signals(stop: threading.Event, *, enabled: bool) -> Iterator[None]:
     """SIGTERM/SIGINT set `stop`; a second one exits at once with 128 + the signal."""
@@ -239,19 +286,8 @@ def _client_setting(raw: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="python -m eventgen.runtime",
-        description="Run generated eventgen apps and relays; operate dead-letter topics.",
-    )
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    runp = commands.add_parser(
-        "run",
-        help="run an app or relay (MODULE:ATTR) until stopped",
-        description="Import MODULE, take its ATTR (an app or relay object) and run it. "
-        "Settings: flags, then environment variables, then the spec.",
-    )
-    runp.add_argument("target", metavar="MODULE:ATTR")
+def _config_flags(runp: argparse.ArgumentParser) -> None:
+    """The settings flags of `run` and `projections rebuild`."""
     runp.add_argument("--bootstrap-servers", help="Kafka brokers ($KAFKA_BOOTSTRAP_SERVERS)")
     runp.add_argument("--postgres-dsn", help="PostgreSQL store ($EVENTGEN_POSTGRES_DSN)")
     runp.add_argument("--sqlite-path", help="SQLite store file ($EVENTGEN_SQLITE_PATH)")
@@ -280,6 +316,22 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="librdkafka setting for every client, repeatable ($EVENTGEN_CLIENT_<KEY>)",
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m eventgen.runtime",
+        description="Run generated eventgen apps and relays; operate dead-letter topics.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runp = commands.add_parser(
+        "run",
+        help="run an app or relay (MODULE:ATTR) until stopped",
+        description="Import MODULE, take its ATTR (an app or relay object) and run it. "
+        "Settings: flags, then environment variables, then the spec.",
+    )
+    runp.add_argument("target", metavar="MODULE:ATTR")
+    _config_flags(runp)
     runp.add_argument(
         "--max-messages", type=_positive_int, metavar="N", help="stop after N messages"
     )
@@ -290,6 +342,21 @@ def parser() -> argparse.ArgumentParser:
         help="stop after this long without a message",
     )
     runp.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+    projections = commands.add_parser(
+        "projections",
+        help="projections: rebuild a read model (MODULE:ATTR names its projector)",
+        description="rebuild: replay every source of the projection into a shadow table "
+        "while the live one keeps serving, then swap it in atomically.",
+    )
+    projections.add_argument("action", choices=("rebuild",))
+    projections.add_argument("target", metavar="MODULE:ATTR")
+    _config_flags(projections)
+    projections.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -310,6 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(f"dlq replay is not available: {_one_line(exc)}")
         code: int = replay.main(list(args.args), prog="python -m eventgen.runtime dlq replay")
         return code
+    if args.command == "projections":
+        logging.basicConfig(
+            level=args.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        flags = {name: getattr(args, name) for name in CONFIG_FLAGS}
+        return rebuild(args.target, client=dict(args.client), **flags)
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,17 +1,85 @@
 """Projectors: apply row operations with the checkpoint in the same transaction; rebuilds.
 
-INTERFACE STUB: implemented by the projection-runtime work; signatures are binding.
+A `Projector` is a runner target (`python -m eventgen.runtime run MODULE:ATTR`). Each batch
+is one database transaction that takes the projection's lock (eventgen.runtime.es.checkpoints),
+reads the checkpoints, reads the store's events after the store checkpoint, drops Kafka
+records at or below their partition's checkpoint, applies the row operations and writes the
+new checkpoints. A crash (even `kill -9`) therefore loses a whole batch or none of it, and a
+restart resumes after the last committed checkpoint: no row op is applied twice or missed.
+
+Kafka offsets are never committed to Kafka (`enable.auto.commit=false`, no commit calls): on
+every assignment the consumer seeks to the stored offset + 1 (the beginning without one).
+
+Row operations of a batch are applied in memory over the batch's rows, read under the lock,
+then written back as one `INSERT .. ON CONFLICT (key) DO UPDATE` per changed row and one
+`DELETE` per deleted row: the same result as applying them one by one, in a few round trips.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic
 
-from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.config import RuntimeConfig, load_config
+from eventgen.runtime.db import Store, dialect_of
+from eventgen.runtime.errors import DecodeError, StoreError
+from eventgen.runtime.es import checkpoints
+from eventgen.runtime.es.rows import SHADOW_SUFFIX, RowCodec, placeholder, projection_ddl
 from eventgen.runtime.es.spec import ProjectionDefinition, R
 from eventgen.runtime.es.store import EventStore
+from eventgen.runtime.model import Message
+from eventgen.runtime.sql import Dialect, quote, statements, table_ddl
+
+log = logging.getLogger("eventgen.runtime.es.projector")
+
+POLL_TIMEOUT_S = 0.5  # longest wait for Kafka records or new store events: stop is seen as often
+_SQLITE_IN = 500  # keys per `IN (...)` on SQLite (its parameter limit is far higher)
+
+
+@dataclass
+class ProjectorStats:
+    """Counters of a projector run or a rebuild; `line()` is the runner's closing line."""
+
+    events: int = 0  # events handed to `project` (store events and decoded records)
+    skipped: int = 0  # at or below their source's checkpoint (already applied)
+    ignored: int = 0  # Kafka records of a type the projection does not handle
+    undecodable: int = 0  # Kafka records that do not decode: logged and skipped
+    missed: int = 0  # set / inc / append on a missing row (nothing happens)
+    rows_written: int = 0
+    rows_deleted: int = 0
+    batches: int = 0
+
+    def line(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in vars(self).items())
+
+
+@dataclass
+class BatchResult:
+    missed: int = 0
+    written: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class _Pending:
+    """Events of one batch before they are applied: (source, position, message)."""
+
+    events: list[tuple[str, int, Message]] = field(default_factory=list)
+    positions: dict[str, int] = field(default_factory=dict)  # new checkpoints
+
+    read: int = 0  # items read (events and records, applied or not)
+
+    def add(self, source: str, position: int, message: Message | None) -> None:
+        self.read += 1
+        if message is not None:
+            self.events.append((source, position, message))
+        if position > self.positions.get(source, -1):
+            self.positions[source] = position
 
 
 class ProjectionTable(Generic[R]):
@@ -19,19 +87,180 @@ class ProjectionTable(Generic[R]):
 
     def __init__(self, definition: ProjectionDefinition[R]) -> None:
         self.definition = definition
+        self._codecs: dict[Dialect, RowCodec[R]] = {}
 
     @property
     def name(self) -> str:
         return self.definition.spec.table
 
-    def ensure_schema(self, conn: Any) -> None:
-        raise NotImplementedError
+    def codec(self, dialect: Dialect) -> RowCodec[R]:
+        codec = self._codecs.get(dialect)
+        if codec is None:
+            codec = self._codecs[dialect] = RowCodec(
+                dialect, self.definition.spec, self.definition.row
+            )
+        return codec
 
-    def get(self, conn: Any, key: object) -> R | None:
-        raise NotImplementedError
+    def ddl(self, dialect: Dialect, table: str | None = None) -> str:
+        return projection_ddl(dialect, self.definition.spec, table)
+
+    def ensure_schema(self, conn: Any, table: str | None = None) -> None:
+        """Create the table and the checkpoints table if missing, in the caller's transaction
+        (or autocommit); PostgreSQL serialises concurrent creators on an advisory lock."""
+        dialect = dialect_of(conn)
+        if dialect == "postgres":
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("eventgen.schema",))
+        ddl = self.ddl(dialect, table) + table_ddl(
+            dialect, "checkpoints", self.definition.spec.checkpoint_table
+        )
+        for statement in statements(ddl):
+            conn.execute(statement)
+
+    def get(self, conn: Any, key: object, table: str | None = None) -> R | None:
+        """The row of `key`, or None."""
+        codec = self.codec(dialect_of(conn))
+        key_value = codec.key(key)
+        sql = (
+            f"{codec.select_sql(table or self.name)} "
+            f'WHERE "{codec.spec.key}" = {placeholder(codec.dialect)}'
+        )
+        fetched = conn.execute(sql, (codec.param(codec.spec.key, key_value),)).fetchone()
+        return None if fetched is None else codec.from_db(fetched)
 
     def find(self, conn: Any, where: Mapping[str, object], limit: int | None = None) -> list[R]:
-        raise NotImplementedError
+        """Rows whose columns equal `where` (None matches NULL), ordered by key."""
+        codec = self.codec(dialect_of(conn))
+        mark = placeholder(codec.dialect)
+        clauses, params = [], []
+        for name, value in where.items():
+            if name not in codec.kinds:
+                raise KeyError(f"projection {codec.spec.name} has no column {name!r}")
+            if value is None:
+                clauses.append(f'"{name}" IS NULL')
+            else:
+                clauses.append(f'"{name}" = {mark}')
+                params.append(codec.param(name, codec.value(name, value)))
+        sql = codec.select_sql(self.name)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f' ORDER BY "{codec.spec.key}"'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [codec.from_db(row) for row in conn.execute(sql, params).fetchall()]
+
+    def apply(
+        self, conn: Any, messages: Sequence[Message], table: str | None = None
+    ) -> BatchResult:
+        """Apply the row operations of `messages`, in order, in the caller's transaction."""
+        codec = self.codec(dialect_of(conn))
+        project = self.definition.project
+        planned = [(message, list(project(message))) for message in messages]
+        keys = {codec.key(op.key) for _, ops in planned for op in ops}
+        rows = self._load(conn, codec, table or self.name, keys)
+        existed = {key for key, row in rows.items() if row is not None}
+        dirty: set[Any] = set()
+        result = BatchResult()
+        key_column = codec.spec.key
+        for message, ops in planned:
+            for op in ops:
+                key = codec.key(op.key)
+                row = rows.get(key)
+                if op.kind == "upsert":
+                    if row is None:
+                        row = self._new_row(codec, key)
+                    for name, value in op.values:
+                        row[name] = codec.value(name, value)
+                elif op.kind == "delete":
+                    row = None
+                elif op.kind == "handler":
+                    if op.handler is None:
+                        raise ValueError(f"{codec.spec.name}: handler row op without a handler")
+                    current = None if row is None else codec.to_model(row)
+                    new = op.handler(current, message)
+                    if new is None:
+                        row = None
+                    else:
+                        row = codec.to_dict(new)
+                        if row[key_column] != key:
+                            raise ValueError(
+                                f"{codec.spec.name}: handler changed the key {key!r} "
+                                f"to {row[key_column]!r}"
+                            )
+                elif row is None:  # set / inc / append on a missing row
+                    result.missed += 1
+                    log.debug("%s: %s on missing row %r ignored", codec.spec.name, op.kind, key)
+                    continue
+                elif op.kind == "set":
+                    for name, value in op.values:
+                        row[name] = codec.value(name, value)
+                elif op.kind == "inc":
+                    for name, value in op.values:
+                        current_value = row.get(name)
+                        row[name] = codec.value(
+                            name, value if current_value is None else current_value + value
+                        )
+                elif op.kind == "append":
+                    for name, value in op.values:
+                        row[name] = [*(row.get(name) or ()), codec.element(name, value)]
+                else:
+                    raise ValueError(f"{codec.spec.name}: unknown row op {op.kind!r}")
+                rows[key] = row
+                dirty.add(key)
+        upserts = []
+        deletes = []
+        for key in dirty:
+            row = rows[key]
+            if row is None:
+                if key in existed:
+                    deletes.append((codec.param(key_column, key),))
+            else:
+                upserts.append(codec.params(codec.to_model(row)))
+        target = table or self.name
+        cursor = conn.cursor()
+        try:
+            if deletes:
+                cursor.executemany(codec.delete_sql(target), deletes)
+            if upserts:
+                cursor.executemany(codec.upsert_sql(target), upserts)
+        finally:
+            cursor.close()
+        result.written = len(upserts)
+        result.deleted = len(deletes)
+        return result
+
+    def _new_row(self, codec: RowCodec[R], key: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for column in codec.columns:
+            if column.has_default:
+                row[column.name] = codec.value(column.name, column.default)
+            elif column.nullable:
+                row[column.name] = None
+        row[codec.spec.key] = key
+        return row
+
+    def _load(
+        self, conn: Any, codec: RowCodec[R], table: str, keys: set[Any]
+    ) -> dict[Any, dict[str, Any] | None]:
+        rows: dict[Any, dict[str, Any] | None] = dict.fromkeys(keys)
+        if not keys:
+            return rows
+        key_column = codec.spec.key
+        params = [codec.param(key_column, key) for key in keys]
+        select = codec.select_sql(table)
+        if codec.dialect == "postgres":
+            chunks = [params]
+        else:
+            chunks = [params[i : i + _SQLITE_IN] for i in range(0, len(params), _SQLITE_IN)]
+        for chunk in chunks:
+            if codec.dialect == "postgres":
+                fetched = conn.execute(f'{select} WHERE "{key_column}" = ANY(%s)', (chunk,))
+            else:
+                marks = ", ".join("?" for _ in chunk)
+                fetched = conn.execute(f'{select} WHERE "{key_column}" IN ({marks})', chunk)
+            for values in fetched.fetchall():
+                row = codec.db_dict(values)
+                rows[codec.key(row[key_column])] = row
+        return rows
 
 
 class Projector(Generic[R]):
@@ -43,6 +272,16 @@ class Projector(Generic[R]):
         self.definition = definition
         self.event_store = event_store
         self.table = ProjectionTable(definition)
+        spec = definition.spec
+        if spec.store_source and event_store is None:
+            raise ValueError(f"projection {spec.name} reads the event store: pass event_store")
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The projection's name in the checkpoints table."""
+        return self.definition.spec.qualified
+
+    # -- the live projector -----------------------------------------------------------
 
     def run(
         self,
@@ -52,8 +291,187 @@ class Projector(Generic[R]):
         max_messages: int | None = None,
         idle_exit_s: float | None = None,
         stop: threading.Event | None = None,
-    ) -> Any:
-        raise NotImplementedError
+    ) -> ProjectorStats:
+        config = config if config is not None else load_config()
+        stop = stop if stop is not None else threading.Event()
+        spec = self.definition.spec
+        stats = ProjectorStats()
+        store = Store.open(spec.store, config)
+        consumer: Any = None
+        try:
+            self._ensure(store)
+            if spec.topics:
+                consumer = self._consumer(store, config, transport)
+            decoders = self._decoders(config)
+            last_event = time.monotonic()
+            last_log = time.monotonic()
+            seen = 0
+            while not stop.is_set():
+                want = spec.batch if max_messages is None else min(spec.batch, max_messages - seen)
+                records = consumer.consume(want, POLL_TIMEOUT_S) if consumer is not None else []
+                stored = self._batch(store, stats, records, decoders, want)
+                seen += stored + len(records)
+                if stored or records:
+                    last_event = time.monotonic()
+                if max_messages is not None and seen >= max_messages:
+                    break
+                if idle_exit_s is not None and time.monotonic() - last_event >= idle_exit_s:
+                    break
+                if time.monotonic() - last_log >= config.log_interval_s:
+                    last_log = time.monotonic()
+                    log.info("projection %s: %s", spec.name, stats.line())
+                if consumer is None and not stored:
+                    stop.wait(min(POLL_TIMEOUT_S, idle_exit_s or POLL_TIMEOUT_S))
+        finally:
+            if consumer is not None:
+                try:
+                    consumer.close()
+                except Exception:
+                    log.warning("projection %s: consumer close failed", spec.name, exc_info=True)
+            store.close()
+        return stats
+
+    def _batch(
+        self,
+        store: Store,
+        stats: ProjectorStats,
+        records: Sequence[Any],
+        decoders: Mapping[str, Callable[[Any], Any]],
+        want: int,
+    ) -> int:
+        """One transaction: lock, checkpoints, store tail, records, rows, checkpoints."""
+        spec = self.definition.spec
+        with store.transaction(immediate=True) as conn:
+            checkpoints.lock(conn, spec.table)
+            positions = checkpoints.read(conn, spec.checkpoint_table, self.checkpoint_name)
+            pending = _Pending()
+            stored = 0
+            if self.event_store is not None and spec.store_source:
+                after = positions.get(checkpoints.STORE_SOURCE, 0)
+                for event in self.event_store.read_all(conn, after_position=after, limit=want):
+                    pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
+                    stored += 1
+            self._add_records(pending, stats, records, decoders, positions)
+            stats.events += len(pending.events)
+            if pending.events:
+                result = self.table.apply(conn, [message for _, _, message in pending.events])
+                stats.missed += result.missed
+                stats.rows_written += result.written
+                stats.rows_deleted += result.deleted
+            checkpoints.write(conn, spec.checkpoint_table, self.checkpoint_name, pending.positions)
+        if stored or records:
+            stats.batches += 1
+        return stored
+
+    def _add_records(
+        self,
+        pending: _Pending,
+        stats: ProjectorStats,
+        records: Sequence[Any],
+        decoders: Mapping[str, Callable[[Any], Any]],
+        positions: Mapping[str, int],
+    ) -> None:
+        name = self.definition.spec.name
+        for record in records:
+            error = record.error()
+            if error is not None:
+                log.warning("projection %s: consumer error %s", name, error)
+                continue
+            topic, partition, offset = record.topic(), record.partition(), record.offset()
+            source = checkpoints.source_of(topic, partition)
+            if offset <= positions.get(source, -1):
+                stats.skipped += 1
+                continue
+            try:
+                envelope = decoders[topic](record)
+            except DecodeError as exc:
+                # The projection has no DLQ in the spec: the record is logged and skipped
+                # (its offset still moves the checkpoint, so it is not read again).
+                stats.undecodable += 1
+                log.warning(
+                    "projection %s: skipping undecodable record %s offset %s: %s",
+                    name,
+                    source,
+                    offset,
+                    exc,
+                )
+                pending.add(source, offset, None)
+                continue
+            if envelope is None:
+                stats.ignored += 1
+                pending.add(source, offset, None)
+            else:
+                pending.add(source, offset, envelope.payload)
+
+    def _decoders(self, config: RuntimeConfig) -> dict[str, Callable[[Any], Any]]:
+        from eventgen.runtime.serde import codec_for, decoder_for
+
+        handles = frozenset(self.definition.spec.handles)
+        return {
+            route.topic.name: decoder_for(codec_for(route, config), route, handles)
+            for route in self.definition.spec.topics
+        }
+
+    def _client_settings(self, config: RuntimeConfig, group: str) -> dict[str, Any]:
+        from eventgen.runtime.app.startup import consumer_config
+        from eventgen.runtime.spec import ConsumerSpec
+
+        spec = self.definition.spec
+        consumer_spec = ConsumerSpec(
+            name=f"{spec.name}-projector",
+            context=spec.context,
+            group=group,
+            topics=spec.topics,
+            handles=spec.handles,
+            idempotency="none",
+        )
+        settings = consumer_config(consumer_spec, config)
+        # The seek-on-assignment below assigns whole partition sets (eager protocol); offsets
+        # are never committed to Kafka, they live in the checkpoints table.
+        settings["partition.assignment.strategy"] = "range"
+        settings["enable.auto.commit"] = False
+        return settings
+
+    def _consumer(self, store: Store, config: RuntimeConfig, transport: Any) -> Any:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        from eventgen.runtime.transport import KafkaTransport
+
+        spec = self.definition.spec
+        transport = transport if transport is not None else KafkaTransport()
+        consumer = transport.consumer(self._client_settings(config, spec.group))
+
+        def on_assign(client: Any, partitions: list[Any]) -> None:
+            positions = checkpoints.read(
+                store.connection, spec.checkpoint_table, self.checkpoint_name
+            )
+            for tp in partitions:
+                stored = positions.get(checkpoints.source_of(tp.topic, tp.partition))
+                tp.offset = OFFSET_BEGINNING if stored is None else stored + 1
+            client.assign(partitions)
+            log.info(
+                "projection %s: assigned %s",
+                spec.name,
+                ", ".join(f"{tp.topic}:{tp.partition}@{tp.offset}" for tp in partitions),
+            )
+
+        def on_revoke(client: Any, partitions: list[Any]) -> None:
+            client.unassign()
+
+        consumer.subscribe(
+            [route.topic.name for route in spec.topics], on_assign=on_assign, on_revoke=on_revoke
+        )
+        return consumer
+
+    def _ensure(self, store: Store, table: str | None = None) -> None:
+        with store.transaction(immediate=True) as conn:
+            if store.dialect == "postgres":
+                conn.execute(f"SET LOCAL lock_timeout = {int(store.timeout_s * 1000)}")
+            self.table.ensure_schema(conn, table)
+            if self.event_store is not None and self.definition.spec.store_source:
+                self.event_store.ensure_schema(conn)
+
+    # -- rebuild ----------------------------------------------------------------------
 
     def rebuild(
         self,
@@ -61,8 +479,247 @@ class Projector(Generic[R]):
         config: RuntimeConfig | None = None,
         progress: Callable[[str], None] | None = None,
         stop: threading.Event | None = None,
-    ) -> Any:
-        raise NotImplementedError
+    ) -> ProjectorStats:
+        """Rebuild the table from the start of every source, then swap it in atomically.
+
+        The live table keeps serving (and the live projector keeps applying) while the
+        shadow `<table>__rebuild` is filled; the last catch-up runs under the projection's
+        lock, up to at least the live checkpoints, and the swap (drop the live table, rename
+        the shadow, move the checkpoints) commits in that same transaction.
+        """
+        config = config if config is not None else load_config()
+        stop = stop if stop is not None else threading.Event()
+        say = progress if progress is not None else (lambda line: log.info("%s", line))
+        spec = self.definition.spec
+        shadow = spec.table + SHADOW_SUFFIX
+        quote(shadow)
+        stats = ProjectorStats()
+        store = Store.open(spec.store, config)
+        reader: _TopicReader | None = None
+        try:
+            self._ensure(store)
+            with store.transaction(immediate=True) as conn:
+                conn.execute(f"DROP TABLE IF EXISTS {quote(shadow)}")
+                for statement in statements(self.table.ddl(store.dialect, shadow)):
+                    conn.execute(statement)
+            say(f"rebuild {spec.name}: shadow table {shadow} created")
+            if spec.topics:
+                reader = _TopicReader(self, config, stop)
+            shadow_positions: dict[str, int] = {}
+            deadline = time.monotonic() + max(60.0, config.connect_timeout_s * 4)
+            passes = 0
+            while True:
+                if stop.is_set():
+                    raise _Interrupted
+                live = self._live_positions(store)
+                moved = self._catch_up(store, None, shadow, shadow_positions, live, reader, stats)
+                passes += 1
+                say(
+                    f"rebuild {spec.name}: pass {passes}: {stats.events} events replayed "
+                    f"({_positions_line(shadow_positions)})"
+                )
+                if moved < spec.batch or passes >= 50 or time.monotonic() > deadline:
+                    break
+            with store.transaction(immediate=True) as conn:
+                if store.dialect == "postgres":
+                    conn.execute(f"SET LOCAL lock_timeout = {int(store.timeout_s * 1000)}")
+                checkpoints.lock(conn, spec.table)
+                live = checkpoints.read(conn, spec.checkpoint_table, self.checkpoint_name)
+                self._catch_up(store, conn, shadow, shadow_positions, live, reader, stats)
+                behind = {
+                    source: (shadow_positions.get(source, -1), position)
+                    for source, position in live.items()
+                    if shadow_positions.get(source, -1) < position
+                }
+                if behind:
+                    raise StoreError(
+                        f"rebuild {spec.name}: the shadow table could not catch up with the "
+                        f"live checkpoints {behind} (shadow, live); the live table is unchanged"
+                    )
+                self._swap(conn, shadow)
+                final = {**live, **shadow_positions}
+                checkpoints.replace_all(conn, spec.checkpoint_table, self.checkpoint_name, final)
+            say(
+                f"rebuild {spec.name}: swapped {shadow} -> {spec.table}: {stats.events} events, "
+                f"{stats.rows_written} row writes ({_positions_line(final)})"
+            )
+        except _Interrupted:
+            say(f"rebuild {spec.name}: stopped before the swap; the live table is unchanged")
+        finally:
+            if reader is not None:
+                reader.close()
+            store.close()
+        return stats
+
+    def _live_positions(self, store: Store) -> dict[str, int]:
+        spec = self.definition.spec
+        return checkpoints.read(store.connection, spec.checkpoint_table, self.checkpoint_name)
+
+    def _catch_up(
+        self,
+        store: Store,
+        conn: Any,
+        shadow: str,
+        positions: dict[str, int],
+        live: Mapping[str, int],
+        reader: _TopicReader | None,
+        stats: ProjectorStats,
+    ) -> int:
+        """Apply events to the shadow until every source reaches `live` (and the store its
+        head); one transaction per batch, or all in `conn` (the swap's) when given."""
+        spec = self.definition.spec
+        moved = 0
+        while True:
+            pending = _Pending()
+            if self.event_store is not None and spec.store_source:
+                after = positions.get(checkpoints.STORE_SOURCE, 0)
+                read_conn = conn if conn is not None else store.connection
+                for event in self.event_store.read_all(read_conn, after, spec.batch):
+                    pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
+            if reader is not None:
+                for source, offset, message in reader.read(positions, live, spec.batch):
+                    pending.add(source, offset, message)
+            if not pending.positions:
+                return moved
+            moved += pending.read
+            if conn is not None:
+                self._apply_shadow(conn, shadow, pending, stats)
+            else:
+                with store.transaction(immediate=True) as tx:
+                    self._apply_shadow(tx, shadow, pending, stats)
+            positions.update(pending.positions)
+
+    def _apply_shadow(
+        self, conn: Any, shadow: str, pending: _Pending, stats: ProjectorStats
+    ) -> None:
+        stats.events += len(pending.events)
+        stats.batches += 1
+        if pending.events:
+            result = self.table.apply(conn, [message for _, _, message in pending.events], shadow)
+            stats.missed += result.missed
+            stats.rows_written += result.written
+            stats.rows_deleted += result.deleted
+
+    def _swap(self, conn: Any, shadow: str) -> None:
+        table = self.definition.spec.table
+        conn.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+        conn.execute(f"ALTER TABLE {quote(shadow)} RENAME TO {quote(table)}")
+        if dialect_of(conn) == "postgres":
+            conn.execute(
+                f'ALTER TABLE {quote(table)} RENAME CONSTRAINT "{shadow}_pkey" TO "{table}_pkey"'
+            )
+
+    # -- read-your-writes -------------------------------------------------------------
 
     def wait_until(self, conn: Any, position: int, timeout_s: float = 10.0) -> None:
-        raise NotImplementedError
+        """Return once the projection has applied the store up to `position`.
+
+        `position` is a store position (the last event a command appended, or
+        `EventStore.head_position`). Polls the checkpoint on `conn`, which must not be inside
+        a transaction (an SQLite reader in one would never see the projector's commits).
+        TimeoutError after `timeout_s`.
+        """
+        spec = self.definition.spec
+        mark = placeholder(dialect_of(conn))
+        sql = (
+            f"SELECT position FROM {quote(spec.checkpoint_table)} "
+            f"WHERE projection = {mark} AND source = {mark}"
+        )
+        deadline = time.monotonic() + timeout_s
+        delay = 0.005
+        while True:
+            row = None
+            if checkpoints.exists(conn, spec.checkpoint_table):  # not yet: no projector ran
+                row = conn.execute(sql, (self.checkpoint_name, checkpoints.STORE_SOURCE)).fetchone()
+            reached = -1 if row is None else int(row[0])
+            if reached >= position:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(
+                    f"projection {spec.name}: store position {reached} after {timeout_s}s, "
+                    f"waiting for {position}"
+                )
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.1)
+
+
+class _Interrupted(Exception):
+    """`stop` was set during a rebuild."""
+
+
+def _positions_line(positions: Mapping[str, int]) -> str:
+    if not positions:
+        return "no sources read"
+    return ", ".join(f"{source}@{position}" for source, position in sorted(positions.items()))
+
+
+class _TopicReader:
+    """A rebuild's own Kafka consumer: every partition of the projection's topics from the
+    beginning, by manual assignment (no group membership, nothing committed)."""
+
+    def __init__(self, projector: Projector[Any], config: RuntimeConfig, stop: threading.Event):
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        from eventgen.runtime.transport import KafkaTransport
+
+        self.projector = projector
+        self.stop = stop
+        self.timeout_s = max(10.0, config.connect_timeout_s)
+        spec = projector.definition.spec
+        settings = projector._client_settings(config, f"{spec.group}.rebuild-{uuid.uuid4().hex}")
+        self.consumer: Any = KafkaTransport().consumer(settings)
+        self.decoders = projector._decoders(config)
+        self.ends: dict[str, int] = {}
+        partitions = []
+        for route in spec.topics:
+            name = route.topic.name
+            metadata = self.consumer.list_topics(name, timeout=self.timeout_s)
+            topic = metadata.topics.get(name)
+            if topic is None or topic.error is not None:
+                raise StoreError(f"rebuild {spec.name}: topic {name} is not available")
+            for partition in sorted(topic.partitions):
+                partitions.append(TopicPartition(name, partition, OFFSET_BEGINNING))
+        self.consumer.assign(partitions)
+        self.partitions = partitions
+        self.stats = ProjectorStats()
+
+    def read(
+        self, positions: Mapping[str, int], live: Mapping[str, int], limit: int
+    ) -> list[tuple[str, int, Message | None]]:
+        """Up to `limit` records after `positions`; waits (bounded) only while a partition is
+        behind its `live` checkpoint."""
+        out: list[tuple[str, int, Message | None]] = []
+        deadline = time.monotonic() + self.timeout_s
+        name = self.projector.definition.spec.name
+        while len(out) < limit:
+            behind = any(positions.get(s, -1) < p for s, p in live.items() if s != "store")
+            records = self.consumer.consume(limit - len(out), 0.2 if behind else 0.05)
+            for record in records:
+                if record.error() is not None:
+                    continue
+                source = checkpoints.source_of(record.topic(), record.partition())
+                offset = record.offset()
+                if offset <= positions.get(source, -1):
+                    continue
+                try:
+                    envelope = self.decoders[record.topic()](record)
+                except DecodeError as exc:
+                    log.warning("rebuild %s: skipping undecodable record %s@%s: %s",
+                                name, source, offset, exc)  # fmt: skip
+                    envelope = None
+                out.append((source, offset, None if envelope is None else envelope.payload))
+            if not records:
+                reached = {s: p for s, p in positions.items()}
+                for source, offset, _ in out:
+                    reached[source] = max(reached.get(source, -1), offset)
+                still = any(reached.get(s, -1) < p for s, p in live.items() if s != "store")
+                if not still or time.monotonic() > deadline or self.stop.is_set():
+                    break
+        return out
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        except Exception:
+            log.debug("rebuild consumer close failed", exc_info=True)
