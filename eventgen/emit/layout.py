@@ -494,6 +494,12 @@ def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
             what = f"the projections module of context `{ctx.name}`"
             path = projections_module_path(project, ctx.name)
             yield Claim(path, "services", ctx.name, what, ctx.loc)
+        for proj in ctx.projections:  # emit/services/projections.py projection_sql
+            table = projection_table(proj.name)
+            for dialect in ("postgres", "sqlite"):
+                what = f"the read-model table `{table}` ({dialect}) of projection `{proj.name}`"
+                path = sql_path(ctx.name, table, dialect)
+                yield Claim(path, "sql", proj.qualified, what, proj.loc)
         for dialect, kind, table in service_tables(ctx):
             what = f"the {kind} table `{table}` ({dialect}) of context `{ctx.name}`"
             yield Claim(sql_path(ctx.name, table, dialect), "sql", ctx.name, what, ctx.loc)

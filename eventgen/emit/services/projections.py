@@ -589,6 +589,51 @@ def projections_source(project: Project, ctx: Context) -> str:
     return _Module(project, ctx).render()
 
 
+def runtime_spec(project: Project, ctx: Context, proj: Projection) -> Any:
+    """The projection's `eventgen.runtime.es.spec.ProjectionSpec` (without its topic routes,
+    which need the generated bindings): what the DDL is rendered from."""
+    from eventgen.runtime.es.spec import Column, ProjectionSpec
+
+    return ProjectionSpec(
+        name=proj.name,
+        qualified=proj.qualified,
+        context=ctx.name,
+        table=layout.projection_table(proj.name),
+        key=proj.key,
+        columns=tuple(
+            Column(
+                name=c.name,
+                kind=c.kind,  # type: ignore[arg-type]  # column_kind returns ColumnKind values
+                nullable=c.nullable,
+                precision=c.precision,
+                scale=c.scale,
+                default=c.default,
+                has_default=c.has_default,
+            )
+            for c in columns(project, proj)
+        ),
+        handles=tuple(naming.message_type(m.qualified) for m in handled(project, proj)),
+        store=layout.event_store_kind(ctx),
+        store_source=store_source(project, ctx, proj),
+        group=layout.projector_group(ctx, proj.name),
+    )
+
+
+DIALECTS: tuple[layout.Dialect, ...] = ("postgres", "sqlite")
+
+
 def projection_sql(project: Project, ctx: Context) -> dict[str, str]:
-    """{generated path: DDL text} of the context's read-model tables, both dialects."""
-    return {}
+    """{generated path: DDL text} of the context's read-model tables, both dialects.
+
+    The text is the runtime's own `projection_ddl`, so the files and
+    `ProjectionTable.ensure_schema` never disagree; layout claims the same paths.
+    """
+    from eventgen.runtime.es.rows import projection_ddl
+
+    files: dict[str, str] = {}
+    for proj in sorted(ctx.projections, key=lambda p: p.name):
+        spec = runtime_spec(project, ctx, proj)
+        table = layout.projection_table(proj.name)
+        for dialect in DIALECTS:
+            files[layout.sql_path(ctx.name, table, dialect)] = projection_ddl(dialect, spec)
+    return files
