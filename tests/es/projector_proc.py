@@ -8,15 +8,17 @@ Every event also increments `events_applied`, so an event applied twice shows in
 `FakeEventStore` is a tiny event store for these tests only (one table, JSON payloads, the
 `read_all` of eventgen.runtime.es.store): the projector's store source is tested against it.
 
-As a script: `python projector_proc.py BUILD_DIR STORE_KIND TABLE EVENTS_TABLE BATCH` runs the
-projector until killed or idle for 3 s (the kill -9 test); the store settings come from the
-environment (EVENTGEN_POSTGRES_DSN, EVENTGEN_SQLITE_PATH).
+As a script: `python -m tests.es.projector_proc BUILD_DIR STORE_KIND TABLE EVENTS_TABLE BATCH
+STALL_AT` runs the projector until killed or idle for 3 s (the kill -9 test); the STALL_AT-th
+event it projects (0: none) stalls inside its batch transaction after printing IN_BATCH. The
+store settings come from the environment (EVENTGEN_POSTGRES_DSN, EVENTGEN_SQLITE_PATH).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -312,10 +314,23 @@ def main(argv: Sequence[str]) -> int:
     from eventgen.runtime.es.projector import Projector
 
     logging.basicConfig(level=logging.WARNING)
-    build, store, table, events_table, batch = argv
+    build, store, table, events_table, batch, stall_at = argv
     messages = shop_messages(Path(build))
     spec = make_spec(table, store=store, batch=int(batch))  # type: ignore[arg-type]
-    projector = Projector(definition(spec, messages), FakeEventStore(events_table, messages))
+    calls = 0
+
+    def stalling(event: Message) -> list[RowOp]:
+        # The `stall_at`-th event (0: never) is projected inside an open batch transaction:
+        # say so and wait there, so that the test's kill -9 lands mid-batch for certain.
+        nonlocal calls
+        calls += 1
+        if calls == int(stall_at):
+            print("IN_BATCH", flush=True)
+            time.sleep(60)
+        return project(event)
+
+    defn = ProjectionDefinition(spec, OrderSummary, stalling, tuple(messages))
+    projector = Projector(defn, FakeEventStore(events_table, messages))
     stats = projector.run(config=load_config(), idle_exit_s=3.0)
     print(json.dumps(vars(stats)), flush=True)
     return 0

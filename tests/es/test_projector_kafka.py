@@ -1,0 +1,164 @@
+"""A Kafka-sourced projection on real Kafka: events produced with the runtime Publisher,
+offsets kept in the checkpoints table only (nothing committed to Kafka), resume after the
+stored offsets, an undecodable record logged and skipped, and a rebuild from the topic."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventgen.runtime.config import RuntimeConfig
+from eventgen.runtime.db import Store
+from eventgen.runtime.es import checkpoints
+from eventgen.runtime.es.projector import Projector
+from eventgen.runtime.model import Message
+from eventgen.runtime.publisher import Publisher
+from eventgen.runtime.registry import TopicBinding
+from eventgen.runtime.spec import PublisherSpec, Route
+from eventgen.runtime.sql import quote
+from tests.emit_services.helpers import EXAMPLE, build
+from tests.es.projector_proc import OrderSummary, Shop, definition, fold, make_spec, shop_messages
+from tests.runtime.relay_proc import create_topic, delete_topic
+
+PARTITIONS = 3
+
+
+@pytest.fixture(scope="module")
+def messages(tmp_path_factory: pytest.TempPathFactory) -> list[type[Message]]:
+    out = tmp_path_factory.mktemp("projector-kafka-shop") / "out"
+    build(EXAMPLE, out)
+    return shop_messages(out)
+
+
+@pytest.fixture
+def topic(kafka_bootstrap_servers: str) -> Iterator[str]:
+    name = f"es-e-projection-{uuid.uuid4().hex[:10]}"
+    create_topic(kafka_bootstrap_servers, name, PARTITIONS)
+    yield name
+    delete_topic(kafka_bootstrap_servers, name)
+
+
+def _publish(publisher: Publisher, events: list[Message]) -> None:
+    for event in events:
+        publisher.publish(event)
+    publisher.flush(60)
+
+
+def _produce_garbage(bootstrap: str, topic: str, key: bytes) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("event_id", str(uuid.uuid4()).encode()),
+        ("type", b"payments.CardDeclined"),
+        ("schema_version", b"1"),
+        ("occurred_at", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()),
+    ]
+    producer.produce(topic, value=b"\xff\xfe not avro", key=key, headers=headers)
+    assert producer.flush(30) == 0
+
+
+def _rows(projector: Projector[OrderSummary], store: Store) -> dict[Any, OrderSummary]:
+    return {row.order_id: row for row in projector.table.find(store.connection, {})}
+
+
+def _expected(events: list[Message]) -> dict[Any, OrderSummary]:
+    return {key: OrderSummary.model_validate(row) for key, row in fold(events).items()}
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_kafka_sourced_projection(
+    kind: str,
+    kafka_bootstrap_servers: str,
+    topic: str,
+    messages: list[type[Message]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    from shop_events import topics  # type: ignore[import-not-found]
+
+    if kind == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        config = RuntimeConfig(
+            bootstrap_servers=kafka_bootstrap_servers, postgres_dsn=dsn, connect_timeout_s=20
+        )
+    else:
+        config = RuntimeConfig(
+            bootstrap_servers=kafka_bootstrap_servers,
+            sqlite_path=str(tmp_path / "kafka-projection.sqlite3"),
+            connect_timeout_s=20,
+        )
+    binding = TopicBinding(topic, tuple(messages), topics.ORDERS_ORDER_EVENTS.key_schema)
+    route = Route(binding, serialization="avro")
+    table = f"kafka_{uuid.uuid4().hex[:10]}"
+    spec = make_spec(
+        table,
+        store=kind,  # type: ignore[arg-type]
+        store_source=False,
+        topics=(route,),
+        group=f"es-e-{table}",
+        batch=50,
+    )
+    projector = Projector(definition(spec, messages))
+    publisher = Publisher(PublisherSpec("test", tuple(sorted((m.TYPE, route) for m in messages))))
+    publisher.configure(config)
+    store = Store.open(kind, config)  # type: ignore[arg-type]
+    try:
+        rng = random.Random(5)
+        shop = Shop(messages)
+        orders = [uuid.uuid4() for _ in range(12)]
+        events: list[Message] = [shop.make("OrderPlaced", o, n) for n, o in enumerate(orders)]
+        kinds = ["CardDeclined", "ShipmentDispatched", "CardCharged", "OrderConfirmed"]
+        events += [shop.make(rng.choice(kinds), rng.choice(orders), n) for n in range(150)]
+        _publish(publisher, events)
+
+        stats = projector.run(config=config, max_messages=len(events), idle_exit_s=60)
+        assert stats.events == len(events)
+        assert _rows(projector, store) == _expected(events)
+        positions = checkpoints.read(store.connection, spec.checkpoint_table, spec.qualified)
+        assert set(positions) <= {f"{topic}:{p}" for p in range(PARTITIONS)}
+        assert sum(offset + 1 for offset in positions.values()) == len(events)
+        assert _committed_in_kafka(kafka_bootstrap_servers, spec.group, topic) == []
+
+        # Resume after the stored offsets: only the new records, one of them undecodable.
+        more = [shop.make(rng.choice(kinds), rng.choice(orders), n) for n in range(40)]
+        _produce_garbage(kafka_bootstrap_servers, topic, b"x")
+        _publish(publisher, more)
+        stats = projector.run(config=config, max_messages=len(more) + 1, idle_exit_s=60)
+        assert (stats.events, stats.undecodable, stats.skipped) == (len(more), 1, 0)
+        assert _rows(projector, store) == _expected(events + more)
+        positions = checkpoints.read(store.connection, spec.checkpoint_table, spec.qualified)
+        assert sum(offset + 1 for offset in positions.values()) == len(events) + len(more) + 1
+
+        # Rebuild from the topic: the same rows, the same checkpoints.
+        lines: list[str] = []
+        projector.rebuild(config=config, progress=lines.append)
+        assert any("swapped" in line for line in lines), lines
+        assert _rows(projector, store) == _expected(events + more)
+        assert (
+            checkpoints.read(store.connection, spec.checkpoint_table, spec.qualified) == positions
+        )
+    finally:
+        publisher.close(10)
+        for name in (table, table + "__rebuild"):
+            store.connection.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        store.close()
+
+
+def _committed_in_kafka(bootstrap: str, group: str, topic: str) -> list[Any]:
+    """Offsets the group committed to Kafka (none: they live in the checkpoints table)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return [tp for tp in consumer.committed(partitions, timeout=30) if tp.offset >= 0]
+    finally:
+        consumer.close()
