@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eventgen.emit import layout
 from eventgen.emit.layout import TypeIndex
-from eventgen.emit.pymodels.imports import STDLIB, Imports
+from eventgen.emit.pymodels.imports import STDLIB, Imports, _isort_key
 from eventgen.emit.pymodels.literals import py_comment, py_docstring, py_str
 from eventgen.emit.pymodels.types import TypeWriter
 from eventgen.emit.pymodels.views import ClassView, _record
-from eventgen.emit.services.guards import compile_guard, parse_guard
+from eventgen.emit.services.guards import compile_rejection, parse_guard
 from eventgen.ir import naming
 from eventgen.ir.model import (
     Aggregate,
@@ -193,7 +194,9 @@ class _Module:
             lines = ["import functools", "import importlib", *([] if first_stdlib else [""])] + [
                 *lines
             ]
-        exports = ", ".join(py_str(n) for n in sorted(self.exports))
+        exports = ", ".join(
+            py_str(n) for n in sorted(self.exports, key=lambda e: _isort_key((e, e)))
+        )
         doc = (
             f"Event-sourced aggregates of the {self.ctx.name} context: state models, apply, "
             "guarded command deciders and repositories (generated; no guard text is evaluated "
@@ -331,11 +334,11 @@ class _Module:
             )
             ident = _command_id(agg, command)
             lines += [
-                f"    if not ({compile_guard(guard, self.writer)}):",
+                f"    if {compile_rejection(guard, self.writer)}:",
                 f"        raise {self.rt(RT, 'CommandRejected')}(",
                 f"            {py_str(agg.name)},",
                 f"            {py_str(naming.message_type(command.qualified))},",
-                f"            {py_str(cmd.requires)},",
+                f"            {long_str(cmd.requires)},",
                 f"            {{{values}}},",
                 f"            {ident},",
                 "        )",
@@ -500,6 +503,24 @@ def _construct(cls: str, pairs: list[tuple[str, str]]) -> str:
         items = ", ".join(f"{py_str(name)}: {value}" for name, value in pairs)
         return f"{cls}.model_validate({{{items}}})"
     return f"{cls}({', '.join(f'{name}={value}' for name, value in pairs)})"
+
+
+def long_str(text: str, width: int = 60) -> str:
+    """A string literal, split at spaces into implicitly concatenated parts when it would not
+    fit a line (each part is its own `py_str`, so no escape is ever cut in two)."""
+    whole = py_str(text)
+    if len(whole) <= width:
+        return whole
+    parts: list[str] = []
+    for word in re.split(r"(?<=\s)", text):
+        while len(word) > width // 2:  # a long word: cut (between characters, never escapes)
+            parts.append(word[: width // 2])
+            word = word[width // 2 :]
+        if parts and len(py_str(parts[-1] + word)) <= width:
+            parts[-1] += word
+        elif word:
+            parts.append(word)
+    return "(" + " ".join(py_str(p) for p in parts) + ")"
 
 
 def _tuple_items(items: list[str]) -> str:

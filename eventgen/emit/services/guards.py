@@ -8,8 +8,9 @@ Grammar (the one eventgen.rules.checks_flows parses and checks_types types):
 The literal is typed by the state field it is compared with: an enum symbol becomes the enum
 member, numbers stay numbers, decimals `Decimal("...")`, timestamps/dates/uuids their Python
 constructors, quoted or bare text a string literal (`py_str`, never pasted raw), `true` /
-`false` booleans, and `null` an `is None` / `is not None` test. An ordering comparison on a
-nullable field is false when the field is None (`x is not None and x < 3`).
+`false` booleans (compared with `is` / `is not`), and `null` an `is None` / `is not None`
+test. An ordering comparison on a nullable field is false when the field is None
+(`(x is not None and x < 3)`).
 
 Nothing of the guard text reaches the generated module except through `py_str`; the rules
 refuse every guard this module cannot compile (E0803, E0819) before emitters run.
@@ -78,6 +79,20 @@ def parse_guard(text: str, state: Sequence[Field]) -> Guard:
     return Guard(text, tuple(tuple(g) for g in groups))
 
 
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def compile_rejection(guard: Guard, writer: TypeWriter, state: str = "state") -> str:
+    """The condition under which the command is rejected: `not (guard)`, or the one clause
+    negated when the guard is a single comparison (`status != OrderStatus.UNKNOWN`)."""
+    if len(guard.groups) == 1 and len(guard.groups[0]) == 1:
+        clause = guard.groups[0][0]
+        if not (clause.field.type.nullable and clause.op not in ("==", "!=")):
+            flipped = Clause(clause.field, _NEGATED[clause.op], clause.literal)
+            return _clause(flipped, writer, state)
+    return f"not ({compile_guard(guard, writer, state)})"
+
+
 def compile_guard(guard: Guard, writer: TypeWriter, state: str = "state") -> str:
     """The guard as one Python boolean expression over `state` (the state model instance)."""
     groups = [[_clause(c, writer, state) for c in group] for group in guard.groups]
@@ -94,9 +109,11 @@ def _clause(clause: Clause, writer: TypeWriter, state: str) -> str:
             raise GuardError(f"`{clause.op} null` does not compare")
         return f"{attr} is None" if clause.op == "==" else f"{attr} is not None"
     value = _literal(non_null(ref), clause.literal, writer)
+    if value in ("True", "False"):  # booleans by identity: `x is False` is also right for None
+        return f"{attr} {'is' if clause.op == '==' else 'is not'} {value}"
     test = f"{attr} {clause.op} {value}"
     if ref.nullable and clause.op not in ("==", "!="):
-        return f"{attr} is not None and {test}"
+        return f"({attr} is not None and {test})"
     return test
 
 
