@@ -526,3 +526,37 @@ def test_read_model_sql_files(example_build: Path) -> None:
     names = [row[1] for row in conn.execute('PRAGMA table_info("order_summary")')]
     assert names == [c.name for c in _module(example_build, "orders").ORDER_SUMMARY_SPEC.columns]
     assert not (example_build / "sql/payments/payment_view.sqlite.sql").exists()
+
+
+@pytest.mark.postgres
+def test_queries_on_postgres(hostile: Path, postgres_dsn: str) -> None:
+    """The table queries on a real PostgreSQL (a schema of the test's own)."""
+    import psycopg
+
+    views = import_fresh(hostile, "vault_events", "vault_projections")
+    models = sys.modules["vault_events.vault"]
+    schema = f"projections_{uuid4().hex[:12]}"
+    item = uuid4()
+    with psycopg.connect(postgres_dsn, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            conn.execute(f'SET search_path TO "{schema}"')
+            with conn.transaction():
+                views.item_table.ensure_schema(conn)
+            with conn.transaction():
+                stored = models.ItemStored.model_validate(
+                    {"id": str(item), "spot": None, "class": "k", "conn": "c", "self": "s"}
+                )
+                moved = models.ItemMoved.model_validate(
+                    {"other_id": str(item), "spot": {"place": {"label": "L"}, "code": "Y"}}
+                )
+                views.item_table.apply(conn, [stored, stored, moved])
+            row = views.get_item(conn, id=item)
+            assert row is not None
+            assert (row.count, row.tags, row.place_label) == (2, ("moved",), "L")
+            assert row.amount == Decimal("2.250") and row.kind == "class"
+            assert views.find_item(conn, class_="k", conn="c") == row
+            assert views.find_item(conn, class_="other") is None
+            assert views.get_item(conn, id=uuid4()) is None
+        finally:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
