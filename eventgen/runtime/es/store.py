@@ -208,14 +208,17 @@ class EventStore:
     ) -> int:
         import psycopg
 
-        columns = list(zip(*rows, strict=True))
-        params = (stream_id, expected, *(list(column) for column in columns), stream_id, expected)
+        if len(rows) == 1:
+            query = sql.insert_one_pg
+            params: tuple[Any, ...] = (stream_id, expected + 1, *rows[0], stream_id, expected)
+        else:
+            query = sql.insert_many_pg
+            columns = (list(column) for column in zip(*rows, strict=True))
+            params = (stream_id, expected, *columns, stream_id, expected)
         try:
-            # One round trip: the lock and the conditional insert are sent together; the
-            # insert runs (with a fresh READ COMMITTED snapshot) once the lock is held.
-            with conn.pipeline():
-                conn.execute(sql.lock)
-                cursor = conn.execute(sql.insert_pg, params)
+            # One statement, one round trip: the store lock (a CTE the rows are joined to, so
+            # it is held before `position` is drawn) and the conditional insert.
+            cursor = conn.execute(query, params)
         except psycopg.errors.UniqueViolation as exc:
             self._conflict_postgres(exc, stream_id, expected)
             raise  # pragma: no cover - _conflict_postgres always raises
@@ -225,8 +228,11 @@ class EventStore:
         return expected + len(rows)
 
     def _conflict_postgres(self, exc: Any, stream_id: str, expected: int) -> None:
-        """A unique violation: the transaction is aborted, so `actual` cannot be read; it
-        is the version the violation names (the stream holds at least that one)."""
+        """A unique violation. The version check runs on the statement's snapshot, taken
+        before the lock was granted: a writer that waited for the lock while another one
+        appended to the same stream passes the check and is stopped here by the unique
+        (stream_id, version) index. The transaction is aborted, so `actual` cannot be read:
+        it is the version the violation names (the stream holds at least that one)."""
         constraint = exc.diag.constraint_name or ""
         if constraint == f"{self.spec.table}_event_id_key":
             raise EventStoreError(
@@ -422,25 +428,31 @@ class _Statements:
         events = quote(table)
         snapshots = quote(snapshot_table)
         self.table = table
-        # Literal keys (the table name is checked by `quote`): no parameters to send.
-        self.lock = (
-            f"SELECT pg_advisory_xact_lock(hashtext('{LOCK_NAMESPACE}'), hashtext('{table}'))"
+        # Literal keys (the table name is checked by `quote`): no parameters to send. A
+        # MATERIALIZED CTE the inserted rows are joined to: the lock is granted before any
+        # row (and its `position`) is produced; a false version check skips it altogether.
+        lock = (
+            "WITH store_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock("
+            f"hashtext('{LOCK_NAMESPACE}'), hashtext('{table}'))) "
         )
         insert = (
             f"INSERT INTO {events} (stream_id, version, event_id, type, schema_version, "
             "occurred_at, correlation_id, causation_id, payload)"
         )
-        # All events of one append in one statement of fixed text (arrays), inserted only if
-        # the stream is at the expected version; `ORDER BY n` hands positions out in order.
-        self.insert_pg = (
-            f"{insert} SELECT %s, %s + e.n, e.event_id, e.type, e.schema_version, "
+        check = f"WHERE (SELECT coalesce(max(version), 0) FROM {events} WHERE stream_id = %s) = %s"
+        # Fixed text for every call (psycopg prepares it after a few runs): one event as
+        # scalars, several as arrays unnested in order (`ORDER BY n`: positions in order).
+        self.insert_one_pg = (
+            f"{lock}{insert} SELECT %s, %s, %s::uuid, %s, %s::int, %s::timestamptz, %s, "
+            f"%s::uuid, %s FROM store_lock {check}"
+        )
+        self.insert_many_pg = (
+            f"{lock}{insert} SELECT %s, %s + e.n, e.event_id, e.type, e.schema_version, "
             "e.occurred_at, e.correlation_id, e.causation_id, e.payload "
-            "FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], "
-            "%s::uuid[], %s::text[]) WITH ORDINALITY "
+            "FROM store_lock, unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], "
+            "%s::text[], %s::uuid[], %s::text[]) WITH ORDINALITY "
             "AS e(event_id, type, schema_version, occurred_at, correlation_id, causation_id, "
-            "payload, n) "
-            f"WHERE (SELECT coalesce(max(version), 0) FROM {events} WHERE stream_id = %s) = %s "
-            "ORDER BY e.n"
+            f"payload, n) {check} ORDER BY e.n"
         )
         self._insert_sqlite = insert
         self._insert_cache: dict[tuple[int, bool], str] = {}
