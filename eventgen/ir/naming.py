@@ -158,14 +158,38 @@ def snake(name: str) -> str:
     return text.replace("-", "_").lower()
 
 
+# The fixed names of `<context>_aggregates.py` (eventgen.emit.services.aggregates); the
+# per-aggregate names come from the functions below. rules/checks_aggregates.py refuses a spec
+# whose names would meet there.
+AGGREGATES_FIXED_NAMES = frozenset(
+    {"EVENT_STORE_SPEC", "event_store", "_hook", "functools", "importlib"}
+)
+
+
 def aggregate_attr(aggregate: str) -> str:
     """The aggregate's repository in `<context>_aggregates.py` (`Order` -> `order`).
 
-    Its definition is the upper-case form (`ORDER`), its state model `<Name>State`; builtins
-    and keywords get a trailing underscore, as app objects do.
+    Builtins and keywords get a trailing underscore, as app objects do.
     """
     name = snake(aggregate)
     return name + "_" if name in PY_RESERVED else name
+
+
+def aggregate_constant(aggregate: str) -> str:
+    """The aggregate's `AggregateDefinition` (`Order` -> `ORDER`)."""
+    return snake(aggregate).upper()
+
+
+def aggregate_state_class(aggregate: str) -> str:
+    """The aggregate's state model (`Order` -> `OrderState`)."""
+    return aggregate + "State"
+
+
+def aggregate_function(role: str, aggregate: str, command: str | None = None) -> str:
+    """`apply_order`, `decide_order_cancel_order`, `reject_order_place_order` (`command` is
+    the command's local name)."""
+    name = f"{role}_{snake(aggregate)}"
+    return name if command is None else f"{name}_{snake(command)}"
 
 
 def py_app_attr(consumer: str) -> str:

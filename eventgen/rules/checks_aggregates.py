@@ -12,7 +12,10 @@ emitter and the check share):
    rejected command was issued;
 4. any other field with a default or a nullable type: left to its default (None).
 
-A required field none of these fill is E0830: the reply could never be built.
+A required field none of these fill is E0830: the reply could never be built. E0831 refuses
+two names of one `<context>_aggregates.py` that would meet (an aggregate's repository and a
+re-exported command consumer, two deciders); E0832 an aggregate's command consumer that
+processes batches (the module registers one handler per command with `app.on`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from eventgen.diagnostics import Diagnostic, error
-from eventgen.ir.model import AggregateCommand, Field, Message, Project, Scalar
+from eventgen.ir import naming
+from eventgen.ir.model import AggregateCommand, Context, Field, Message, Project, Scalar
 from eventgen.ir.types import non_null
+from eventgen.rules.checks_es import _command_consumers
 from eventgen.rules.checks_types import assign_problem, optional
 from eventgen.rules.registry import Rule, declare
 
@@ -88,6 +93,64 @@ def check_aggregates(project: Project) -> Iterator[Diagnostic]:
                     )
 
 
+def module_names(project: Project, ctx: Context) -> list[tuple[str, str]]:
+    """(name, what it is) of every module-level name `<context>_aggregates.py` defines or
+    re-exports, in generation order (the emitter defines exactly these)."""
+    names = [(n, "a fixed name of the module") for n in sorted(naming.AGGREGATES_FIXED_NAMES)]
+    for agg in ctx.aggregates:
+        what = f"of aggregate {agg.name}"
+        names += [
+            (naming.aggregate_state_class(agg.name), f"the state model {what}"),
+            (naming.aggregate_function("apply", agg.name), f"the apply function {what}"),
+            (naming.aggregate_constant(agg.name), f"the definition {what}"),
+            (naming.aggregate_attr(agg.name), f"the repository {what}"),
+        ]
+        for cmd in agg.commands:
+            local = cmd.command.rsplit(".", 1)[-1]
+            names.append(
+                (naming.aggregate_function("decide", agg.name, local), f"the decider of {local}")
+            )
+            if failure_reply_of(project, cmd) is not None:
+                names.append(
+                    (
+                        naming.aggregate_function("reject", agg.name, local),
+                        f"the failure reply of {local}",
+                    )
+                )
+    for consumer in sorted(_command_consumers(ctx)):
+        names.append((naming.py_app_attr(consumer), f"the re-exported consumer {consumer}"))
+    return names
+
+
+def check_aggregate_module(project: Project) -> Iterator[Diagnostic]:
+    for ctx in project.contexts:
+        if not ctx.aggregates:
+            continue
+        seen: dict[str, str] = {}
+        for name, what in module_names(project, ctx):
+            if name in seen:
+                yield error(
+                    "E0831",
+                    ctx.aggregates[0].loc,
+                    f"`{naming.aggregates_module(ctx.name)}.py` would define `{name}` twice: "
+                    f"{seen[name]} and {what}",
+                    "rename the aggregate, the command or the consumer",
+                )
+            else:
+                seen[name] = what
+        generated = _command_consumers(ctx)
+        for consumer in ctx.consumers:
+            if consumer.name in generated and consumer.processing == "batch":
+                yield error(
+                    "E0832",
+                    consumer.loc,
+                    f"consumer `{consumer.name}` handles the commands of aggregate "
+                    f"`{generated[consumer.name]}` but processes batches: the generated "
+                    "handlers decide one command at a time",
+                    "remove `processing: batch` from the consumer",
+                )
+
+
 # The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
 RULES: tuple[Rule, ...] = (
     declare(
@@ -96,5 +159,19 @@ RULES: tuple[Rule, ...] = (
         "rule",
         "a command's failure reply has a required field the rejection cannot fill",
         check_aggregates,
+    ),
+    declare(
+        "E0831",
+        "error",
+        "rule",
+        "two names of a context's generated aggregates module would be the same",
+        check_aggregate_module,
+    ),
+    declare(
+        "E0832",
+        "error",
+        "rule",
+        "an aggregate's command consumer processes batches",
+        check_aggregate_module,
     ),
 )

@@ -57,7 +57,7 @@ RT = "eventgen.runtime"
 SPEC = "eventgen.runtime.es.spec"
 STORE = "eventgen.runtime.es.store"
 REPOSITORY = "eventgen.runtime.es.aggregate"
-HOOK = "_hook"
+HOOK = "_hook"  # in naming.AGGREGATES_FIXED_NAMES
 STATE_HASH_FORMAT = "eventgen-aggregate-state/1"
 # `$meta.` names (the language's envelope fields) as the decider reads them.
 META = {
@@ -72,23 +72,23 @@ META = {
 
 
 def state_class(agg: Aggregate) -> str:
-    return naming.py_class(agg.name) + "State"
+    return naming.aggregate_state_class(agg.name)
 
 
 def definition_constant(agg: Aggregate) -> str:
-    return naming.aggregate_attr(agg.name).rstrip("_").upper()
+    return naming.aggregate_constant(agg.name)
 
 
 def apply_function(agg: Aggregate) -> str:
-    return f"apply_{naming.snake(agg.name)}"
+    return naming.aggregate_function("apply", agg.name)
 
 
 def decide_function(agg: Aggregate, command: str) -> str:
-    return f"decide_{naming.snake(agg.name)}_{naming.snake(command.rsplit('.', 1)[-1])}"
+    return naming.aggregate_function("decide", agg.name, command.rsplit(".", 1)[-1])
 
 
 def reject_function(agg: Aggregate, command: str) -> str:
-    return f"reject_{naming.snake(agg.name)}_{naming.snake(command.rsplit('.', 1)[-1])}"
+    return naming.aggregate_function("reject", agg.name, command.rsplit(".", 1)[-1])
 
 
 def aggregates_source(project: Project, ctx: Context) -> str:
@@ -129,7 +129,7 @@ class _Module:
         self.index = TypeIndex(project)
         self.aggs = ctx.aggregates
         self.consumers = layout.aggregate_command_consumers(project, ctx)
-        defined = {layout.EVENT_STORE_SPEC, layout.EVENT_STORE_ATTR, HOOK}
+        defined = set(naming.AGGREGATES_FIXED_NAMES)  # EVENT_STORE_SPEC, event_store, _hook...
         for agg in self.aggs:
             defined |= {
                 state_class(agg),
