@@ -69,7 +69,8 @@ def test_upcast_gives_expect(
     got = as_current(cls, version, payload)
     want = decode_json(cls, json.dumps(expect))
     assert type(got) is cls
-    assert got.model_dump_json().encode() == want.model_dump_json().encode()
+    got_json, want_json = got.model_dump_json(), want.model_dump_json()
+    assert got_json.encode() == want_json.encode(), f"upcast: {got_json}\\nexpect: {want_json}"
 """
 
 ROUND_TRIP_TEST = """
