@@ -5,8 +5,8 @@ A hand-written OrderSummary projection over the example's generated models (the 
 write one: a row model, a ProjectionSpec, a `project` function matching on the event class.
 Every event also increments `events_applied`, so an event applied twice shows in the row.
 
-`FakeEventStore` is a tiny event store for these tests only (one table, JSON payloads, the
-`read_all` of eventgen.runtime.es.store): the projector's store source is tested against it.
+`ShopEventStore` is the real event store (eventgen.runtime.es.store) with a helper that appends a
+list of events of several orders in the list's order.
 
 As a script: `python -m tests.es.projector_proc BUILD_DIR STORE_KIND TABLE EVENTS_TABLE BATCH
 STALL_AT` runs the projector until killed or idle for 3 s (the kill -9 test); the STALL_AT-th
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from eventgen.runtime.db import dialect_of
 from eventgen.runtime.es.spec import (
     Column,
     EventStoreSpec,
@@ -34,11 +33,10 @@ from eventgen.runtime.es.spec import (
     RowOp,
     StoreKind,
 )
-from eventgen.runtime.es.store import EventStore, StoredEvent
+from eventgen.runtime.es.store import EventStore
 from eventgen.runtime.model import Message, Record
 from eventgen.runtime.scalars import DecimalSpec, Str, Timestamp, Uuid
 from eventgen.runtime.spec import Route
-from eventgen.runtime.sql import quote
 
 HANDLES = (
     "orders.OrderArchived",
@@ -195,46 +193,28 @@ def fold(events: Sequence[Message]) -> dict[UUID, dict[str, Any]]:
     return rows
 
 
-class FakeEventStore(EventStore):
-    """A test-only event store: one table (position, type, payload JSON); `read_all` only."""
+class ShopEventStore(EventStore):
+    """The real EventStore with a helper that appends a list of events in its order."""
 
-    def __init__(self, table: str, messages: Sequence[type[Message]]) -> None:
-        super().__init__(EventStoreSpec("orders", table, table + "_snapshots"), messages)
-        self.by_type = {cls.TYPE: cls for cls in messages}
+    def __init__(self, table: str, messages: Sequence[type[Message]], store: StoreKind) -> None:
+        super().__init__(EventStoreSpec("orders", table, table + "_snapshots", store), messages)
 
-    def ensure_schema(self, conn: Any) -> None:
-        pg = dialect_of(conn) == "postgres"
-        seq = "bigserial PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT"
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {quote(self.spec.table)} "
-            f"(position {seq}, type TEXT NOT NULL, payload TEXT NOT NULL)"
-        )
+    @property
+    def tables(self) -> tuple[str, str]:
+        return self.spec.table, self.spec.snapshot_table
 
     def add(self, conn: Any, events: Sequence[Message]) -> None:
-        mark = "%s" if dialect_of(conn) == "postgres" else "?"
-        cursor = conn.cursor()
-        cursor.executemany(
-            f"INSERT INTO {quote(self.spec.table)} (type, payload) VALUES ({mark}, {mark})",
-            [(event.TYPE, event.model_dump_json()) for event in events],
-        )
-        cursor.close()
-
-    def read_all(self, conn: Any, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        mark = "%s" if dialect_of(conn) == "postgres" else "?"
-        rows = conn.execute(
-            f"SELECT position, type, payload FROM {quote(self.spec.table)} "
-            f"WHERE position > {mark} ORDER BY position LIMIT {mark}",
-            (after_position, limit),
-        ).fetchall()
-        out = []
-        for position, kind, payload in rows:
-            message = self.by_type[kind].model_validate_json(payload)
-            out.append(StoredEvent(int(position), "fake", int(position), message.envelope(), 1))
-        return out
-
-    def head_position(self, conn: Any) -> int:
-        row = conn.execute(f"SELECT max(position) FROM {quote(self.spec.table)}").fetchone()
-        return int(row[0] or 0)
+        """Append `events` (in the open transaction): each run of consecutive events of one
+        order is one append to its stream `Order-<id>`, so the store's order is the list's."""
+        start = 0
+        while start < len(events):
+            order = getattr(events[start], "order_id")  # noqa: B009 - any shop event
+            end = start
+            while end < len(events) and getattr(events[end], "order_id") == order:  # noqa: B009
+                end += 1
+            stream = f"Order-{order}"
+            self.append(conn, stream, self.stream_version(conn, stream), events[start:end])
+            start = end
 
 
 def shop_messages(build: Path) -> list[type[Message]]:
@@ -330,7 +310,7 @@ def main(argv: Sequence[str]) -> int:
         return project(event)
 
     defn = ProjectionDefinition(spec, OrderSummary, stalling, tuple(messages))
-    projector = Projector(defn, FakeEventStore(events_table, messages))
+    projector = Projector(defn, ShopEventStore(events_table, messages, spec.store))
     stats = projector.run(config=load_config(), idle_exit_s=3.0)
     print(json.dumps(vars(stats)), flush=True)
     return 0

@@ -1,7 +1,7 @@
 """Projections at runtime: DDL, row ops, checkpoints, rebuild and wait_until (SQLite, PostgreSQL).
 
 The projection is the hand-written OrderSummary of projector_proc.py over the example's
-generated events; its store source is the test-only FakeEventStore of that module.
+generated events; its store source is the real EventStore (streams `Order-<id>`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from eventgen.runtime.model import Message
 from eventgen.runtime.sql import quote
 from tests.emit_services.helpers import EXAMPLE, build
 from tests.es.projector_proc import (
-    FakeEventStore,
     OrderSummary,
     Shop,
+    ShopEventStore,
     definition,
     fold,
     make_spec,
@@ -57,7 +57,7 @@ class Backend:
     def names(self) -> tuple[str, str]:
         suffix = uuid.uuid4().hex[:10]
         table, events = f"os_{suffix}", f"ev_{suffix}"
-        self.tables += [table, events, table + "__rebuild"]
+        self.tables += [table, events, events + "_snapshots", table + "__rebuild"]
         return table, events
 
 
@@ -80,17 +80,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 def _setup(
     backend: Backend, messages: list[type[Message]], batch: int = 500
-) -> tuple[Projector[OrderSummary], FakeEventStore]:
+) -> tuple[Projector[OrderSummary], ShopEventStore]:
     table, events = backend.names()
-    fake = FakeEventStore(events, messages)
-    with backend.store.transaction() as conn:
+    fake = ShopEventStore(events, messages, backend.kind)
+    with backend.store.transaction(immediate=True) as conn:
         fake.ensure_schema(conn)
     spec = make_spec(table, store=backend.kind, batch=batch)
     return Projector(definition(spec, messages), fake), fake
 
 
-def _append(backend: Backend, fake: FakeEventStore, events: list[Message]) -> None:
-    with backend.store.transaction() as conn:
+def _append(backend: Backend, fake: ShopEventStore, events: list[Message]) -> None:
+    with backend.store.transaction(immediate=True) as conn:
         fake.add(conn, events)
 
 
@@ -152,7 +152,7 @@ def test_typed_reads_round_trip(backend: Backend, messages: list[type[Message]])
         shop.make("ShipmentDelivered", order, 2),
     ]
     table = ProjectionTable(projector.definition)
-    with backend.store.transaction() as conn:
+    with backend.store.transaction(immediate=True) as conn:
         table.ensure_schema(conn)
         result = table.apply(conn, events)
     assert (result.written, result.missed) == (1, 0)
@@ -394,7 +394,7 @@ def test_rebuild_while_the_live_projector_and_writers_run(
                     return
                 with lock:
                     events = chunk(10)
-                    with own.transaction() as conn:
+                    with own.transaction(immediate=True) as conn:
                         fake.add(conn, events)
                     written.extend(events)
                 time.sleep(0.01)
@@ -434,11 +434,11 @@ def test_runner_projections_rebuild(
     table = projector.definition.spec.table
     module = tmp_path / f"proj_{table}.py"
     module.write_text(
-        "from tests.es.projector_proc import FakeEventStore, definition, make_spec\n"
+        "from tests.es.projector_proc import ShopEventStore, definition, make_spec\n"
         f"from tests.es.test_projector import _MESSAGES\n"
         f"projector = __import__('eventgen.runtime.es.projector', fromlist=['x']).Projector(\n"
         f"    definition(make_spec({table!r}, store={backend.kind!r}), _MESSAGES),\n"
-        f"    FakeEventStore({fake.spec.table!r}, _MESSAGES))\n",
+        f"    ShopEventStore({fake.spec.table!r}, _MESSAGES, {backend.kind!r}))\n",
         encoding="utf-8",
     )
     _MESSAGES[:] = messages

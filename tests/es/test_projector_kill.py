@@ -28,9 +28,9 @@ from eventgen.runtime.model import Message
 from eventgen.runtime.sql import quote
 from tests.emit_services.helpers import EXAMPLE, build
 from tests.es.projector_proc import (
-    FakeEventStore,
     OrderSummary,
     Shop,
+    ShopEventStore,
     definition,
     fold,
     make_spec,
@@ -80,7 +80,7 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
     table, events_table = f"kill_{suffix}", f"kill_ev_{suffix}"
     config = RuntimeConfig(postgres_dsn=postgres_dsn, connect_timeout_s=10)
     store = Store.open("postgres", config)
-    fake = FakeEventStore(events_table, messages)
+    fake = ShopEventStore(events_table, messages, "postgres")
     spec = make_spec(table, store="postgres", batch=BATCH)
     name = spec.qualified
     try:
@@ -93,7 +93,7 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
         kinds = ["CardDeclined", "ShipmentDispatched", "OrderConfirmed", "CardDeclined"]
         while len(events) < EVENTS:
             events.append(shop.make(rng.choice(kinds), rng.choice(orders), rng.randint(0, 999)))
-        with store.transaction() as conn:
+        with store.transaction(immediate=True) as conn:
             fake.ensure_schema(conn)
             fake.add(conn, events)
         head = fake.head_position(store.connection)
@@ -143,6 +143,6 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
         assert rows == expected
         assert sum(row.events_applied for row in rows.values()) == len(events)
     finally:
-        for name_ in (table, events_table):
+        for name_ in (table, *fake.tables):
             store.connection.execute(f"DROP TABLE IF EXISTS {quote(name_)}")
         store.close()
