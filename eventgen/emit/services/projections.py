@@ -60,7 +60,6 @@ from eventgen.ir.model import (
     thaw,
 )
 
-RUNTIME = "eventgen.runtime"
 # The order the ops of one event are emitted in (and so applied).
 OP_ORDER = ("upsert", "set", "inc", "append", "handler", "delete")
 SCALAR_KINDS = frozenset(
