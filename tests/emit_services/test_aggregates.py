@@ -206,6 +206,15 @@ def test_append(agg: ModuleType, models: ModuleType) -> None:
     assert state.notes == ("first", "second")
 
 
+def test_folded_state_round_trips_as_a_snapshot(agg: ModuleType, models: ModuleType) -> None:
+    state, _ = _placed(agg, models)
+    change = models.ChangeShippingAddress(order_id=ORDER_ID, address=_address(models, "Rome"))
+    state = _fold(agg, agg.decide_order_change_shipping_address(state, change, _meta()), state)
+    note = models.AddOrderNote(order_id=ORDER_ID, text="n")
+    state = _fold(agg, agg.decide_order_add_order_note(state, note, _meta()), state)
+    assert agg.OrderState.model_validate_json(state.model_dump_json()) == state
+
+
 def test_events_apply_does_not_list_leave_the_state(agg: ModuleType, models: ModuleType) -> None:
     state, _ = _placed(agg, models)
     rejected = models.OrderRejected(

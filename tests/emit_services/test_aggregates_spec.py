@@ -90,6 +90,7 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
             "Deposit": {"fields": {"account_id": "uuid", "amount": "decimal(12,2)"}},
             "Note": {"fields": {"account_id": "uuid", "text": "string"}},
             "Close": {"fields": {"account_id": "uuid", "money": "Money?"}},
+            "Touch": {"fields": {"account_id": "uuid"}},
         },
         "aggregates": {
             "Account": {
@@ -136,6 +137,9 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
                                 "at": "$meta.occurred_at",
                             }
                         },
+                    },
+                    "Touch": {
+                        "emit": {"Noted": {"account_id": "$.account_id", "text": "$meta.type"}}
                     },
                     "Note": {
                         "requires": "status != CLOSED and limit != null or limit > 5",
@@ -255,6 +259,9 @@ def test_guard_literals_and_precedence(agg: ModuleType, models: ModuleType) -> N
     limited = state.model_copy(update={"limit": 1})
     with pytest.raises(CommandRejected) as info:
         agg.decide_account_deposit(limited, deposit, _meta())
+    assert info.value.guard == (  # split into several literals in the source, one value
+        "status == OPEN and balance < 1000.50 and frozen == false or deposits >= 2 and limit == null"
+    )
     assert info.value.state == {
         "status": models.Status.OPEN, "balance": Decimal("1200.50"), "frozen": False,
         "deposits": 2, "limit": 1,
@@ -282,6 +289,23 @@ def test_handler_op_and_nested_nullable_paths(agg: ModuleType, models: ModuleTyp
     [closed] = agg.decide_account_close(state, models.Close(account_id=ID, money=money), _meta())
     assert closed.money_amount == Decimal("3.10")
     assert agg.apply_account(state, closed).status is models.Status.CLOSED
+
+
+def test_command_without_guard(agg: ModuleType, models: ModuleType) -> None:
+    for state in (agg.AccountState(), agg.AccountState(status=models.Status.CLOSED)):
+        [event] = agg.decide_account_touch(state, models.Touch(account_id=ID), _meta())
+        assert event.text == "ledger.Touch"  # $meta.type: the command's envelope type
+    assert agg.ACCOUNT.failure_reply(models.Touch) is None
+
+
+def test_state_round_trips_as_a_snapshot(agg: ModuleType, models: ModuleType) -> None:
+    state = _open(agg, models).model_copy(update={"limit": 10})
+    [noted] = agg.decide_account_note(state, models.Note(account_id=ID, text="x"), _meta())
+    state = agg.apply_account(state, noted)
+    deposit = models.Deposit(account_id=ID, amount=Decimal("2.50"))
+    [event] = agg.decide_account_deposit(state, deposit, _meta())
+    state = agg.apply_account(state, event)
+    assert agg.AccountState.model_validate_json(state.model_dump_json()) == state
 
 
 def test_failure_reply_rules(agg: ModuleType, models: ModuleType) -> None:
