@@ -207,3 +207,86 @@ def _tail_while_writing(
 
     run_threads([reader, *(writer(i) for i in range(len(writers)))])
     return seen
+
+
+@pytest.mark.postgres
+def test_a_writer_that_waited_for_the_lock_gets_the_conflict(postgres_dsn: str) -> None:
+    """B asks to append while A holds the store lock; A commits; B's check ran on a snapshot
+    from before the wait, so the unique index stops it: still a ConcurrencyError."""
+    events = new_event_store(store="postgres")
+    first, second = open_store("postgres", postgres_dsn), open_store("postgres", postgres_dsn)
+    events.ensure_schema(first.connection)
+    outcome: list[BaseException] = []
+    try:
+        with first.transaction() as conn:
+            events.append(conn, "s", 0, [Deposited(account="a", amount=1)])
+            blocked = threading.Thread(
+                target=_append_expecting_conflict,
+                args=(second, events, outcome),
+                daemon=True,
+            )
+            blocked.start()
+            # Bounded wait until B's statement is waiting for the advisory lock.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _waiting_for_lock(first, second):
+                time.sleep(0.01)
+            assert _waiting_for_lock(first, second), "the second append never waited"
+        blocked.join(30)
+        assert not blocked.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], ConcurrencyError), outcome
+        assert (outcome[0].expected, outcome[0].actual) == (0, 1)
+        stored = list(events.read_stream(first.connection, "s"))
+        assert [(e.version, e.message) for e in stored] == [(1, Deposited(account="a", amount=1))]
+    finally:
+        drop_tables(first, events)
+        first.close()
+        second.close()
+
+
+def _append_expecting_conflict(db: Store, events: EventStore, outcome: list[BaseException]) -> None:
+    try:
+        with db.transaction() as conn:
+            events.append(conn, "s", 0, [Deposited(account="b", amount=2)])
+    except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        outcome.append(exc)
+
+
+def _waiting_for_lock(observer: Store, waiter: Store) -> bool:
+    pid = waiter.connection.info.backend_pid
+    # Inside a transaction the backend statuses are cached: drop the cache first.
+    observer.connection.execute("SELECT pg_stat_clear_snapshot()")
+    row = observer.connection.execute(
+        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("sqlite")],
+)
+def test_a_conflict_found_without_waiting_leaves_the_transaction_usable(
+    kind: Literal["sqlite", "postgres"], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    where = (
+        request.getfixturevalue("postgres_dsn")
+        if kind == "postgres"
+        else str(tmp_path / "usable.sqlite3")
+    )
+    events = new_event_store(store=kind)
+    db = open_store(kind, where)
+    events.ensure_schema(db.connection)
+    try:
+        with db.transaction() as conn:
+            events.append(conn, "s", 0, [Deposited(account="a", amount=1)])
+        with db.transaction() as conn:
+            with pytest.raises(ConcurrencyError) as caught:
+                events.append(conn, "s", 0, [Deposited(account="a", amount=2)])
+            assert caught.value.actual == 1
+            # Reload and append again in the same transaction.
+            version = events.stream_version(conn, "s")
+            assert events.append(conn, "s", version, [Deposited(account="a", amount=3)]) == 2
+        assert [e.message.amount for e in events.read_stream(db.connection, "s")] == [1, 3]  # type: ignore[attr-defined]
+    finally:
+        drop_tables(db, events)
+        db.close()
