@@ -188,17 +188,17 @@ def aggregate_command_consumers(project: Project, ctx: Context) -> dict[str, str
 
 def aggregate_attr(name: str) -> str:
     """The repository object of an aggregate in the aggregates module (`Order` -> `order`)."""
-    return naming.snake(name)
+    return naming.aggregate_attr(name)
 
 
 def projector_attr(name: str) -> str:
     """The projector object of a projection (`OrderSummary` -> `order_summary`)."""
-    return naming.snake(name)
+    return naming.py_item_attr(name)
 
 
 def query_attr(name: str) -> str:
     """The function answering a query (`GetOrderSummary` -> `get_order_summary`)."""
-    return naming.snake(name)
+    return naming.py_item_attr(name)
 
 
 # Attribute names of the event-sourcing modules (the rest come from eventgen.ir.naming).

@@ -171,7 +171,14 @@ def aggregate_attr(aggregate: str) -> str:
 
     Builtins and keywords get a trailing underscore, as app objects do.
     """
-    name = snake(aggregate)
+    return py_item_attr(aggregate)
+
+
+def py_item_attr(spec_name: str) -> str:
+    """A module attribute for a spec item (`OrderSummary` -> `order_summary`): snake case,
+    builtins and keywords with a trailing underscore (a projection `List` must not rebind
+    `list` in its module)."""
+    name = snake(spec_name)
     return name + "_" if name in PY_RESERVED else name
 
 

@@ -116,9 +116,18 @@ def test_manifest_sections(example_build: Path) -> None:
     assert outbox["payments"]["connector"] == "connect/payments-outbox.json"
     sql = {(s["context"], s["dialect"]): s["files"] for s in manifest["sql"]}
     assert sql[("orders", "sqlite")] == [
+        "sql/orders/eventgen_checkpoints.sqlite.sql",
         "sql/orders/eventgen_inbox.sqlite.sql",
         "sql/orders/eventgen_parked_keys.sqlite.sql",
         "sql/orders/order_outbox.sqlite.sql",
+        "sql/orders/order_summary.sqlite.sql",
+        "sql/orders/orders_events.sqlite.sql",
+        "sql/orders/orders_snapshots.sqlite.sql",
+    ]
+    assert sql[("payments", "sqlite")] == [  # no aggregates, no projections
+        "sql/payments/eventgen_inbox.sqlite.sql",
+        "sql/payments/eventgen_parked_keys.sqlite.sql",
+        "sql/payments/payment_outbox.sqlite.sql",
     ]
     listed = {f["path"]: f["kind"] for f in manifest["files"]}
     for files in sql.values():

@@ -82,6 +82,10 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
         by_dialect: dict[str, list[str]] = {}
         for dialect, _, table in layout.service_tables(ctx):
             by_dialect.setdefault(dialect, []).append(layout.sql_path(ctx.name, table, dialect))
+        for proj in ctx.projections:  # the read-model tables (eventgen.emit.services.projections)
+            for dialect in ("postgres", "sqlite"):
+                table = layout.projection_table(proj.name)
+                by_dialect.setdefault(dialect, []).append(layout.sql_path(ctx.name, table, dialect))
         for name in sorted(by_dialect):
             sql.append({"context": ctx.name, "dialect": name, "files": sorted(by_dialect[name])})
     return {
