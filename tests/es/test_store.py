@@ -308,6 +308,12 @@ def test_ensure_schema_is_idempotent_inside_and_outside_a_transaction(harness: H
         harness.events.ensure_schema(conn)
         harness.events.append(conn, "acct-1", 1, deposits(2))
     assert [e.version for e in harness.stream("acct-1")] == [1, 2]
+    # A missing table (here the snapshots') is created again, the other one kept.
+    harness.db.connection.execute(f'DROP TABLE "{harness.events.spec.snapshot_table}"')
+    harness.events.ensure_schema(harness.db.connection)
+    harness.events.save_snapshot(harness.db.connection, "acct-1", 2, "h", b"s")
+    assert harness.events.load_snapshot(harness.db.connection, "acct-1", "h") == (2, b"s")
+    assert [e.version for e in harness.stream("acct-1")] == [1, 2]
 
 
 def test_sqlite_positions_follow_commit_order_across_connections(tmp_path: Path) -> None:

@@ -94,24 +94,42 @@ class EventStore:
     def ensure_schema(self, conn: Any) -> None:
         """Create the events and snapshots tables if missing (idempotent DDL of runtime.sql).
 
-        In the caller's transaction if one is open, else in one of its own.
+        In the caller's transaction if one is open, else in one of its own. Tables that exist
+        already are left alone without taking a lock (as `Store.ensure_schema` does).
         """
         dialect = dialect_of(conn)
         kinds = (("events", self.spec.table), ("snapshots", self.spec.snapshot_table))
+        ddl = [
+            statement
+            for kind, table in kinds
+            for statement in statements(table_ddl(dialect, kind, table))  # type: ignore[arg-type]
+        ]
+        tables = [table for _, table in kinds]
         if dialect == "postgres":
+            found = conn.execute(
+                "SELECT to_regclass(quote_ident(name)) IS NOT NULL FROM unnest(%s::text[]) name",
+                (tables,),
+            ).fetchall()
+            if all(row[0] for row in found):
+                return
             with conn.transaction():  # a savepoint inside the caller's transaction
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_SCHEMA_LOCK,))
-                for kind, table in kinds:
-                    for statement in statements(table_ddl(dialect, kind, table)):  # type: ignore[arg-type]
-                        conn.execute(statement)
+                for statement in ddl:
+                    conn.execute(statement)
+            return
+        marks = ", ".join("?" for _ in tables)
+        found = conn.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+            tables,
+        ).fetchone()
+        if found[0] == len(set(tables)):
             return
         own = not conn.in_transaction
         if own:
             conn.execute("BEGIN IMMEDIATE")
         try:
-            for kind, table in kinds:
-                for statement in statements(table_ddl(dialect, kind, table)):  # type: ignore[arg-type]
-                    conn.execute(statement)
+            for statement in ddl:
+                conn.execute(statement)
         except BaseException:
             if own and conn.in_transaction:
                 conn.rollback()
@@ -502,6 +520,9 @@ class _Statements:
         return text
 
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (libpq's PQTRANS_IDLE), without the import
+
+
 def _require_transaction(conn: Any, dialect: Dialect) -> None:
     """Refuse an autocommit connection outside a transaction: the events would commit alone
     (and on PostgreSQL the store lock would end with the statement)."""
@@ -511,9 +532,7 @@ def _require_transaction(conn: Any, dialect: Dialect) -> None:
                 "EventStore.append() needs an open transaction on the sqlite3 connection (BEGIN)"
             )
         return
-    from psycopg.pq import TransactionStatus
-
-    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+    if conn.autocommit and conn.info.transaction_status == _IDLE:
         raise EventStoreError(
             "EventStore.append() needs an open transaction (conn.transaction()) on the psycopg "
             "connection: in autocommit mode the events would commit on their own"
