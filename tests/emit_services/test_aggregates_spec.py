@@ -192,16 +192,16 @@ def _meta() -> CommandMeta:
     return CommandMeta(uuid4(), AT)
 
 
-def test_generated_module_is_safe_and_typed(out: Path) -> None:
+def test_generated_module_is_safe_and_typed(out: Path, tmp_path: Path) -> None:
     path = f"{PACKAGE}/ledger_aggregates.py"
     source = (out / path).read_text(encoding="utf-8")
     compile(source, path, "exec")
     assert "eval(" not in source and "exec(" not in source
-    result = run_mypy(out, path, "ledger_hooks.py")
+    result = run_mypy(out, "--cache-dir", str(tmp_path / "mypy"), path, "ledger_hooks.py")
     assert result.returncode == 0, result.stdout + result.stderr
     for argv in (["check", RULES], ["format", "--check"]):
         lint = subprocess.run(
-            [ruff_bin(), argv[0], "--isolated", f"--line-length={LINE_LENGTH}", *argv[1:], path],
+            [ruff_bin(), argv[0], "--isolated", "--no-cache", f"--line-length={LINE_LENGTH}", *argv[1:], path],
             cwd=out, capture_output=True, text=True, check=False, timeout=120,
         )  # fmt: skip
         assert lint.returncode == 0, lint.stdout + lint.stderr
