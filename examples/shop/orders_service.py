@@ -7,8 +7,9 @@ so a crash loses a sample and never counts one twice, as its spec asks. The "das
 process's log and the `METRICS` counters.
 
 The context's other consumer, order-command-handler (PlaceOrder, CancelOrder, ... on the Order
-aggregate), is not here: its handlers are the event-sourced Order aggregate's repository, which
-the aggregate runtime will generate (`aggregates:` in the manifest). See examples/README.md.
+aggregate), is not here: its handlers are generated from the spec's `aggregates:`
+(`python -m eventgen.runtime run shop_events.orders_aggregates:order_command_handler`). See
+examples/README.md and docs/event-sourcing.md.
 """
 
 from __future__ import annotations

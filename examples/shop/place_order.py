@@ -5,17 +5,22 @@
     python examples/shop/place_order.py --quantity 50        # out of stock
     python examples/shop/place_order.py --country US         # no delivery slot
 
-It publishes OrderPlaced with the orders publisher (the event the Order aggregate writes for
-PlaceOrder), then plays PlaceOrderSaga's part, which is not generated yet: ReserveStock, then
+It sends PlaceOrder to the Order aggregate (the generated order-command-handler decides it,
+appends OrderPlaced to the orders event store and, through the outbox and its relay, publishes
+it), then plays PlaceOrderSaga's part, which is not generated yet: ReserveStock, then
 BookDeliverySlot, then ChargeCard, each after the previous step's success reply, compensating
-(ReleaseDeliverySlot, ReleaseStock) when a step fails. When the card is charged it publishes
-OrderConfirmed, and the OrderFulfilment choreography takes over by itself: ship-confirmed-orders
-sends ShipOrder, shipping replies ShipmentDispatched, inventory commits the stock
-(StockCommitted). Every command carries the order id as its correlation id; the apps' replies
-inherit it.
+(ReleaseDeliverySlot, ReleaseStock) when a step fails. When the card is charged it runs the
+saga's local step, ConfirmOrder, on the Order aggregate in its own transaction (the relay
+publishes OrderConfirmed), and the OrderFulfilment choreography takes over by itself:
+ship-confirmed-orders sends ShipOrder, shipping replies ShipmentDispatched, inventory commits
+the stock (StockCommitted). At the end it asks the GetOrderSummary query, answered from the
+OrderSummary read model (the order_summary projector), after waiting until the projector has
+applied the aggregate's last event (read-your-writes). Every command carries the order id as
+its correlation id; the apps' replies inherit it.
 
-Kafka from `KAFKA_BOOTSTRAP_SERVERS` (as the runner). Exits 0 when the order reached its end
-(confirmed and StockCommitted, or compensated), 1 when a reply did not come within `--wait`.
+Kafka from `KAFKA_BOOTSTRAP_SERVERS`, the orders store from `EVENTGEN_SQLITE_PATH` (as the
+runner). Exits 0 when the order reached its end (confirmed and StockCommitted, or compensated,
+or rejected), 1 when a reply did not come within `--wait`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import argparse
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +42,17 @@ from shop_events.inventory import (
     StockReservationFailed,
     StockReserved,
 )
-from shop_events.orders import Address, Money, OrderConfirmed, OrderLine, OrderPlaced
+from shop_events.orders import (
+    Address,
+    ConfirmOrder,
+    Money,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    PlaceOrder,
+)
+from shop_events.orders_aggregates import event_store, order
+from shop_events.orders_projections import get_order_summary, order_summary
 from shop_events.payments import CardCharged, CardDeclined, ChargeCard
 from shop_events.shipping import (
     BookDeliverySlot,
@@ -51,12 +65,14 @@ from shop_events.shipping import (
 )
 
 from eventgen.runtime.config import RuntimeConfig, load_config
+from eventgen.runtime.db import Store
 from eventgen.runtime.errors import DecodeError
-from eventgen.runtime.model import Envelope, Message
+from eventgen.runtime.model import Envelope, Message, Record
 from eventgen.runtime.serde import codec_for
 from eventgen.runtime.spec import Route
 
 REPLY_ROUTES: list[Route] = [
+    orders_app.ROUTE_ORDERS_ORDER_EVENTS,
     inventory_app.ROUTE_INVENTORY_STOCK_EVENTS,
     shipping_app.ROUTE_SHIPPING_SHIPMENT_EVENTS,
     payments_app.ROUTE_PAYMENTS_PAYMENT_EVENTS,
@@ -124,7 +140,7 @@ class Replies:
         self.consumer.close()
 
 
-def _summary(message: Message) -> str:
+def _summary(message: Record) -> str:
     fields = message.model_dump(mode="json", exclude={"order_id"})
     return ", ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, [], {}))[:300]
 
@@ -180,19 +196,19 @@ def _place(
     lines: tuple[OrderLine, ...],
     address: Address,
 ) -> int:
-    now = datetime.now(UTC)
     send(
-        OrderPlaced(
+        PlaceOrder(
             order_id=order_id,
             customer_id=customer_id,
             lines=lines,
             total=total,
             shipping_address=address,
-            placed_at=now,
-            coupon_code=None,  # deprecated; the dataclass transform still lists it
         ),
         order_id,
     )
+    placed = replies.wait_for(OrderPlaced, OrderRejected, timeout_s=args.wait)
+    if not isinstance(placed, OrderPlaced):
+        return _end(placed, "rejected by the Order aggregate")
 
     send(ReserveStock(order_id=order_id, lines=lines), order_id)
     stock = replies.wait_for(StockReserved, StockReservationFailed, timeout_s=args.wait)
@@ -222,16 +238,33 @@ def _place(
             return 1
         return _end(paid, "card declined: slot and stock released")
 
-    # The pivot succeeded: the saga's last step (ConfirmOrder on the Order aggregate) emits this.
-    confirmed = OrderConfirmed(
-        order_id=order_id, payment_id=paid.payment_id, confirmed_at=datetime.now(UTC)
-    )
-    send(confirmed, order_id)
-    shipped = replies.wait_for(ShipmentDispatched, ShipmentFailed, timeout_s=args.wait)
-    if not isinstance(shipped, ShipmentDispatched):
-        return _end(shipped, "not shipped (refund-orders refunds it)")
-    committed = replies.wait_for(StockCommitted, timeout_s=args.wait)
+    # The pivot succeeded: the saga's last step is local, ConfirmOrder on the Order aggregate,
+    # in one transaction with the outbox rows the relay then publishes (OrderConfirmed).
+    store = Store.open("sqlite", load_config())
+    try:
+        with store.transaction(immediate=True) as conn:
+            order.handle(conn, ConfirmOrder(order_id=order_id, payment_id=paid.payment_id))
+            position = event_store.head_position(conn)
+        print(f"   ConfirmOrder on the Order aggregate (store position {position})")
+        shipped = replies.wait_for(ShipmentDispatched, ShipmentFailed, timeout_s=args.wait)
+        if not isinstance(shipped, ShipmentDispatched):
+            return _end(shipped, "not shipped (refund-orders refunds it)")
+        committed = replies.wait_for(StockCommitted, timeout_s=args.wait)
+        if committed is not None:
+            _summary_of(store, order_id, position, args.wait)
+    finally:
+        store.close()
     return _end(committed, f"shipped with {shipped.carrier.value} {shipped.tracking_number}")
+
+
+def _summary_of(store: Store, order_id: uuid.UUID, position: int, wait: float) -> None:
+    """GetOrderSummary once the projector applied the order's events up to `position`."""
+    order_summary.wait_until(store.connection, position, timeout_s=wait)
+    summary = get_order_summary(store.connection, order_id=order_id)
+    if summary is None:
+        print("   GetOrderSummary: no row yet", file=sys.stderr)
+        return
+    print(f"   GetOrderSummary: {_summary(summary)}")
 
 
 def _compensate(

@@ -584,8 +584,12 @@ def test_carrier_callbacks_become_tracking_updates_and_pushes(shop: Shop) -> Non
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_place_order_runs_the_readme_flow(shop: Shop) -> None:
-    """The README's demo: five apps, place_order.py, the order shipped and its stock committed."""
+    """The README's demo: eight apps, place_order.py, the order placed on the Order aggregate,
+    shipped, its stock committed, and its summary read back from the OrderSummary projection."""
     apps = [
+        "shop_events.orders_aggregates:order_command_handler",
+        "shop_events.orders_app:relay",
+        "shop_events.orders_projections:order_summary",
         "inventory_service:inventory_command_handler",
         "inventory_service:commit_dispatched_stock",
         "payments_service:payment_command_handler",
@@ -606,14 +610,25 @@ def test_place_order_runs_the_readme_flow(shop: Shop) -> None:
     assert placed.returncode == 0, placed.stdout + placed.stderr + logs
     lines = placed.stdout.splitlines()
     received = [line.split("<-")[1].split(":")[0].strip() for line in lines if "<-" in line]
-    assert received == [
+    # place_order.py waits for each of these before it sends the next command, so their order
+    # is fixed; OrderConfirmed (from the relay) and ShipmentDispatched arrive in either order.
+    assert received[:4] == [
+        "orders.OrderPlaced",
         "inventory.StockReserved",
         "shipping.DeliverySlotBooked",
         "payments.CardCharged",
-        "shipping.ShipmentDispatched",
+    ], placed.stdout
+    assert sorted(received[4:]) == [
         "inventory.StockCommitted",
+        "orders.OrderConfirmed",
+        "shipping.ShipmentDispatched",
     ], placed.stdout
     assert lines[-1].startswith("shipped with DHL DHL")
+    # The query, answered from the read model once the projector caught up with the store.
+    summary = [line for line in lines if "GetOrderSummary:" in line]
+    assert len(summary) == 1, placed.stdout
+    assert "status=CONFIRMED" in summary[0] or "status=PAID" in summary[0], summary
+    assert "total=19.00" in summary[0] and "currency=EUR" in summary[0], summary
     assert all(p.returncode == 0 for p in processes), logs
     # The two mugs left BER1: on hand 5 -> 3, nothing left reserved.
     assert shop.sql("SELECT on_hand, reserved FROM shop_stock WHERE sku = 'MUG-001'"
