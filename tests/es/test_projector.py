@@ -354,6 +354,30 @@ def test_rebuild_equals_incremental(
     assert _rows(backend, projector) == _expected(events + more)
 
 
+def test_rebuild_twice_and_a_stopped_rebuild(
+    backend: Backend, messages: list[type[Message]]
+) -> None:
+    projector, fake = _setup(backend, messages)
+    shop = Shop(messages)
+    orders = [uuid.uuid4() for _ in range(3)]
+    events = [shop.make("OrderPlaced", o, n) for n, o in enumerate(orders)]
+    events += [shop.make("CardDeclined", orders[0]), shop.make("ShipmentDispatched", orders[1])]
+    _append(backend, fake, events)
+    _drain(projector, backend)
+    for _ in range(2):  # the swap leaves nothing behind that a second rebuild trips over
+        projector.rebuild(config=backend.config)
+        assert _rows(backend, projector) == _expected(events)
+    # A rebuild told to stop ends before the swap: the live table is untouched.
+    with backend.store.transaction(immediate=True) as conn:
+        conn.execute(f"DELETE FROM {quote(projector.table.name)}")
+    stop = threading.Event()
+    stop.set()
+    lines: list[str] = []
+    projector.rebuild(config=backend.config, progress=lines.append, stop=stop)
+    assert any("live table is unchanged" in line for line in lines), lines
+    assert _rows(backend, projector) == {}
+
+
 def test_rebuild_while_the_live_projector_and_writers_run(
     backend: Backend, messages: list[type[Message]]
 ) -> None:

@@ -23,7 +23,15 @@ from eventgen.runtime.registry import TopicBinding
 from eventgen.runtime.spec import PublisherSpec, Route
 from eventgen.runtime.sql import quote
 from tests.emit_services.helpers import EXAMPLE, build
-from tests.es.projector_proc import OrderSummary, Shop, definition, fold, make_spec, shop_messages
+from tests.es.projector_proc import (
+    OrderSummary,
+    Shop,
+    ShopEventStore,
+    definition,
+    fold,
+    make_spec,
+    shop_messages,
+)
 from tests.runtime.relay_proc import create_topic, delete_topic
 
 PARTITIONS = 3
@@ -162,3 +170,51 @@ def _committed_in_kafka(bootstrap: str, group: str, topic: str) -> list[Any]:
         return [tp for tp in consumer.committed(partitions, timeout=30) if tp.offset >= 0]
     finally:
         consumer.close()
+
+
+@pytest.mark.kafka
+def test_store_and_kafka_sources_together(
+    kafka_bootstrap_servers: str, topic: str, messages: list[type[Message]], tmp_path: Path
+) -> None:
+    """OrderSummary's shape: its own context's events from the store, the others' from Kafka;
+    one checkpoint per source, in the same transaction."""
+    from shop_events import topics
+
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap_servers,
+        sqlite_path=str(tmp_path / "mixed.sqlite3"),
+        connect_timeout_s=20,
+    )
+    foreign = [m for m in messages if not m.TYPE.startswith("orders.")]
+    binding = TopicBinding(topic, tuple(foreign), topics.ORDERS_ORDER_EVENTS.key_schema)
+    route = Route(binding, serialization="avro")
+    table = f"mixed_{uuid.uuid4().hex[:10]}"
+    spec = make_spec(table, store_source=True, topics=(route,), group=f"es-e-{table}", batch=100)
+    event_store = ShopEventStore(f"{table}_events", messages, "sqlite")
+    projector = Projector(definition(spec, messages), event_store)
+    publisher = Publisher(PublisherSpec("test", tuple(sorted((m.TYPE, route) for m in foreign))))
+    publisher.configure(config)
+    store = Store.open("sqlite", config)
+    try:
+        rng = random.Random(9)
+        shop = Shop(messages)
+        orders = [uuid.uuid4() for _ in range(8)]
+        own = [shop.make("OrderPlaced", o, n) for n, o in enumerate(orders)]
+        own += [shop.make("OrderConfirmed", o) for o in orders[:4]]
+        with store.transaction(immediate=True) as conn:
+            event_store.ensure_schema(conn)
+            event_store.add(conn, own)
+        kinds = ["CardDeclined", "ShipmentDispatched", "CardCharged"]
+        other = [shop.make(rng.choice(kinds), rng.choice(orders), n) for n in range(60)]
+        _publish(publisher, other)
+        stats = projector.run(config=config, max_messages=len(own) + len(other), idle_exit_s=60)
+        assert stats.events == len(own) + len(other)
+        assert _rows(projector, store) == _expected(own + other)
+        positions = checkpoints.read(store.connection, spec.checkpoint_table, spec.qualified)
+        assert positions.pop("store") == event_store.head_position(store.connection)
+        assert sum(offset + 1 for offset in positions.values()) == len(other)
+        projector.rebuild(config=config)
+        assert _rows(projector, store) == _expected(own + other)
+    finally:
+        publisher.close(10)
+        store.close()

@@ -38,6 +38,7 @@ from eventgen.runtime.sql import Dialect, quote, statements, table_ddl
 log = logging.getLogger("eventgen.runtime.es.projector")
 
 POLL_TIMEOUT_S = 0.5  # longest wait for Kafka records or new store events: stop is seen as often
+MIXED_POLL_S = 0.1  # the wait for records of a projection that also tails the store
 _SQLITE_IN = 500  # keys per `IN (...)` on SQLite (its parameter limit is far higher)
 
 
@@ -306,9 +307,17 @@ class Projector(Generic[R]):
             last_event = time.monotonic()
             last_log = time.monotonic()
             seen = 0
+            stored = 0
+            # With both sources, a quiet topic must not slow the store's backlog down: no wait
+            # for records while the store had events, a short one when both were quiet.
+            idle_wait = MIXED_POLL_S if spec.store_source else POLL_TIMEOUT_S
             while not stop.is_set():
                 want = spec.batch if max_messages is None else min(spec.batch, max_messages - seen)
-                records = consumer.consume(want, POLL_TIMEOUT_S) if consumer is not None else []
+                records = (
+                    consumer.consume(want, 0 if stored else idle_wait)
+                    if consumer is not None
+                    else []
+                )
                 stored = self._batch(store, stats, records, decoders, want)
                 seen += stored + len(records)
                 if stored or records:
