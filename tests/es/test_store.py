@@ -275,6 +275,9 @@ def test_read_all_after_position_and_limit(harness: Harness) -> None:
         positions[6:8]
     )
     assert harness.events.head_position(conn) == positions[-1]
+    assert harness.events.read_all(conn, 0, limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        harness.events.read_all(conn, 0, limit=-1)
 
 
 def test_snapshots_newest_wins_and_other_hash_is_none(harness: Harness) -> None:

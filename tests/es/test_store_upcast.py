@@ -258,3 +258,20 @@ def _confirmed_json() -> str:
     return json.dumps(
         {"order_id": str(uuid.uuid4()), "payment_id": None, "confirmed_at": "2024-05-01T10:15:00Z"}
     )
+
+
+def test_a_row_with_a_malformed_event_id_or_time_is_an_error(rows: Rows) -> None:
+    position = rows.insert("book-6", 1, "books.Renamed", 3, '{"title":"x","pages":1}')
+    table = rows.events.spec.table
+    if rows.kind == "sqlite":
+        with rows.db.transaction() as conn:
+            conn.execute(f'UPDATE "{table}" SET occurred_at = ? WHERE position = ?', (
+                "2024-05-01T10:15:00", position))  # fmt: skip
+        _raises_naming(rows, "book-6", 1, position, "no timezone")
+        with rows.db.transaction() as conn:
+            conn.execute(f'UPDATE "{table}" SET event_id = ? WHERE position = ?', (
+                "not-a-uuid", position))  # fmt: skip
+        _raises_naming(rows, "book-6", 1, position, "bad row")
+    else:  # the column types refuse such values on PostgreSQL: the row reads fine
+        (event,) = rows.read("book-6")
+        assert event.message == Renamed(title="x", pages=1)

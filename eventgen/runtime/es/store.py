@@ -322,6 +322,8 @@ class EventStore:
         Positions are commit-ordered but may have gaps (a rolled-back append consumes its
         sequence values): tail with `after_position = last.position`, never by counting.
         """
+        if type(limit) is not int or limit < 0:
+            raise ValueError(f"limit {limit!r}: expected an int >= 0")
         dialect = dialect_of(conn)
         sql = self._statements()
         query = sql.read_all_pg if dialect == "postgres" else sql.read_all_sqlite
@@ -353,6 +355,8 @@ class EventStore:
                     if caus is not None:
                         caus = UUID(caus)
                 if moment.tzinfo is not UTC:
+                    if moment.tzinfo is None:  # a row written by hand, not by iso_utc
+                        raise ValueError(f"occurred_at {moment.isoformat()} has no timezone")
                     moment = moment.astimezone(UTC)
             except DecodeError as exc:
                 raise StoredEventError(stream_id, version, position, exc.detail) from exc
