@@ -62,7 +62,14 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
             },
         },
         "events": {
-            "Opened": {"fields": {"account_id": "uuid", "label": "string", "money": "Money?"}},
+            "Opened": {
+                "fields": {
+                    "account_id": "uuid",
+                    "label": "string",
+                    "money": "Money?",
+                    "type": {"type": "string", "default": "plain"},
+                },
+            },
             "Deposited": {
                 "fields": {
                     "account_id": "uuid",
@@ -84,7 +91,12 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
         },
         "commands": {
             "Open": {
-                "fields": {"account_id": "uuid", "label": "string", "money": "Money?"},
+                "fields": {
+                    "account_id": "uuid",
+                    "label": "string",
+                    "money": "Money?",
+                    "type": {"type": "string", "default": "plain"},  # escaped: `type_`
+                },
                 "replies": {"success": ["Opened"], "failure": ["Refused"]},
             },
             "Deposit": {"fields": {"account_id": "uuid", "amount": "decimal(12,2)"}},
@@ -103,12 +115,18 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
                     "limit": "int?",
                     "frozen": {"type": "boolean", "default": False},
                     "opened_label": "string?",
+                    "type": {"type": "string", "default": "plain"},
                     "notes": {"type": "list[string]", "default": []},
                 },
                 "snapshot": {"every": 3},
                 "events": {
                     "Opened": {
-                        "set": {"status": "OPEN", "opened_label": "$.label", "label": "$.label"}
+                        "set": {
+                            "status": "OPEN",
+                            "opened_label": "$.label",
+                            "label": "$.label",
+                            "type": "$.type",
+                        }
                     },
                     "Deposited": {"inc": {"balance": "$.amount", "deposits": 1}},
                     "Noted": {"handler": "ledger_hooks:on_noted"},
@@ -122,6 +140,7 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
                                 "account_id": "$.account_id",
                                 "label": "$.label",
                                 "money": "$.money",
+                                "type": "$.type",
                             }
                         },
                     },
@@ -146,7 +165,7 @@ def _context(failure_fields: dict[str, Any] | None = None) -> dict[str, Any]:
                         "emit": {"Noted": {"account_id": "$.account_id", "text": "$.text"}},
                     },
                     "Close": {
-                        "requires": "status == OPEN",
+                        "requires": "status == OPEN and type != closed",
                         "emit": {
                             "Closed": {
                                 "account_id": "$.account_id",
@@ -289,6 +308,18 @@ def test_handler_op_and_nested_nullable_paths(agg: ModuleType, models: ModuleTyp
     [closed] = agg.decide_account_close(state, models.Close(account_id=ID, money=money), _meta())
     assert closed.money_amount == Decimal("3.10")
     assert agg.apply_account(state, closed).status is models.Status.CLOSED
+
+
+def test_escaped_attribute_names(agg: ModuleType, models: ModuleType) -> None:
+    command = models.Open.model_validate({"account_id": ID, "label": "l", "type": "gold"})
+    [event] = agg.decide_account_open(agg.AccountState(), command, _meta())
+    assert event.type_ == "gold"  # built with model_validate: the wire name is the alias
+    state = agg.apply_account(agg.AccountState(), event)
+    assert state.type_ == "gold" and agg.AccountState().type_ == "plain"
+    closed = state.model_copy(update={"type_": "closed"})
+    with pytest.raises(CommandRejected) as info:
+        agg.decide_account_close(closed, models.Close(account_id=ID), _meta())
+    assert info.value.state == {"status": models.Status.OPEN, "type": "closed"}  # spec names
 
 
 def test_command_without_guard(agg: ModuleType, models: ModuleType) -> None:
