@@ -213,3 +213,53 @@ def test_generated_tests_pass_mypy_strict(which: str, case_out: Path, example_bu
     out = case_out if which == "case" else example_build
     done = run_mypy(out, "tests")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+SMALL_PROJECT = "eventgen: 1\nproject: small\npackage: small_events\noutput: ../out\n"
+SMALL_CONTEXT = """\
+eventgen: 1
+context: things
+events:
+  ThingMade:
+    version: 2
+    fields:
+      thing_id: uuid
+      size: {type: int, default: 1}
+      label: string
+    upcast:
+      - from: 1
+        ops:
+          - rename: {name: label}
+    examples:
+      - version: 1
+        payload: {thing_id: "5b0f3a7e-0f0c-4d2b-9a53-4b7d3c2e1a90", name: cup}
+        expect: {thing_id: "5b0f3a7e-0f0c-4d2b-9a53-4b7d3c2e1a90", label: %s}
+      - version: 2                 # at the current version `expect` is the payload, validated
+        payload: {thing_id: "5b0f3a7e-0f0c-4d2b-9a53-4b7d3c2e1a90", label: cup, size: 1}
+        expect: {thing_id: "5b0f3a7e-0f0c-4d2b-9a53-4b7d3c2e1a90", label: cup}
+"""
+
+
+@pytest.mark.parametrize(("label", "passes"), [("cup", True), ("mug", False)])
+def test_defaults_left_out_of_expect(tmp_path: Path, label: str, passes: bool) -> None:
+    # `expect` may leave out fields with defaults: both sides are the validated model.
+    specs = write_specs(
+        tmp_path / "specs",
+        {"eventgen.yaml": SMALL_PROJECT, "things.yaml": SMALL_CONTEXT % label},
+    )
+    out = tmp_path / "out"
+    build(specs, out)
+    results = outcomes(done := run_pytest(out))
+    assert results["test_upcast_gives_expect[ThingMade-v2-1]"] == "PASSED", done.stdout
+    v1 = results["test_upcast_gives_expect[ThingMade-v1-0]"]
+    assert v1 == ("PASSED" if passes else "FAILED"), done.stdout
+    assert done.returncode == (0 if passes else 1)
+
+
+def test_an_expect_that_does_not_validate_stops_the_build(tmp_path: Path) -> None:
+    specs = write_specs(
+        tmp_path / "specs",
+        {"eventgen.yaml": SMALL_PROJECT, "things.yaml": SMALL_CONTEXT % "{nested: 1}"},
+    )
+    _, found = load_project(specs)
+    assert [(d.code, d.loc.line) for d in found if d.code.startswith("E")] == [("E0709", 17)]
