@@ -190,10 +190,10 @@ class _Module:
     def _header(self) -> str:
         lines = self.imports.lines()
         if self.hooks:
+            # `import x` lines open the stdlib section (isort order), before its `from` lines.
             first_stdlib = bool(lines) and lines[0].split()[1].split(".")[0] in STDLIB
-            lines = ["import functools", "import importlib", *([] if first_stdlib else [""])] + [
-                *lines
-            ]
+            gap = [] if first_stdlib else [""]
+            lines = ["import functools", "import importlib", *gap, *lines]
         exports = ", ".join(
             py_str(n) for n in sorted(self.exports, key=lambda e: _isort_key((e, e)))
         )
