@@ -9,7 +9,10 @@ in this one process against the same server, each in tables of its own created f
 run (eventgen: `bench_es_<hex>_events` / `_snapshots` in the DSN's schema; pyeventsourcing: the
 schema `bench_pyes_<hex>`), all dropped at the end. The sides alternate who goes first from
 round to round; every figure is the median of `--rounds` rounds of fixed counts, in wall-clock
-time (`time.perf_counter`), with the client process's CPU time beside it.
+time (`time.perf_counter`), with the CPU time per command beside it: the client process(es)
+(`time.process_time`) and, when the server runs on this host, the PostgreSQL backends of the
+clients' connections (`/proc/PID/schedstat`); the CPU ratio is the steadier figure on a host
+shared with other work, the wall-clock ratio is the one users see.
 
 1. Single-event commands, one client (own connection): rate in commands/s of
    - `eg-append`: `EventStore.append` of one event at a known expected version, one transaction
@@ -28,8 +31,9 @@ time (`time.perf_counter`), with the client process's CPU time beside it.
    `--concurrency thread`: threads of this process (pyeventsourcing: one Application whose
    pool holds one connection per thread), which the GIL keeps to about one core.
 3. Load of a `--stream-events`-event stream without and with a snapshot (ms): eventgen
-   `AggregateRepository.load` (snapshot query + full `read_stream` + apply, and snapshot +
-   empty tail) and the bare `read_stream`; pyeventsourcing `repository.get` on an app without
+   `AggregateRepository.load` of an aggregate without `snapshot_every` (full `read_stream` +
+   apply), of one with `snapshot_every=1000` after a snapshot at the head (snapshot query +
+   decode + empty tail), and the bare `read_stream`; pyeventsourcing `repository.get` on an app without
    snapshotting, and after `take_snapshot` on an app with `IS_SNAPSHOTTING_ENABLED`.
 4. Upcasting on read: the same stream length stored as v1 and as v2; read time per event of
    the v1 stream minus that of the v2 stream (eventgen: `read_stream`, upcast + validate;
@@ -288,13 +292,30 @@ def eg_guard() -> Iterator[None]:
 @dataclass
 class Timing:
     wall_s: float
-    cpu_s: float
+    cpu_s: float  # the client process(es)
+    server_s: float | None = None  # the PostgreSQL backends of the clients' connections
 
 
-def timed(fn: Callable[[], None]) -> Timing:
+def backend_cpu(pids: Sequence[int]) -> float | None:
+    """CPU seconds the server processes `pids` used so far (/proc/PID/schedstat, ns); None
+    when they are not readable (a server on another host or in another pid namespace)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+    return total / 1e9
+
+
+def timed(fn: Callable[[], None], pids: Sequence[int] = ()) -> Timing:
+    server0 = backend_cpu(pids) if pids else None
     cpu0, t0 = time.process_time(), time.perf_counter()
     fn()
-    return Timing(time.perf_counter() - t0, time.process_time() - cpu0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    server1 = backend_cpu(pids) if pids else None
+    server = None if server0 is None or server1 is None else server1 - server0
+    return Timing(wall, cpu, server)
 
 
 # -- 1 and 2: commands ----------------------------------------------------------------------
@@ -443,6 +464,17 @@ class Client:
         make = es_save_run if variant == "es-save" else es_get_save_run
         return make(self.app, accounts, commands)
 
+    def backend_pids(self, variant: str) -> list[int]:
+        """The server process(es) this client's variant talks to."""
+        if not variant.startswith("es-"):
+            return [self.conn.info.backend_pid]
+        assert self.app is not None
+        datastore = self.app.factory.datastore  # type: ignore[attr-defined]
+        if datastore.pool.max_size != 1:
+            return []  # threads share a pool: which backend served whom is not known
+        with datastore.get_connection() as conn:
+            return [conn.info.backend_pid]
+
     def close(self) -> None:
         self.conn.close()
 
@@ -456,11 +488,16 @@ def _child(env: Env, variant: str, commands: int, streams: int, barrier: Any, qu
         app = new_bank(env, create_table=False) if variant.startswith("es-") else None
         client = Client(env, app)
         run = client.prepare(variant, commands, streams)
+        pids = client.backend_pids(variant)
         barrier.wait(timeout=120)
+        server0 = backend_cpu(pids)
         cpu0, t0 = time.process_time(), time.perf_counter()
         with eg_guard():
             run()
-        queue.put(("ok", t0, time.perf_counter(), time.process_time() - cpu0))
+        end, cpu = time.perf_counter(), time.process_time() - cpu0
+        server1 = backend_cpu(pids)
+        server = None if server0 is None or server1 is None else server1 - server0
+        queue.put(("ok", t0, end, cpu, server))
     except Unavailable as exc:
         queue.put(("unavailable", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
@@ -506,7 +543,9 @@ def in_processes(env: Env, variant: str, clients: int, commands: int, streams: i
             raise RuntimeError(f"{variant} client process: {result[1]}")
     start = min(r[1] for r in results)
     end = max(r[2] for r in results)
-    return Timing(end - start, sum(r[3] for r in results))
+    servers = [r[4] for r in results]
+    server = None if None in servers else sum(servers)
+    return Timing(end - start, sum(r[3] for r in results), server)
 
 
 VARIANTS = ("eg-append", "es-save", "eg-handle", "es-get-save", "pg-floor")
@@ -535,8 +574,9 @@ def bench_commands(env: Env, clients: int) -> dict[str, Any]:
                         else:
                             runs = [c.prepare(variant, per_client, streams) for c in local]
                             run = runs[0] if clients == 1 else in_threads(runs)
+                            pids = [p for c in local for p in c.backend_pids(variant)]
                             with eg_guard():
-                                timing = timed(run)
+                                timing = timed(run, pids if len(pids) == clients else ())
                     except Unavailable as exc:
                         unavailable = str(exc)
                         break
@@ -558,6 +598,9 @@ def bench_commands(env: Env, clients: int) -> dict[str, Any]:
             "per_s": total / wall,
             "wall_s": wall,
             "cpu_ms_per_command": 1000 * cpu / total,
+            "server_cpu_ms_per_command": None
+            if any(t.server_s is None for t in timings)
+            else 1000 * statistics.median(t.server_s or 0.0 for t in timings) / total,
             "rounds_per_s": [round(total / t.wall_s, 1) for t in timings],
         }
     if unavailable is not None:
@@ -565,7 +608,13 @@ def bench_commands(env: Env, clients: int) -> dict[str, Any]:
     for ours, theirs in (("eg-append", "es-save"), ("eg-handle", "es-get-save"),
                          ("pg-floor", "es-save")):  # fmt: skip
         if out[ours] and out[theirs]:
-            out[f"ratio {ours}/{theirs}"] = out[ours]["per_s"] / out[theirs]["per_s"]
+            a, b = out[ours], out[theirs]
+            out[f"ratio {ours}/{theirs}"] = a["per_s"] / b["per_s"]
+            if a["server_cpu_ms_per_command"] is not None and b["server_cpu_ms_per_command"]:
+                # CPU per command, client + server: less noisy than wall clock on a busy host.
+                cost_a = a["cpu_ms_per_command"] + a["server_cpu_ms_per_command"]
+                cost_b = b["cpu_ms_per_command"] + b["server_cpu_ms_per_command"]
+                out[f"cpu ratio {theirs}/{ours}"] = cost_b / cost_a
     env.results[label] = out
     return out
 
@@ -657,7 +706,8 @@ def eg_load_setup(env: Env, n: int) -> dict[str, Callable[[], object]]:
     _eg_conn.append(conn)
     store = eg_store(env)
     store_v1 = eg_store(env, messages=(DepositedV1,))
-    repo = AggregateRepository(account_definition(None), store)
+    repo = AggregateRepository(account_definition(None), store)  # no snapshot: none looked for
+    snap_repo = AggregateRepository(account_definition(1000), store)
     streams: dict[str, str] = {}
     for name in ("full", "snapshot", "v1", "v2"):
         aid = uuid.uuid4()
@@ -680,8 +730,9 @@ def eg_load_setup(env: Env, n: int) -> dict[str, Callable[[], object]]:
         store.save_snapshot(
             conn, streams["snapshot"], version, "bench-account-1", state.model_dump_json().encode()
         )
-    state, version = repo.load(conn, snap_id)
+    state, version = snap_repo.load(conn, snap_id)
     assert version == n and state.balance == n, f"eventgen snapshot load: {version} {state}"
+    assert store.load_snapshot(conn, streams["snapshot"], "bench-account-1") is not None
     v1 = list(store.read_stream(conn, streams["v1"]))
     assert len(v1) == n and v1[0].stored_version == 1, "eventgen v1 stream"
     first = v1[0].message
@@ -693,7 +744,7 @@ def eg_load_setup(env: Env, n: int) -> dict[str, Callable[[], object]]:
     full_id, snap_uuid = UUID(streams["full_id"]), snap_id
     return {
         "eg-load-full": lambda: repo.load(conn, full_id),
-        "eg-load-snapshot": lambda: repo.load(conn, snap_uuid),
+        "eg-load-snapshot": lambda: snap_repo.load(conn, snap_uuid),
         "eg-read-stream-full": read(streams["full"]),
         "eg-read-v1": read(streams["v1"]),
         "eg-read-v2": read(streams["v2"]),
@@ -733,7 +784,10 @@ def fmt_rate(row: dict[str, Any] | None) -> str:
     if not row:
         return "n/a"
     spread = "/".join(f"{r:.0f}" for r in row["rounds_per_s"])
-    return f"{row['per_s']:8.0f}/s  cpu {row['cpu_ms_per_command']:.3f} ms/cmd  (rounds {spread})"
+    server = row.get("server_cpu_ms_per_command")
+    both = "" if server is None else f" + server {server:.3f}"
+    cpu = f"cpu client {row['cpu_ms_per_command']:.3f}{both} ms/cmd"
+    return f"{row['per_s']:7.0f}/s  {cpu}  (rounds {spread})"
 
 
 def report(env: Env) -> None:
@@ -747,7 +801,9 @@ def report(env: Env) -> None:
             print(f"  {variant:12} {fmt_rate(out.get(variant))}")
         for key, value in out.items():
             if key.startswith("ratio"):
-                print(f"  {key}: {value:.2f}x")
+                print(f"  {key} (commands/s): {value:.2f}x")
+            elif key.startswith("cpu ratio"):
+                print(f"  {key} (client + server CPU per command): {value:.2f}x")
         if "eventgen_unavailable" in out:
             print(f"  eventgen side unavailable: {out['eventgen_unavailable']}")
     loads = env.results.get("loads")
@@ -792,8 +848,8 @@ def main(argv: list[str] | None = None) -> int:
         suffix=uuid.uuid4().hex[:10],
         quick=quick,
         rounds=args.rounds or (3 if quick else 5),
-        commands=args.commands or (400 if quick else 2000),
-        streams=args.streams or (40 if quick else 200),
+        commands=args.commands or (400 if quick else 1500),
+        streams=args.streams or (40 if quick else 150),
         clients=args.clients,
         stream_events=args.stream_events,
         load_rounds=args.load_rounds or (3 if quick else 7),
