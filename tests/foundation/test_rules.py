@@ -15,6 +15,9 @@ from eventgen.ir import naming
 from eventgen.render import github_line, render_diagnostics, render_diff, text_lines
 from eventgen.rules import (
     catalog,
+    checks_aggregates,
+    checks_depth,
+    checks_es,
     checks_flows,
     checks_names,
     checks_output,
@@ -53,10 +56,13 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
     assert all(r.phase in PHASES for r in catalog.RULES)
     # Composed from the check modules' own records, in that order, after the loader's codes.
     tail = (
-        checks_flows.RULES
+        checks_aggregates.RULES
+        + checks_depth.RULES
+        + checks_flows.RULES
         + checks_names.RULES
         + checks_output.RULES
         + checks_runtime.RULES
+        + checks_es.RULES
         + checks_sagas.RULES
         + checks_topics.RULES
         + checks_types.RULES
@@ -74,8 +80,8 @@ def test_every_rule_phase_code_has_a_check_and_only_those() -> None:
     for r in catalog.RULES:
         has_check = r.check is not None
         assert has_check == (r.phase in ("rule", "kafka")), r.code
-    # Nineteen checks, each run once however many codes share it.
-    assert len(checks_of(catalog.RULES)) == 19
+    # Twenty-four checks, each run once however many codes share it.
+    assert len(checks_of(catalog.RULES)) == 24
 
 
 def test_ruleset_refuses_duplicates_and_wrong_letters() -> None:

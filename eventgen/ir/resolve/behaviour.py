@@ -47,15 +47,15 @@ def _map(node: Any, loc: Loc) -> PMap:
 
 def _rules(scope: Scope, message: str, spec: PMap, loc: Loc) -> list[ApplyRule]:
     key = parse_expr(spec["key"], spec.value_loc("key")) if "key" in spec else None
-    rules = [
-        ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc)
-        for op in APPLY_OPS
-        if op in spec
-    ]
-    if isinstance(spec.get("handler"), str):
-        rules.append(ApplyRule(message, "handler", handler=spec["handler"], key=key, loc=loc))
-    if spec.get("delete") is True:
-        rules.append(ApplyRule(message, "delete", key=key, loc=loc))
+    # In the order the spec writes them: the ops of one event run one after another.
+    rules: list[ApplyRule] = []
+    for op in spec:
+        if op in APPLY_OPS:
+            rules.append(ApplyRule(message, op, assignments(spec[op]), key=key, loc=loc))
+        elif op == "handler" and isinstance(spec[op], str):
+            rules.append(ApplyRule(message, "handler", handler=spec[op], key=key, loc=loc))
+        elif op == "delete" and spec[op] is True:
+            rules.append(ApplyRule(message, "delete", key=key, loc=loc))
     if not rules:
         scope.error(
             "E0311", loc, "no operation given", "use set, inc, append, upsert, delete or handler"
