@@ -8,6 +8,10 @@ the `stop` event the object's loop watches; a second signal ends the process at 
 
     target.run(config=..., transport=..., max_messages=..., idle_exit_s=..., stop=...)
 
+`python -m eventgen.runtime projections rebuild MODULE:ATTR` calls the projector's `rebuild()`
+with the same settings and signals (a signal stops it before the swap); progress lines go to
+stdout.
+
 Exit codes: 0 after a graceful stop (signal, --max-messages, --idle-exit); 2 for bad usage and
 for errors the operator fixes before retrying (a module that does not import, a name that is not
 runnable, a StartupError/StoreError/ConfigError); 1 for an unexpected exception (with its
@@ -321,7 +325,8 @@ def _config_flags(runp: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m eventgen.runtime",
-        description="Run generated eventgen apps and relays; operate dead-letter topics.",
+        description="Run generated eventgen apps and relays; rebuild projections; operate "
+        "dead-letter topics.",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runp = commands.add_parser(

@@ -277,6 +277,7 @@ def test_wait_until_read_your_writes(backend: Backend, messages: list[type[Messa
     thread.start()
     try:
         conn = backend.store.connection
+        projector.wait_until(conn, 0, timeout_s=1)  # nothing to wait for, projector or not
         for n in range(5):
             order = uuid.uuid4()
             _append(backend, fake, [shop.make("OrderPlaced", order, n)])

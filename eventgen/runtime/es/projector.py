@@ -640,7 +640,7 @@ class Projector(Generic[R]):
             row = None
             if checkpoints.exists(conn, spec.checkpoint_table):  # not yet: no projector ran
                 row = conn.execute(sql, (self.checkpoint_name, checkpoints.STORE_SOURCE)).fetchone()
-            reached = -1 if row is None else int(row[0])
+            reached = 0 if row is None else int(row[0])  # positions start at 1
             if reached >= position:
                 return
             left = deadline - time.monotonic()
