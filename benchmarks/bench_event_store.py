@@ -22,9 +22,10 @@ shared with other work, the wall-clock ratio is the one users see.
      `es-get-save`: `repository.get` (replay the stream), the command, `save`.
    `--commands` commands per round over `--streams` fresh streams (created before the clock
    starts, one event each), round-robin, so the streams grow to commands/streams + 1 events.
-   `pg-floor` beside them: bare psycopg, BEGIN + one plain INSERT of an event row + COMMIT in
-   one pipeline, no lock, no version check: what a transaction per command costs on this
-   server by itself, the ceiling of any store's rate (and of any ratio: floor / es-save).
+   `pg-floor` beside them: bare psycopg, BEGIN + one plain INSERT of an event row + COMMIT
+   (`conn.transaction()`, as the eg-append loop), no lock, no version check: what a
+   transaction per command costs by itself (floor / es-save bounds what any store in that
+   shape can reach against pyeventsourcing on this server).
 2. The same with `--clients` concurrent clients, each its own connection and its own streams:
    processes by default (spawned; pyeventsourcing: an Application per process, pool of one),
    rate = all commands / (last client's end - first client's start), CPU = all clients';
@@ -199,7 +200,11 @@ class Ledger(Aggregate):
         self.balance += amount
 
 
+LEDGER_UPCASTS = [0]  # calls of the upcaster: the check that v1 events really were upcast
+
+
 def _ledger_upcast_v1_v2(state: dict[str, Any]) -> None:
+    LEDGER_UPCASTS[0] += 1
     state.setdefault("currency", "EUR")
 
 
@@ -222,6 +227,7 @@ class Env:
     stream_events: int
     load_rounds: int
     concurrency: str = "process"
+    es_db_functions: bool = False
     eg_table: str = ""
     eg_snapshots: str = ""
     es_schema: str = ""
@@ -259,6 +265,8 @@ def es_env(
     }
     if snapshots:
         out["IS_SNAPSHOTTING_ENABLED"] = "y"
+    if env.es_db_functions:
+        out["POSTGRES_ENABLE_DB_FUNCTIONS"] = "y"
     return out
 
 
@@ -393,7 +401,8 @@ def es_get_save_run(app: Bank, seeded: list[Account], commands: int) -> Callable
 
 
 def floor_run(env: Env, conn: Any, commands: int) -> Callable[[], None]:
-    """The floor of any store: BEGIN, one plain INSERT of an event row, COMMIT, pipelined."""
+    """A transaction per command by itself: BEGIN, one plain INSERT of an event row (no lock,
+    no version check), COMMIT, as the eg-append caller does (`conn.transaction()`)."""
     stream = f"floor-{uuid.uuid4()}"
     insert = sql.SQL("INSERT INTO {} (stream_id, version, payload) VALUES (%s, %s, %s)").format(
         sql.Identifier(env.floor_table)
@@ -402,7 +411,7 @@ def floor_run(env: Env, conn: Any, commands: int) -> Callable[[], None]:
 
     def run() -> None:
         for version in range(1, commands + 1):
-            with conn.pipeline(), conn.transaction():
+            with conn.transaction():
                 conn.execute(insert, (stream, version, payload))
 
     return run
@@ -626,11 +635,13 @@ def bench_loads(env: Env) -> dict[str, Any]:
     n = env.stream_events
     out: dict[str, Any] = {"stream_events": n, "rounds": env.load_rounds}
     samples: dict[str, list[float]] = {}
+    cpu_samples: dict[str, list[float]] = {}
 
     def sample(name: str, fn: Callable[[], object]) -> None:
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         result = fn()
         samples.setdefault(name, []).append(time.perf_counter() - t0)
+        cpu_samples.setdefault(name, []).append(time.process_time() - cpu0)
         del result
 
     # pyeventsourcing: one stream for full replay, one with a snapshot; a v1 and a v2 Ledger.
@@ -657,8 +668,13 @@ def bench_loads(env: Env) -> dict[str, Any]:
         for _ in range(n - 1):
             ledger_v2.deposit(1)
         plain.save(ledger_v2)
+        calls = LEDGER_UPCASTS[0]
         got = plain.repository.get(ledger_v1.id)
         assert got.version == n and got.balance == n - 1, "pyeventsourcing v1 ledger"
+        assert LEDGER_UPCASTS[0] - calls == n - 1, "pyeventsourcing did not upcast v1 events"
+        calls = LEDGER_UPCASTS[0]
+        plain.repository.get(ledger_v2.id)
+        assert LEDGER_UPCASTS[0] == calls, "pyeventsourcing upcast v2 events"
         got = snap.repository.get(snapped.id)
         assert got.version == n and got.balance == n - 1, "pyeventsourcing snapshot load"
 
@@ -688,11 +704,14 @@ def bench_loads(env: Env) -> dict[str, Any]:
         deposited_cls.class_version = 1
     for name, values in samples.items():
         out[name + "_ms"] = 1000 * statistics.median(values)
+        out[name + "_client_cpu_ms"] = 1000 * statistics.median(cpu_samples[name])
     for side, read in (("eg", "eg-read"), ("es", "es-read")):
-        v1, v2 = out.get(f"{read}-v1_ms"), out.get(f"{read}-v2_ms")
-        if v1 is not None and v2 is not None:
-            out[f"{side}-upcast_us_per_event"] = 1000 * (v1 - v2) / n
-            out[f"{side}-read-v2_us_per_event"] = 1000 * v2 / n
+        if f"{read}-v1_ms" not in out or f"{read}-v2_ms" not in out:
+            continue
+        for unit, suffix in (("wall", "_ms"), ("client_cpu", "_client_cpu_ms")):
+            v1, v2 = out[f"{read}-v1{suffix}"], out[f"{read}-v2{suffix}"]
+            out[f"{side}-upcast_{unit}_us_per_event"] = 1000 * (v1 - v2) / n
+            out[f"{side}-read-v2_{unit}_us_per_event"] = 1000 * v2 / n
     env.results["loads"] = out
     return out
 
@@ -780,6 +799,14 @@ def teardown(env: Env) -> None:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
 
+def server_settings(dsn: str) -> dict[str, str]:
+    """The server settings a commit's cost depends on (printed with the figures)."""
+    names = ("server_version", "fsync", "synchronous_commit", "shared_buffers")
+    with connect(dsn) as conn:
+        return {n: str(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(n))).fetchone()[0])
+                for n in names}  # fmt: skip
+
+
 def fmt_rate(row: dict[str, Any] | None) -> str:
     if not row:
         return "n/a"
@@ -811,8 +838,9 @@ def report(env: Env) -> None:
         print(f"\nloads: one {loads['stream_events']}-event stream, median of "
               f"{loads['rounds']} rounds, wall clock ms")  # fmt: skip
         for key, value in loads.items():
-            if key.endswith("_ms"):
-                print(f"  {key[:-3]:22} {value:9.1f} ms")
+            if key.endswith("_ms") and not key.endswith("_client_cpu_ms"):
+                cpu = loads[key[:-3] + "_client_cpu_ms"]
+                print(f"  {key[:-3]:22} {value:9.1f} ms  (client CPU {cpu:7.1f} ms)")
         for key, value in loads.items():
             if key.endswith("_per_event"):
                 print(f"  {key:32} {value:7.2f}")
@@ -834,6 +862,11 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", choices=("process", "thread"), default="process",
         help="concurrent clients as processes (default) or threads of this process",
     )  # fmt: skip
+    parser.add_argument(
+        "--es-db-functions", action="store_true",
+        help="pyeventsourcing with POSTGRES_ENABLE_DB_FUNCTIONS=y (opt-in; in 9.5.6 its insert "
+        "function takes no table lock, so readers may skip late commits: not the default)",
+    )  # fmt: skip
     parser.add_argument("--stream-events", type=int, default=10_000)
     parser.add_argument("--load-rounds", type=int)
     parser.add_argument("--parts", default="single,concurrent,loads")
@@ -854,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         stream_events=args.stream_events,
         load_rounds=args.load_rounds or (3 if quick else 7),
         concurrency=args.concurrency,
+        es_db_functions=bool(args.es_db_functions),
     )
     parts = set(args.parts.split(","))
     started = time.perf_counter()
@@ -869,8 +903,15 @@ def main(argv: list[str] | None = None) -> int:
         teardown(env)
     env.results["total_s"] = time.perf_counter() - started
     env.results["versions"] = {"python": sys.version.split()[0], "eventsourcing": _es_version()}
+    env.results["settings"] = {
+        "concurrency": env.concurrency,
+        "es_db_functions": env.es_db_functions,
+        "server": server_settings(env.dsn),
+    }
     report(env)
-    print(f"\ntotal {env.results['total_s']:.1f} s")
+    settings = env.results["settings"]
+    print(f"\nserver: {settings['server']}; pyeventsourcing {env.results['versions']}")
+    print(f"total {env.results['total_s']:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(env.results, indent=2, default=str) + "\n")
     return 0
