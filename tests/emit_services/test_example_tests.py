@@ -33,7 +33,7 @@ def tidy_holder(payload: dict[str, Any]) -> dict[str, Any]:
 
 def run_pytest(out: Path) -> subprocess.CompletedProcess[str]:
     """pytest on the generated tests of `out`, in a fresh interpreter, bounded in time."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", str(out / "tests")],
         cwd=out,
@@ -58,17 +58,26 @@ def build_case(specs: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+def example_copy(example_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared example build: pytest, mypy and ruff leave caches where they run,
+    and the shared build must stay as built (test_build compares it byte for byte)."""
+    copy = tmp_path_factory.mktemp("example-copy") / "out"
+    shutil.copytree(example_build, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture(scope="module")
 def case_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_case(CASE / "specs", tmp_path_factory.mktemp("case") / "out")
 
 
-def test_example_platform_tests_pass(example_build: Path) -> None:
+def test_example_platform_tests_pass(example_copy: Path) -> None:
     project, found = load_project(EXAMPLE)
     assert project is not None, found
     examples = [(m, ex) for m in project.all_messages() for ex in m.examples]
     expects = [(m.name, ex.version) for m, ex in examples if ex.expect is not None]
     assert ("OrderPlaced", 1) in expects  # the issue's v1 -> v2 golden example
-    done = run_pytest(example_build)
+    done = run_pytest(example_copy)
     assert done.returncode == 0, done.stdout + done.stderr
     results = outcomes(done)
     assert results["test_upcast_gives_expect[OrderPlaced-v1-0]"] == "PASSED"
@@ -194,14 +203,28 @@ def test_no_examples_no_tests_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "tests").exists()
 
 
-def test_generated_tests_pass_ruff(case_out: Path, example_build: Path) -> None:
-    for out in (case_out, example_build):
-        argv = [ruff_bin(), "check", "--isolated", f"--line-length={LINE_LENGTH}", "tests"]
+def test_generated_tests_pass_ruff(case_out: Path, example_copy: Path) -> None:
+    for out in (case_out, example_copy):
+        argv = [
+            ruff_bin(),
+            "check",
+            "--isolated",
+            "--no-cache",
+            f"--line-length={LINE_LENGTH}",
+            "tests",
+        ]
         done = subprocess.run(
             argv, check=False, cwd=out, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        argv = [ruff_bin(), "format", "--isolated", f"--line-length={LINE_LENGTH}", "--check"]
+        argv = [
+            ruff_bin(),
+            "format",
+            "--isolated",
+            "--no-cache",
+            f"--line-length={LINE_LENGTH}",
+            "--check",
+        ]
         done = subprocess.run(
             [*argv, "tests"], check=False, cwd=out, capture_output=True, text=True, timeout=120
         )
@@ -209,9 +232,11 @@ def test_generated_tests_pass_ruff(case_out: Path, example_build: Path) -> None:
 
 
 @pytest.mark.parametrize("which", ["case", "example"])
-def test_generated_tests_pass_mypy_strict(which: str, case_out: Path, example_build: Path) -> None:
-    out = case_out if which == "case" else example_build
-    done = run_mypy(out, "tests")
+def test_generated_tests_pass_mypy_strict(
+    which: str, case_out: Path, example_copy: Path, tmp_path: Path
+) -> None:
+    out = case_out if which == "case" else example_copy
+    done = run_mypy(out, "--cache-dir", str(tmp_path / "mypy"), "tests")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
