@@ -178,8 +178,11 @@ def ensure_tables(conn: Any, kinds: Mapping[str, str]) -> None:
     if dialect == "postgres":
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_SCHEMA_LOCK,))
     for kind, table in sorted(kinds.items()):
-        if kind not in ("outbox", "inbox", "parked"):
-            raise ValueError(f"table kind {kind!r}: expected 'outbox', 'inbox' or 'parked'")
+        if kind not in ("outbox", "inbox", "parked", "events", "snapshots", "checkpoints"):
+            raise ValueError(
+                f"table kind {kind!r}: expected outbox, inbox, parked, events, snapshots or "
+                "checkpoints"
+            )
         for statement in statements(table_ddl(dialect, kind, table)):  # type: ignore[arg-type]
             conn.execute(statement)
 
