@@ -49,6 +49,7 @@ repository implementations; while they raise NotImplementedError the eventgen ro
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
@@ -638,6 +639,7 @@ def bench_loads(env: Env) -> dict[str, Any]:
     cpu_samples: dict[str, list[float]] = {}
 
     def sample(name: str, fn: Callable[[], object]) -> None:
+        gc.collect()  # no collection of the previous sample's garbage inside this one
         cpu0, t0 = time.process_time(), time.perf_counter()
         result = fn()
         samples.setdefault(name, []).append(time.perf_counter() - t0)
@@ -694,7 +696,9 @@ def bench_loads(env: Env) -> dict[str, Any]:
         for rnd in range(env.load_rounds):
             groups = [eg, es] if rnd % 2 == 0 else [es, eg]
             for group in groups:
-                for name, fn in group.items():
+                items = list(group.items())
+                shift = rnd % len(items) if items else 0
+                for name, fn in items[shift:] + items[:shift]:  # a different order each round
                     sample(name, fn)
     finally:
         plain.close()
