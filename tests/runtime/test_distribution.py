@@ -198,12 +198,17 @@ def test_runner_help_from_the_wheel(runtime_venv: RuntimeVenv) -> None:
 def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
     runtime_venv: RuntimeVenv, tmp_path: Path
 ) -> None:
-    """generated/shop_events (the example platform) and the docs' unit-test example."""
+    """generated/shop_events (the example platform: apps, aggregates, projections) and the docs'
+    unit-test example; the Order aggregate decides a command on SQLite and OrderSummary reads
+    back, with no generator module loaded."""
     from tests.runtime.test_testing_docs import examples
 
     package = REPO / "generated" / "shop_events"
     apps = sorted(p.stem for p in package.glob("*_app.py"))
     assert apps, "generated/shop_events has no <context>_app.py"
+    apps += sorted(p.stem for p in package.glob("*_aggregates.py"))
+    apps += sorted(p.stem for p in package.glob("*_projections.py"))
+    assert "orders_aggregates" in apps and "orders_projections" in apps
     work = runtime_venv.cwd / "example"
     shutil.copytree(package, work / "shop_events")
     for name, text in examples().items():
@@ -217,6 +222,34 @@ def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
                 import importlib, pathlib, sys
                 for name in {apps!r}:
                     importlib.import_module("shop_events." + name)
+                import sqlite3, uuid
+                from decimal import Decimal
+                from shop_events.orders import Address, Money, OrderLine, PlaceOrder
+                from shop_events.orders_aggregates import event_store, order
+                from shop_events.orders_projections import order_summary
+                conn = sqlite3.connect(":memory:", isolation_level=None)
+                event_store.ensure_schema(conn)
+                order.outbox.ensure_schema(conn)
+                order_id = uuid.uuid4()
+                money = Money(amount=Decimal("9.50"), currency="EUR")
+                place = PlaceOrder(
+                    order_id=order_id, customer_id=uuid.uuid4(), total=money,
+                    lines=[OrderLine(sku="MUG-001", quantity=1, unit_price=money)],
+                    shipping_address=Address(recipient="A", line1="B", city="C",
+                                             postal_code="10115", country="DE"),
+                )
+                conn.execute("BEGIN")
+                events = order.handle(conn, place)
+                conn.execute("COMMIT")
+                state, version = order.load(conn, order_id)
+                assert [e.TYPE for e in events] == ["orders.OrderPlaced"], events
+                assert (state.status.value, version) == ("PLACED", 1), (state, version)
+                order_summary.table.ensure_schema(conn)
+                assert order_summary.table.get(conn, order_id) is None
+                loaded = [m for m in sys.modules if m.split(".")[0] in
+                          ("jinja2", "ruff", "jsonschema", "datamodel_code_generator")
+                          or m.startswith(("eventgen.cli", "eventgen.emit", "eventgen.ir"))]
+                assert loaded == [], loaded
                 import test_shipping_service
                 test_shipping_service.test_ships_paid_orders_and_dead_letters_the_rest(
                     pathlib.Path(sys.argv[1])
