@@ -99,6 +99,8 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
 
 def event_sourcing_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
     """`aggregates`, `projections` and `queries`: where each ready object lives, and its tables."""
+    from eventgen.emit.services.projections import query_app
+
     aggregates: list[dict[str, Any]] = []
     projections: list[dict[str, Any]] = []
     queries: list[dict[str, Any]] = []
@@ -166,6 +168,7 @@ def event_sourcing_sections(project: Project) -> dict[str, list[dict[str, Any]]]
                     "returns": returns,
                     "projection": reads,
                     "table": layout.projection_table(reads.rsplit(".", 1)[-1]) if reads else None,
+                    "app": query_app(project, ctx, query),  # answers it on its topic, or None
                 }
             )
     return {"aggregates": aggregates, "projections": projections, "queries": queries}

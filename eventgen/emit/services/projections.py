@@ -206,6 +206,42 @@ def query_register(query: Message) -> str:
     return f"implement_{naming.snake(query.name)}"
 
 
+def query_app_attr(query: Message) -> str:
+    """The `QueryApp` answering a query over Kafka (`GetOrderSummary` -> `get_order_summary_app`)."""
+    return f"{layout.query_attr(query.name)}_app"
+
+
+def query_group(ctx: Context, query: Message) -> str:
+    """The Kafka group of a query's answering app: `<context>.<query-kebab>-answerer`."""
+    return f"{ctx.name}.{naming.snake(query.name).replace('_', '-')}-answerer"
+
+
+def query_returns(ctx: Context, query: Message) -> str | None:
+    """The qualified name of what a query returns (the spec may write it unqualified)."""
+    if query.returns is None:
+        return None
+    return query.returns if "." in query.returns else naming.qualified(ctx.name, query.returns)
+
+
+def table_query(ctx: Context, query: Message) -> Projection | None:
+    """The projection a query reads directly, or None (a hook the user implements): it
+    returns a projection of its own context and every parameter is a column of it."""
+    returns = query_returns(ctx, query)
+    proj = next((p for p in ctx.projections if p.qualified == returns), None)
+    if proj is None:
+        return None
+    cols = {f.name for f in proj.fields}
+    return proj if all(f.name in cols for f in query.fields) else None
+
+
+def query_app(project: Project, ctx: Context, query: Message) -> str | None:
+    """`module:attr` of the app answering `query` over Kafka: a query with a `topic` whose
+    function reads a projection (a hooked query has no app); else None."""
+    if query.topic is None or table_query(ctx, query) is None:
+        return None
+    return f"{layout.projections_module(project, ctx.name)}:{query_app_attr(query)}"
+
+
 # Fixed names the module defines besides the per-item ones.
 FIXED = frozenset({"_HANDLERS", "_handler", "_QUERY_IMPLEMENTATIONS"})
 
@@ -224,7 +260,7 @@ class _Module:
         for n in self.names.values():
             defined |= set(n.all())
         for q in self.queries:
-            defined |= {query_function(q), query_protocol(q), query_register(q)}
+            defined |= {query_function(q), query_protocol(q), query_register(q), query_app_attr(q)}
         self.imports = Imports(project.package, defined)
         self.rt = _Runtime(self.imports)
         # No context of its own: every named type is imported from its context's module.
@@ -401,19 +437,10 @@ class _Module:
     # queries
 
     def returns(self, q: Message) -> str | None:
-        """The qualified name of what a query returns (the spec may write it unqualified)."""
-        if q.returns is None:
-            return None
-        return q.returns if "." in q.returns else naming.qualified(self.ctx.name, q.returns)
+        return query_returns(self.ctx, q)
 
     def _table_query(self, q: Message) -> Projection | None:
-        """The projection a query reads directly, or None (a hook the user implements)."""
-        returns = self.returns(q)
-        proj = next((p for p in self.ctx.projections if p.qualified == returns), None)
-        if proj is None:
-            return None
-        cols = {f.name for f in proj.fields}
-        return proj if all(f.name in cols for f in q.fields) else None
+        return table_query(self.ctx, q)
 
     def _param(self, f: Field) -> str:
         """`name: annotation` of a query parameter, `= default` when the spec gives one (a map
@@ -462,6 +489,8 @@ class _Module:
                 + py_docstring(text, indent=4)
                 + "".join(f"\n    {line}" for line in body)
             )
+            if q.topic is not None:
+                blocks.append(self.query_app(q, proj, fn))
             return blocks
         returns = f"{self._returns(q)} | None"
         protocol, register = query_protocol(q), query_register(q)
@@ -496,6 +525,39 @@ class _Module:
             + f"\n        raise NotImplementedError(\n            {message}\n        )"
             + f"\n    return _impl({call})",
         ]
+
+    def query_app(self, q: Message, proj: Projection, fn: str) -> str:
+        """`<query>_app = QueryApp(...)`: answers the query on its topic (runtime es.query)."""
+        assert q.topic is not None
+        attr = query_app_attr(q)
+        self.exports.append(attr)
+        topic = self.project.topic(q.topic)
+        self.sources |= set(self.project.context(topic.context).files)
+        route = _route(self.project, topic, self.imports, self.rt)
+        spec_args = [
+            ("name", py_str(q.name)),
+            ("qualified", py_str(q.qualified)),
+            ("context", py_str(self.ctx.name)),
+            ("type", py_str(naming.message_type(q.qualified))),
+            ("group", py_str(query_group(self.ctx, q))),
+            ("store", py_str(layout.event_store_kind(self.ctx))),
+            ("projection", py_str(proj.qualified)),
+            ("params", _tuple(py_str(naming.py_attr(f.name)) for f in q.fields)),
+        ]
+        spec_t = self.rt("es.query", "QueryAppSpec")
+        app_t = self.rt("es.query", "QueryApp")
+        spec = f"{spec_t}(\n" + "".join(f"        {k}={v},\n" for k, v in spec_args) + "    )"
+        module = layout.projections_module(self.project, self.ctx.name)
+        doc = (
+            f"Answers {q.qualified} over Kafka (topic `{topic.kafka_name}`, replies to each "
+            f"request's `reply_to` topic): `python -m eventgen.runtime run {module}:{attr}`; "
+            f"ask with `{attr}.client(reply_topic=...)` or `{attr}.ask(query, reply_topic=...)`."
+        )
+        return (
+            f"{attr} = {app_t}(\n    {spec},\n    {fn},\n"
+            f"    row={self.names[proj.name].row},\n    query={self.message_class(q)},\n"
+            f"    route={route},\n)\n" + py_docstring(doc)
+        )
 
     def _returns(self, q: Message) -> str:
         """The class a hooked query returns: a named type, a projection's row model, or Any."""
