@@ -350,3 +350,22 @@ def test_a_plain_sqlite_connection_in_a_transaction_works(tmp_path: Path) -> Non
         assert [e.version for e in events.read_stream(conn, "s")] == [1, 2]
     finally:
         conn.close()
+
+
+@pytest.mark.postgres
+def test_append_inside_a_psycopg_pipeline(postgres_dsn: str) -> None:
+    """In pipeline mode the insert's row count arrives only at a sync: append syncs its own
+    statement, so a good append is no false conflict and a stale one is still a conflict."""
+    h = Harness("postgres", postgres_dsn)
+    try:
+        conn = h.db.connection
+        with conn.pipeline(), conn.transaction():
+            assert h.events.append(conn, "acct-p", 0, deposits(1, 2)) == 2
+            assert h.events.append(conn, "acct-p", 2, deposits(3)) == 3
+        with pytest.raises(ConcurrencyError) as caught, conn.pipeline(), conn.transaction():
+            h.events.append(conn, "acct-p", 1, deposits(9))
+        assert (caught.value.expected, caught.value.actual) == (1, 3)
+        assert [e.message for e in h.stream("acct-p")] == deposits(1, 2, 3)
+    finally:
+        drop_tables(h.db, h.events)
+        h.db.close()

@@ -235,7 +235,13 @@ class EventStore:
         try:
             # One statement, one round trip: the store lock (a CTE the rows are joined to, so
             # it is held before `position` is drawn) and the conditional insert.
-            cursor = conn.execute(query, params)
+            if conn.info.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+                # The caller's pipeline would leave rowcount unknown (-1) until its next sync;
+                # a nested pipeline syncs on exit, so the count (or the violation) is here.
+                with conn.pipeline():
+                    cursor = conn.execute(query, params)
+            else:
+                cursor = conn.execute(query, params)
         except psycopg.errors.UniqueViolation as exc:
             self._conflict_postgres(exc, stream_id, expected)
             raise  # pragma: no cover - _conflict_postgres always raises
