@@ -290,3 +290,34 @@ def test_a_conflict_found_without_waiting_leaves_the_transaction_usable(
     finally:
         drop_tables(db, events)
         db.close()
+
+
+def test_sqlite_writer_with_a_stale_snapshot_gets_the_conflict(tmp_path: Path) -> None:
+    """A deferred SQLite transaction that loaded the stream before another writer committed
+    cannot write any more (SQLITE_BUSY_SNAPSHOT): the append is a ConcurrencyError, not a bare
+    `database is locked`, so a command app retries it by class."""
+    path = str(tmp_path / "race.sqlite3")
+    events = new_event_store(store="sqlite")
+    first, second = open_store("sqlite", path), open_store("sqlite", path)
+    try:
+        events.ensure_schema(first.connection)
+        with first.transaction() as conn:
+            events.append(conn, "s", 0, [Deposited(account="x", amount=1)])
+        stale = first.connection
+        stale.execute("BEGIN")
+        version = events.stream_version(stale, "s")  # the load: a read snapshot at version 1
+        with second.transaction() as conn:
+            events.append(conn, "s", version, [Deposited(account="b", amount=2)])
+        with pytest.raises(ConcurrencyError) as caught:
+            events.append(stale, "s", version, [Deposited(account="a", amount=3)])
+        stale.rollback()
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        stored = list(events.read_stream(first.connection, "s"))
+        assert [(e.version, e.message) for e in stored] == [
+            (1, Deposited(account="x", amount=1)),
+            (2, Deposited(account="b", amount=2)),
+        ]
+    finally:
+        drop_tables(first, events)
+        first.close()
+        second.close()

@@ -42,6 +42,8 @@ LOCK_NAMESPACE = "eventgen.es"
 # The lock `eventgen.runtime.db.ensure_tables` takes around DDL (same key: one serialisation
 # of every runtime `CREATE TABLE IF NOT EXISTS`).
 _SCHEMA_LOCK = "eventgen.schema"
+# sqlite3's extended result code of a write refused to a transaction whose snapshot is stale.
+_SQLITE_BUSY_SNAPSHOT = 517
 # SQLite: rows per INSERT statement (9 bound values each, under SQLite's 32,766 variables).
 _SQLITE_CHUNK = 500
 _COLUMNS = (
@@ -295,6 +297,15 @@ class EventStore:
                     sql.insert_sqlite(count, conditional=False),
                     values[start * 9 : (start + count) * 9],
                 )
+        except sqlite3.OperationalError as exc:
+            # SQLITE_BUSY_SNAPSHOT: this transaction read (loaded the stream) before another
+            # one committed a write, so it cannot become the writer: another writer won. The
+            # stream cannot be re-read in this snapshot; `actual` is a lower bound, as on
+            # PostgreSQL's waiting path. Roll back and decide again (or open the transaction
+            # with BEGIN IMMEDIATE, `Store.transaction(immediate=True)`, to wait instead).
+            if getattr(exc, "sqlite_errorcode", None) != _SQLITE_BUSY_SNAPSHOT:
+                raise
+            raise ConcurrencyError(stream_id, expected, expected + 1) from exc
         except sqlite3.IntegrityError as exc:
             if "event_id" in str(exc):
                 raise EventStoreError(
