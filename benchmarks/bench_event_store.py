@@ -49,6 +49,7 @@ repository implementations; while they raise NotImplementedError the eventgen ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import multiprocessing
@@ -229,6 +230,7 @@ class Env:
     load_rounds: int
     concurrency: str = "process"
     es_db_functions: bool = False
+    pipeline: bool = False  # eventgen's transactions inside conn.pipeline() (fewer round trips)
     eg_table: str = ""
     eg_snapshots: str = ""
     es_schema: str = ""
@@ -349,7 +351,7 @@ def eg_append_run(env: Env, conn: Any, store: EventStore, seeded: list[tuple[UUI
 
     def run() -> None:
         for aid, sid in plan:
-            with conn.transaction():
+            with _pipelined(env, conn), conn.transaction():
                 versions[sid] = store.append(
                     conn, sid, versions[sid], [Deposited(account_id=aid, amount=1)]
                 )
@@ -357,13 +359,19 @@ def eg_append_run(env: Env, conn: Any, store: EventStore, seeded: list[tuple[UUI
     return run
 
 
-def eg_handle_run(conn: Any, repo: AggregateRepository[AccountState],
+def _pipelined(env: Env, conn: Any) -> Any:
+    """`conn.pipeline()` under --pipeline: BEGIN goes out with the first statement and the
+    statements whose results nobody reads wait for the next sync (psycopg 3 pipeline mode)."""
+    return conn.pipeline() if env.pipeline else contextlib.nullcontext()
+
+
+def eg_handle_run(env: Env, conn: Any, repo: AggregateRepository[AccountState],
                   seeded: list[tuple[UUID, str]], commands: int) -> Callable[[], None]:  # fmt: skip
     plan = [seeded[i % len(seeded)][0] for i in range(commands)]
 
     def run() -> None:
         for aid in plan:
-            with conn.transaction():
+            with _pipelined(env, conn), conn.transaction():
                 repo.handle(conn, Deposit(account_id=aid, amount=1), meta=CommandMeta.now())
 
     return run
@@ -468,7 +476,7 @@ class Client:
                 seeded = eg_seed(env, conn, self.store, streams)
             if variant == "eg-append":
                 return eg_append_run(env, conn, self.store, seeded, commands)
-            return eg_handle_run(conn, self.repo, seeded, commands)
+            return eg_handle_run(env, conn, self.repo, seeded, commands)
         assert self.app is not None
         accounts = es_seed(self.app, streams)
         make = es_save_run if variant == "es-save" else es_get_save_run
@@ -871,6 +879,10 @@ def main(argv: list[str] | None = None) -> int:
         help="pyeventsourcing with POSTGRES_ENABLE_DB_FUNCTIONS=y (opt-in; in 9.5.6 its insert "
         "function takes no table lock, so readers may skip late commits: not the default)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pipeline", action="store_true",
+        help="eventgen's command transactions inside psycopg's pipeline mode (conn.pipeline())",
+    )  # fmt: skip
     parser.add_argument("--stream-events", type=int, default=10_000)
     parser.add_argument("--load-rounds", type=int)
     parser.add_argument("--parts", default="single,concurrent,loads")
@@ -892,6 +904,7 @@ def main(argv: list[str] | None = None) -> int:
         load_rounds=args.load_rounds or (3 if quick else 7),
         concurrency=args.concurrency,
         es_db_functions=bool(args.es_db_functions),
+        pipeline=bool(args.pipeline),
     )
     parts = set(args.parts.split(","))
     started = time.perf_counter()

@@ -60,9 +60,9 @@ def test_projections_section_sources(example_build: Path) -> None:
     # Order events come from the store; the other contexts' events from their topics.
     assert summary["sources"] == {
         "store": True,
-        "topics": ["payments.payment-events", "shipping.shipment-events"],
+        "topics": ["inventory.stock-events", "payments.payment-events", "shipping.shipment-events"],
     }
-    assert len(summary["handles"]) == 9
+    assert len(summary["handles"]) == 11  # from all four contexts
     level = _one(projections, "StockLevel")
     assert level["sources"] == {"store": False, "topics": ["inventory.stock-levels"]}
 

@@ -97,6 +97,7 @@ def test_example_order_summary_spec(example_build: Path) -> None:
         Column("placed_at", "timestamp"),
         Column("payment_id", "uuid", nullable=True, default=None, has_default=True),
         Column("declined_payments", "int", default=0, has_default=True),
+        Column("stock_reserved", "boolean", default=False, has_default=True),
         Column("tracking_numbers", "json", default=[], has_default=True),
         Column("delivered_at", "timestamp", nullable=True, default=None, has_default=True),
     )
@@ -104,11 +105,14 @@ def test_example_order_summary_spec(example_build: Path) -> None:
     assert spec.store_source is True
     assert spec.group == "orders.order-summary-projector"
     assert [r.topic.name for r in spec.topics] == [
+        "inventory.stock-events",
         "payments.payment-events",
         "shipping.shipment-events",
     ]
-    assert spec.topics[0].dlq == "payments.payment-events.dlq"
-    assert spec.handles == (
+    assert spec.topics[1].dlq == "payments.payment-events.dlq"
+    assert spec.handles == (  # joined from all four contexts
+        "inventory.StockReleased",
+        "inventory.StockReserved",
         "orders.OrderArchived",
         "orders.OrderCancelled",
         "orders.OrderConfirmed",

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS "order_summary" (
     "placed_at" timestamptz NOT NULL,
     "payment_id" uuid,
     "declined_payments" integer NOT NULL,
+    "stock_reserved" boolean NOT NULL,
     "tracking_numbers" jsonb NOT NULL,
     "delivered_at" timestamptz,
     CONSTRAINT "order_summary_pkey" PRIMARY KEY ("order_id")

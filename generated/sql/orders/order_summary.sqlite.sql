@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS "order_summary" (
     "placed_at" TEXT NOT NULL,
     "payment_id" TEXT,
     "declined_payments" INTEGER NOT NULL,
+    "stock_reserved" INTEGER NOT NULL,
     "tracking_numbers" TEXT NOT NULL,
     "delivered_at" TEXT,
     CONSTRAINT "order_summary_pkey" PRIMARY KEY ("order_id")
