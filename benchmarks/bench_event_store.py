@@ -1,6 +1,6 @@
 """eventgen's event store and aggregate repository vs pyeventsourcing 9.x on one PostgreSQL.
 
-    source /tmp/shared-services.env     # or: eval "$(scripts/services env)"; needs PostgreSQL
+    eval "$(scripts/services start --no-connect)"   # exports EVENTGEN_POSTGRES_DSN
     .venv/bin/pip install -r benchmarks/requirements-es.txt
     .venv/bin/python benchmarks/bench_event_store.py [--postgres-dsn DSN] [--quick] [--json PATH]
 

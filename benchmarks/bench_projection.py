@@ -1,6 +1,6 @@
 """Projection throughput: events/s a Projector applies from the event store on PostgreSQL.
 
-    source /tmp/shared-services.env     # or: eval "$(scripts/services env)"; needs PostgreSQL
+    eval "$(scripts/services start --no-connect)"   # exports EVENTGEN_POSTGRES_DSN
     .venv/bin/python benchmarks/bench_projection.py [--postgres-dsn DSN] [--events N]
         [--rounds R] [--sqlite] [--json PATH]
 

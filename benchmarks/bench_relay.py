@@ -1,6 +1,6 @@
 """The polling outbox relay, PostgreSQL -> Kafka and SQLite -> Kafka, on the real services.
 
-    source /tmp/shared-services.env   # or the variables of scripts/services
+    eval "$(scripts/services start --no-connect)"   # Kafka + PostgreSQL
     python benchmarks/bench_relay.py [--rows 30000] [--rounds 3] [--stores postgres,sqlite]
                                      [--json PATH]
 

@@ -1,6 +1,6 @@
 """Consumer apps of the runtime on the real Kafka vs a bare confluent-kafka poll loop.
 
-    source /tmp/shared-services.env   # or: eval "$(scripts/services env)"; needs Kafka + PostgreSQL
+    eval "$(scripts/services start --no-connect)"   # Kafka + PostgreSQL
     python benchmarks/bench_runtime_consumer.py [--messages 200000] [--rounds 3] [--json PATH]
 
 Builds a one-context spec (a 12-field OrderPlaced on a 3-partition topic, an OrderScored output

@@ -1,6 +1,6 @@
 """The generated publisher on the real Kafka vs a bare confluent-kafka Producer loop.
 
-    source /tmp/shared-services.env   # or the variables of scripts/services
+    eval "$(scripts/services start --no-connect)"   # Kafka + PostgreSQL
     python benchmarks/bench_runtime_publisher.py [--messages 100000] [--rounds 5] [--json PATH]
 
 Both sides send the same 12-field OrderPlaced messages (a pool of 1,000, cycled) to the same
