@@ -90,10 +90,47 @@ projections:
 """
 
 
+LEDGER = """\
+eventgen: 1
+context: ledger
+topics:
+  entries: {key: uuid, name: {entries}}
+  lookups: {key: uuid, name: {lookups}}
+events:
+  EntryBooked:
+    topic: entries
+    key: entry_id
+    fields:
+      entry_id: uuid
+      amount: {type: decimal, precision: 12, scale: 2}
+      booked_at: timestamp
+queries:
+  GetLedgerEntry:
+    topic: lookups
+    key: entry_id
+    params: {entry_id: uuid}
+    returns: EsHLedgerEntry
+projections:
+  EsHLedgerEntry:
+    key: entry_id
+    fields:
+      entry_id: uuid
+      amount: {type: decimal, precision: 12, scale: 2}
+      booked_at: timestamp
+    on:
+      EntryBooked: {upsert: {amount: $.amount, booked_at: $.booked_at}}
+outbox:
+  table: es_h_ledger_outbox
+  relay: polling
+  store: postgres
+"""
+
+
 class Built:
-    def __init__(self, out: Path, questions: str, replies: str) -> None:
+    def __init__(self, out: Path, questions: str, lookups: str, replies: str) -> None:
         self.out = out
         self.questions = questions
+        self.lookups = lookups
         self.replies = replies
 
     def module(self) -> ModuleType:
@@ -105,19 +142,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("query-app")
     suffix = uuid.uuid4().hex[:10]
     questions, tickets = f"es-h-questions-{suffix}", f"es-h-tickets-{suffix}"
+    lookups, entries = f"es-h-lookups-{suffix}", f"es-h-entries-{suffix}"
     desk = DESK.replace("{questions}", questions).replace("{tickets}", tickets)
-    specs = write_specs(root / "specs", {"eventgen.yaml": PROJECT, "desk.yaml": desk})
+    ledger = LEDGER.replace("{lookups}", lookups).replace("{entries}", entries)
+    files = {"eventgen.yaml": PROJECT, "desk.yaml": desk, "ledger.yaml": ledger}
+    specs = write_specs(root / "specs", files)
     out = root / "out"
     build(specs, out)
-    return Built(out, questions, f"es-h-replies-{suffix}")
+    return Built(out, questions, lookups, f"es-h-replies-{suffix}")
 
 
 @pytest.fixture(scope="module")
 def topics(built: Built, kafka_bootstrap_servers: str) -> Iterator[Built]:
     create_topic(kafka_bootstrap_servers, built.questions, 2)
+    create_topic(kafka_bootstrap_servers, built.lookups, 2)
     create_topic(kafka_bootstrap_servers, built.replies, 1)
     yield built
     delete_topic(kafka_bootstrap_servers, built.questions)
+    delete_topic(kafka_bootstrap_servers, built.lookups)
     delete_topic(kafka_bootstrap_servers, built.replies)
 
 
@@ -174,6 +216,12 @@ def _produce_garbage(config: RuntimeConfig, topic: str) -> None:
     assert producer.flush(30) == 0
 
 
+def _topic_exists(bootstrap: str, topic: str) -> bool:
+    from confluent_kafka.admin import AdminClient
+
+    return topic in AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics
+
+
 def _committed(bootstrap: str, group: str, topic: str) -> tuple[list[int], list[int]]:
     """The group's committed offsets on `topic`'s two partitions, and the partitions' ends."""
     from confluent_kafka import Consumer, TopicPartition
@@ -222,10 +270,12 @@ def test_query_app_answers_over_kafka(
         store.close()
     assert expected is not None and expected.open is False
 
-    thread, result = _start(app, config, count=5)
+    thread, result = _start(app, config, count=6)
     with app.client(reply_topic=topics.replies, config=config) as client:
         skipped = _produce(config, app, models.GetTicket(ticket_id=TICKET))  # no reply_to
         _produce_garbage(config, topics.questions)
+        nowhere = f"es-h-nowhere-{uuid.uuid4().hex[:10]}"  # never created, and not auto-created
+        _produce(config, app, models.GetTicket(ticket_id=TICKET), reply_to=nowhere)
         # Found: value, key and headers of the answer.
         query = models.GetTicket(ticket_id=TICKET)
         sent = client.send(query, correlation_id="corr-found")
@@ -256,12 +306,14 @@ def test_query_app_answers_over_kafka(
         assert answer.causation_id == str(bare.event_id)
         assert answer.result is not None and answer.result["title"] == "printer on fire"
     stats = _finish(thread, result)
-    assert (stats.requests, stats.answered, stats.found, stats.not_found) == (5, 3, 2, 1)
-    assert (stats.no_reply_to, stats.undecodable, stats.failed) == (1, 1, 0)
+    assert (stats.requests, stats.answered, stats.found, stats.not_found) == (6, 3, 2, 1)
+    assert (stats.no_reply_to, stats.bad_reply_to, stats.undecodable) == (1, 1, 1)
+    assert stats.failed == 0
+    assert not _topic_exists(kafka_bootstrap_servers, nowhere)
     # Every request on the topic was committed after its reply was acknowledged (the skipped
     # ones too): the group's committed offsets are the partitions' ends.
     committed, ends = _committed(kafka_bootstrap_servers, app.spec.group, topics.questions)
-    assert committed == ends and sum(committed) >= 5
+    assert committed == ends and sum(committed) >= 6
 
 
 @pytest.mark.kafka
@@ -311,6 +363,44 @@ def test_ask_row_and_timeout(topics: Built, tmp_path: Path, kafka_bootstrap_serv
     assert (stats.requests, stats.answered, stats.found) == (2, 2, 2)
 
 
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_query_app_on_postgres(
+    topics: Built, postgres_dsn: str, kafka_bootstrap_servers: str
+) -> None:
+    """A context whose store is PostgreSQL: the app reads the projection there."""
+    ledger = import_fresh(topics.out, PACKAGE, "ledger_projections")
+    models = __import__(f"{PACKAGE}.ledger", fromlist=["GetLedgerEntry"])
+    app = ledger.get_ledger_entry_app
+    assert (app.spec.store, app.route.topic.name) == ("postgres", topics.lookups)
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap_servers, postgres_dsn=postgres_dsn, connect_timeout_s=20
+    )
+    entry = uuid.uuid4()
+    booked = datetime(2024, 5, 1, 10, 15, 30, 250000, tzinfo=UTC)
+    store = Store.open("postgres", config)
+    try:
+        table = ledger.es_h_ledger_entry_table
+        with store.transaction() as conn:
+            conn.execute("DROP TABLE IF EXISTS es_h_ledger_entry")  # this test's table only
+            table.ensure_schema(conn)
+            event = models.EntryBooked(entry_id=entry, amount=Decimal("12.30"), booked_at=booked)
+            table.apply(conn, [event])
+        expected = table.get(store.connection, entry)
+    finally:
+        store.close()
+    assert expected is not None
+    thread, result = _start(app, config, count=3)
+    with app.client(reply_topic=topics.replies, config=config) as client:
+        answer = client.ask(models.GetLedgerEntry(entry_id=entry), timeout_s=90)
+        assert answer == expected.model_dump(mode="json")
+        assert answer is not None and answer["amount"] == "12.30"
+        assert client.ask_row(models.GetLedgerEntry(entry_id=entry), timeout_s=90) == expected
+        assert client.ask(models.GetLedgerEntry(entry_id=uuid.uuid4()), timeout_s=90) is None
+    stats = _finish(thread, result)
+    assert (stats.requests, stats.found, stats.not_found, stats.failed) == (3, 2, 1, 0)
+
+
 # -- the generated code ------------------------------------------------------------------------
 
 
@@ -336,9 +426,10 @@ def test_generated_app_and_manifest(built: Built) -> None:
         "FindTicket": None,
         "GetTicket": "ask_events.desk_projections:get_ticket_app",
         "GetTicketStats": None,
+        "GetLedgerEntry": "ask_events.ledger_projections:get_ledger_entry_app",
     }
 
 
 def test_generated_module_passes_mypy_strict(built: Built) -> None:
-    done = run_mypy(built.out, f"{PACKAGE}/desk_projections.py")
+    done = run_mypy(built.out, f"{PACKAGE}/desk_projections.py", f"{PACKAGE}/ledger_projections.py")
     assert done.returncode == 0, done.stdout + done.stderr

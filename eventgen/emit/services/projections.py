@@ -549,9 +549,11 @@ class _Module:
         spec = f"{spec_t}(\n" + "".join(f"        {k}={v},\n" for k, v in spec_args) + "    )"
         module = layout.projections_module(self.project, self.ctx.name)
         doc = (
-            f"Answers {q.qualified} over Kafka (topic `{topic.kafka_name}`, replies to each "
-            f"request's `reply_to` topic): `python -m eventgen.runtime run {module}:{attr}`; "
-            f"ask with `{attr}.client(reply_topic=...)` or `{attr}.ask(query, reply_topic=...)`."
+            f"Answers {q.qualified} over Kafka (requests on `{topic.kafka_name}`, each answer "
+            "to the request's `reply_to` topic). Run it with\n\n"
+            f"    python -m eventgen.runtime run {module}:{attr}\n\n"
+            f"and ask with `{attr}.client(reply_topic=...)` or `{attr}.ask(query, "
+            "reply_topic=...)`."
         )
         return (
             f"{attr} = {app_t}(\n    {spec},\n    {fn},\n"
