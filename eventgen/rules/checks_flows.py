@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from eventgen.diagnostics import Diagnostic, Loc, error, warning
+from eventgen.ir.guards import CLAUSE, GuardSyntaxError, clauses
 from eventgen.ir.model import NO_LOC, Assignments, Expr, Field, Project
 from eventgen.ir.paths import ENVELOPE_FIELDS, field_path_type
 from eventgen.rules.registry import Rule, declare
 
-GUARD = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(\"[^\"]*\"|'[^']*'|[^\s]+)\s*")
+GUARD = CLAUSE  # the clause grammar; split guards with eventgen.ir.guards, never by hand
 
 
 class Checker:
@@ -159,20 +159,25 @@ def _guard(c: Checker, text: str | None, state: Sequence[Field], loc: Loc) -> No
     if text is None:
         return
     names = {f.name for f in state}
-    for clause in re.split(r"\s+(?:and|or)\s+", text.strip()):
-        match = GUARD.fullmatch(clause)
-        if not match:
+    try:
+        found = clauses(text)
+    except GuardSyntaxError as exc:
+        hint = "close the quote; a literal holding one quote kind is quoted with the other"
+        c.found.append(error("E0803", loc, f"guard does not parse: {exc}", hint))
+        return
+    for clause in found:
+        if clause.field is None:
             c.found.append(
                 error(
                     "E0803",
                     loc,
-                    f"guard `{clause}` does not parse",
+                    f"guard `{clause.text}` does not parse",
                     "write `field op literal`, joined by and/or",
                 )
             )
-        elif match.group(1) not in names:
+        elif clause.field not in names:
             c.found.append(
-                error("E0803", loc, f"guard names `{match.group(1)}`, which is not in the state")
+                error("E0803", loc, f"guard names `{clause.field}`, which is not in the state")
             )
 
 

@@ -19,12 +19,12 @@ Decisions (documented in docs/spec-behaviour.md):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from eventgen.diagnostics import Diagnostic, Loc, error
 from eventgen.ir import values
+from eventgen.ir.guards import GuardSyntaxError, clauses
 from eventgen.ir.model import (
     NO_LOC,
     Assignments,
@@ -44,7 +44,6 @@ from eventgen.ir.model import (
 )
 from eventgen.ir.paths import field_path_type
 from eventgen.ir.types import non_null
-from eventgen.rules.checks_flows import GUARD
 from eventgen.rules.registry import Rule, declare
 
 # The envelope `$meta.` reads (eventgen.runtime.model.EnvelopeHead; a test keeps them equal).
@@ -251,17 +250,20 @@ def _guard(c: TypeChecker, text: str, state: Sequence[Field], loc: Loc, what: st
     """Each `field op literal` of a guard compares like with like (clauses that do not parse
     or name unknown state are E0803)."""
     by_name = {f.name: f for f in state}
-    for clause in re.split(r"\s+(?:and|or)\s+", text.strip()):
-        match = GUARD.fullmatch(clause)
-        if match is None or match.group(1) not in by_name:
+    try:
+        found = clauses(text)
+    except GuardSyntaxError:
+        return  # E0803 (checks_flows)
+    for clause in found:
+        name, op, literal = clause.field, clause.op, clause.literal
+        if name is None or op is None or literal is None or name not in by_name:
             continue
-        name, op, literal = match.groups()
         if problem := guard_problem(by_name[name].type, op, literal, c.lookup):
             c.found.append(
                 error(
                     "E0819",
                     loc,
-                    f"{what}: guard `{clause.strip()}`: {problem}",
+                    f"{what}: guard `{clause.text}`: {problem}",
                     f"`{name}` is `{by_name[name].type}`",
                 )
             )

@@ -1,13 +1,20 @@
 """The guard compiler (eventgen.emit.services.guards) on every scalar kind: the compiled
-expression, run with the imports it asked for, says what the guard says."""
+expression, run with the imports it asked for, says what the guard says. Quoted literals that
+hold " and " / " or " stay one clause (eventgen.ir.guards, shared with the rules), and a quote
+left open is E0803 at the command."""
 
 from __future__ import annotations
 
+import ast
+import io
+import sys
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -20,9 +27,12 @@ from eventgen.emit.services.guards import (
     compile_rejection,
     parse_guard,
 )
+from eventgen.ir.guards import GuardClause, GuardSyntaxError, clauses, split_guard
 from eventgen.ir.model import Field, Project, Scalar
 from eventgen.pipeline import load_project
-from tests.emit_services.helpers import EXAMPLE
+from eventgen.runtime.errors import CommandRejected
+from eventgen.runtime.es.spec import CommandMeta
+from tests.emit_services.helpers import EXAMPLE, build, import_fresh, write_specs
 
 STATE = (
     Field("n", Scalar("int")),
@@ -132,3 +142,143 @@ def test_what_the_rules_refuse_is_an_error(project: Project) -> None:
         parse_guard("n === 1", STATE)
     with pytest.raises(GuardError):
         _evaluate(project, "limit < null")
+
+
+# Guards whose quoted literals hold " and " / " or ": one clause each, as the rules split them.
+QUOTED: list[tuple[str, dict[str, Any], bool]] = [
+    ('name == "x and name == y"', {"name": "x and name == y"}, True),
+    ('name == "x and name == y"', {"name": "x"}, False),
+    ("name == 'a or n == 3'", {"name": "zzz"}, False),  # n == 3 holds: not a clause here
+    ("name == 'a or n == 3'", {"name": "a or n == 3"}, True),
+    ('name == "it\'s and or"', {"name": "it's and or"}, True),  # the other quote kind inside
+    ("name == 'say \"and\" or not'", {"name": 'say "and" or not'}, True),
+    ('name == "a\\ and b\\\\" and n == 3', {"name": "a\\ and b\\\\"}, True),  # no escapes
+    ('name == "a\\ and b\\\\" and n == 3', {"name": "a\\ and b\\\\", "n": 4}, False),
+    ('name == "x\\" and n == 3', {"name": "x\\"}, True),  # the quote after the backslash closes
+    ('name == "x or y" or n == 4', {"name": "x"}, False),
+    ('name == "x or y" or n == 4', {"name": "x", "n": 4}, True),
+    ("name == it's and n == 3", {"name": "it's"}, True),  # a bare apostrophe opens nothing
+    ('maybe == "and" or maybe == null', {}, True),
+    ('maybe == "and" or maybe == null', {"maybe": "and"}, True),
+    ('maybe == "and" or maybe == null', {"maybe": "or"}, False),
+]
+
+
+@pytest.mark.parametrize(("text", "changes", "expected"), QUOTED)
+def test_quoted_connectives_stay_in_the_literal(
+    project: Project, text: str, changes: dict[str, Any], expected: bool
+) -> None:
+    value, rejected, source = _evaluate(project, text, **changes)
+    assert value is expected, source
+    assert rejected is (not expected), source
+
+
+def test_the_compiled_clause_compares_the_whole_string(project: Project) -> None:
+    source = _evaluate(project, 'name == "x and n == 3"')[2]
+    assert source == 'state.name == "x and n == 3"'
+    source = _evaluate(project, "name != 'a\\ or \"b\"' or n == 1")[2]
+    compared, rest = source.removeprefix("state.name != ").rsplit(" or ", 1)
+    assert ast.literal_eval(compared) == 'a\\ or "b"', source
+    assert rest == "state.n == 1", source
+
+
+def test_split_keeps_quoted_text_whole() -> None:
+    found = split_guard(" n == 1 and name == \"p and q\" or  flag == true and name != 'r or s' ")
+    assert [[c.text for c in group] for group in found] == [
+        ["n == 1", 'name == "p and q"'],
+        ["flag == true", "name != 'r or s'"],
+    ]
+    assert [(c.field, c.op, c.literal) for c in clauses('name=="a and b"')] == [
+        ("name", "==", '"a and b"')
+    ]
+    assert clauses("name == andor")[0].literal == "andor"  # a connective only as a word
+    assert clauses("name == x and y")[1] == GuardClause("y", None, None, None)
+    # A backslash does not escape: the quote closes after `a \`, and what follows is no clause
+    # (E0803), never a literal holding `"b"`.
+    parts = clauses('name == "a \\"b\\" and n == 3')
+    assert [c.field for c in parts] == [None, "n"]
+    with pytest.raises(GuardError, match="does not parse"):
+        parse_guard('name == "a \\"b\\" and n == 3', STATE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'name == "x and n == 3',
+        "name == 'x or n == 3",
+        "n == 3 and name == 'a",
+    ],
+)
+def test_unterminated_quote_is_refused(text: str) -> None:
+    with pytest.raises(GuardSyntaxError, match="never closed"):
+        split_guard(text)
+    with pytest.raises(GuardError, match="never closed"):
+        parse_guard(text, STATE)
+
+
+def test_unterminated_quote_is_e0803_at_the_command(tmp_path: Path) -> None:
+    from eventgen.cli import main
+
+    specs = write_specs(tmp_path / "specs", {"eventgen.yaml": PROJECT, "ledger.yaml": LEDGER})
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = main(["build", str(specs), "-o", str(tmp_path / "out"), "--no-cache"])
+    text = stdout.getvalue() + stderr.getvalue()
+    assert code == 1, text
+    line = LEDGER.splitlines().index("      Rename:") + 1
+    found = [row for row in text.splitlines() if " error " in row]
+    assert len(found) == 1, text
+    assert found[0].startswith(f"{specs / 'ledger.yaml'}:{line}:7: error E0803: "), text
+    assert "never closed" in found[0], text
+    assert not (tmp_path / "out").exists()
+
+
+def test_generated_decider_compares_the_whole_quoted_string(tmp_path: Path) -> None:
+    """The built aggregate module (no Rename: its guard is the refused one) decides Open on the
+    one clause `label != "a and open == true"`, whatever `open` says."""
+    ledger = LEDGER.replace(LEDGER[LEDGER.index("      Rename:") : LEDGER.index("topics:")], "")
+    specs = write_specs(tmp_path / "specs", {"eventgen.yaml": PROJECT, "ledger.yaml": ledger})
+    build(specs, tmp_path / "out")
+    agg = import_fresh(tmp_path / "out", "ledger_events", "ledger_aggregates")
+    models = sys.modules["ledger_events.ledger"]
+    meta = CommandMeta(uuid4(), datetime(2024, 5, 1, tzinfo=UTC))
+    command = models.Open(account_id=uuid4(), label="new")
+    assert agg.decide_account_open(agg.AccountState(label="a"), command, meta)
+    assert agg.decide_account_open(agg.AccountState(label="a and"), command, meta)
+    with pytest.raises(CommandRejected) as info:
+        agg.decide_account_open(agg.AccountState(label="a and open == true"), command, meta)
+    assert info.value.guard == 'open == false and label != "a and open == true"'
+    assert info.value.state == {"open": False, "label": "a and open == true"}
+    with pytest.raises(CommandRejected):
+        agg.decide_account_open(agg.AccountState(open=True, label="a"), command, meta)
+
+
+PROJECT = "eventgen: 1\nproject: ledger\npackage: ledger_events\n"
+LEDGER = """\
+eventgen: 1
+context: ledger
+events:
+  Opened: {fields: {account_id: uuid, label: string}}
+  Renamed: {fields: {account_id: uuid, label: string}}
+commands:
+  Open: {topic: account-commands, key: account_id, fields: {account_id: uuid, label: string}}
+  Rename: {topic: account-commands, key: account_id, fields: {account_id: uuid, label: string}}
+aggregates:
+  Account:
+    id: account_id
+    state:
+      open: {type: boolean, default: false}
+      label: {type: string, default: ""}
+    events:
+      Opened: {set: {open: true, label: $.label}}
+      Renamed: {set: {label: $.label}}
+    commands:
+      Open:
+        requires: 'open == false and label != "a and open == true"'
+        emit: {Opened: {account_id: $.account_id, label: $.label}}
+      Rename:
+        requires: 'open == true and label != "x\\ and open == true'
+        emit: {Renamed: {account_id: $.account_id, label: $.label}}
+topics:
+  account-commands: {partitions: 3, replication_factor: 1}
+"""

@@ -1,6 +1,6 @@
 """The `requires` guard of an aggregate command, compiled to a Python expression.
 
-Grammar (the one eventgen.rules.checks_flows parses and checks_types types):
+Grammar (split by eventgen.ir.guards, the tokenizer the rules check with too):
 
     guard  := clause (("and" | "or") clause)*      `and` binds tighter than `or`
     clause := field op literal                      op: == != < <= > >=
@@ -18,7 +18,6 @@ refuse every guard this module cannot compile (E0803, E0819) before emitters run
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,11 +25,10 @@ from eventgen.emit import layout
 from eventgen.emit.pymodels.literals import py_literal
 from eventgen.emit.pymodels.types import TypeWriter
 from eventgen.ir import naming
+from eventgen.ir.guards import GuardSyntaxError, split_guard
 from eventgen.ir.model import EnumType, Field, ListOf, MapOf, Named, Scalar, TypeRef
 from eventgen.ir.types import non_null
-from eventgen.rules.checks_flows import GUARD
 
-_CONNECTIVE = re.compile(r"\s+(and|or)\s+")
 _NUMBERS = frozenset({"int", "long", "float", "double"})
 
 
@@ -64,19 +62,19 @@ class Guard:
 
 def parse_guard(text: str, state: Sequence[Field]) -> Guard:
     by_name = {f.name: f for f in state}
-    parts = _CONNECTIVE.split(text.strip())
-    groups: list[list[Clause]] = [[]]
-    for i, part in enumerate(parts):
-        if i % 2:
-            if part == "or":
-                groups.append([])
-            continue
-        match = GUARD.fullmatch(part)
-        if match is None or match.group(1) not in by_name:
-            raise GuardError(f"guard clause {part!r} does not parse or names unknown state")
-        name, op, literal = match.groups()
-        groups[-1].append(Clause(by_name[name], op, literal))
-    return Guard(text, tuple(tuple(g) for g in groups))
+    try:
+        split = split_guard(text)
+    except GuardSyntaxError as exc:
+        raise GuardError(str(exc)) from exc
+    groups: list[tuple[Clause, ...]] = []
+    for group in split:
+        found: list[Clause] = []
+        for c in group:
+            if c.field is None or c.op is None or c.literal is None or c.field not in by_name:
+                raise GuardError(f"guard clause {c.text!r} does not parse or names unknown state")
+            found.append(Clause(by_name[c.field], c.op, c.literal))
+        groups.append(tuple(found))
+    return Guard(text, tuple(groups))
 
 
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
