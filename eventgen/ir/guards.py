@@ -9,8 +9,8 @@ share, so what the build accepts and what the emitter compiles never disagree.
 literal is the whole quoted text. A quote opens a literal where a token starts (at the start,
 after whitespace or after an operator), so a bare `it's` stays a bare literal as before. There
 are no escapes: a backslash is an ordinary character and a literal cannot hold its own quote
-kind (quote it with the other kind); `"a\\" and b == 1"` therefore closes at `\\"` and leaves
-a quote open, which is refused rather than read some other way.
+kind (quote it with the other kind). So `"a\\"b"` closes after `a\\` and the clause does not
+parse (E0803), rather than being read as a literal holding a quote.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CLAUSE = re.compile(r"\s*([a-z][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(\"[^\"]*\"|'[^']*'|[^\s]+)\s*")
+# A bare literal does not start with a quote: a token that does is a quoted literal, whole.
+CLAUSE = re.compile(
+    r"\s*([a-z][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(\"[^\"]*\"|'[^']*'|[^\s\"'][^\s]*)\s*"
+)
 _CONNECTIVE = re.compile(r"\s+(and|or)\s+")
 _QUOTES = "\"'"
 _OPENS_AFTER = "=!<>"

@@ -199,6 +199,10 @@ def test_split_keeps_quoted_text_whole() -> None:
     assert [c.field for c in parts] == [None, "n"]
     with pytest.raises(GuardError, match="does not parse"):
         parse_guard('name == "a \\"b\\" and n == 3', STATE)
+    for text in ('name == "a\\"b"', "name == 'a'b", 'name == "a"" and n == 3'):
+        assert clauses(text)[0].field is None, text  # not a bare literal starting with a quote
+        with pytest.raises(GuardError, match="does not parse"):
+            parse_guard(text, STATE)
 
 
 @pytest.mark.parametrize(
