@@ -83,6 +83,44 @@ class _Pending:
             self.positions[source] = position
 
 
+class _Feed:
+    """The live projector's Kafka records, consumed but not yet applied.
+
+    At most one batch is held: while it waits for the store source to drain, the assigned
+    partitions are paused (the consumer is still polled, so it keeps its group membership
+    and sees rebalances) and resumed once the records are applied. A rebalance drops the
+    held records: the new assignment seeks to the stored checkpoints + 1, so they are read
+    again rather than applied twice.
+    """
+
+    def __init__(self) -> None:
+        self.consumer: Any = None
+        self.records: list[Any] = []
+        self.paused = False
+
+    def reset(self) -> None:
+        self.records.clear()
+        self.paused = False  # a new assignment starts unpaused
+
+    def fill(self, want: int, timeout_s: float) -> None:
+        room = want - len(self.records)
+        if room > 0:
+            if self.paused:
+                self._toggle(pause=False)
+            self.records.extend(self.consumer.consume(room, timeout_s))
+            return
+        if not self.paused:
+            self._toggle(pause=True)
+        # Poll without taking records in: serves rebalance callbacks and the poll interval.
+        self.records.extend(self.consumer.consume(1, 0))
+
+    def _toggle(self, *, pause: bool) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            (self.consumer.pause if pause else self.consumer.resume)(assigned)
+        self.paused = pause
+
+
 class ProjectionTable(Generic[R]):
     """The read-model table: DDL, and typed reads for queries."""
 
@@ -299,10 +337,12 @@ class Projector(Generic[R]):
         stats = ProjectorStats()
         store = Store.open(spec.store, config)
         consumer: Any = None
+        feed: _Feed | None = None
         try:
             self._ensure(store)
             if spec.topics:
-                consumer = self._consumer(store, config, transport)
+                feed = _Feed()
+                consumer = feed.consumer = self._consumer(store, config, transport, feed.reset)
             decoders = self._decoders(config)
             last_event = time.monotonic()
             last_log = time.monotonic()
@@ -313,14 +353,14 @@ class Projector(Generic[R]):
             idle_wait = MIXED_POLL_S if spec.store_source else POLL_TIMEOUT_S
             while not stop.is_set():
                 want = spec.batch if max_messages is None else min(spec.batch, max_messages - seen)
-                records = (
-                    consumer.consume(want, 0 if stored else idle_wait)
-                    if consumer is not None
-                    else []
-                )
-                stored = self._batch(store, stats, records, decoders, want)
-                seen += stored + len(records)
-                if stored or records:
+                if feed is not None:
+                    feed.fill(want, 0 if stored or feed.records else idle_wait)
+                records = feed.records if feed is not None else []
+                stored, applied = self._batch(store, stats, records, decoders, want)
+                if applied:
+                    records.clear()
+                seen += stored + applied
+                if stored or applied:
                     last_event = time.monotonic()
                 if max_messages is not None and seen >= max_messages:
                     break
@@ -347,9 +387,17 @@ class Projector(Generic[R]):
         records: Sequence[Any],
         decoders: Mapping[str, Callable[[Any], Any]],
         want: int,
-    ) -> int:
-        """One transaction: lock, checkpoints, store tail, records, rows, checkpoints."""
+    ) -> tuple[int, int]:
+        """One transaction: lock, checkpoints, store tail, records, rows, checkpoints.
+
+        The Kafka `records` are applied only when the store source is drained to its head in
+        this transaction (it returned fewer than `want` events): a record about a row whose
+        creating store event is still in the backlog would otherwise find no row (`missed`).
+        Returns (store events read, records applied: 0 or len(records)); records not applied
+        stay with the caller, who stops fetching while they wait.
+        """
         spec = self.definition.spec
+        applied = 0
         with store.transaction(immediate=True) as conn:
             checkpoints.lock(conn, spec.table)
             positions = checkpoints.read(conn, spec.checkpoint_table, self.checkpoint_name)
@@ -360,7 +408,9 @@ class Projector(Generic[R]):
                 for event in self.event_store.read_all(conn, after_position=after, limit=want):
                     pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
                     stored += 1
-            self._add_records(pending, stats, records, decoders, positions)
+            if stored < want:  # the store is at its head (or not a source): records may follow
+                self._add_records(pending, stats, records, decoders, positions)
+                applied = len(records)
             stats.events += len(pending.events)
             if pending.events:
                 result = self.table.apply(conn, [message for _, _, message in pending.events])
@@ -368,9 +418,9 @@ class Projector(Generic[R]):
                 stats.rows_written += result.written
                 stats.rows_deleted += result.deleted
             checkpoints.write(conn, spec.checkpoint_table, self.checkpoint_name, pending.positions)
-        if stored or records:
+        if stored or applied:
             stats.batches += 1
-        return stored
+        return stored, applied
 
     def _add_records(
         self,
@@ -441,7 +491,13 @@ class Projector(Generic[R]):
         settings["enable.auto.commit"] = False
         return settings
 
-    def _consumer(self, store: Store, config: RuntimeConfig, transport: Any) -> Any:
+    def _consumer(
+        self,
+        store: Store,
+        config: RuntimeConfig,
+        transport: Any,
+        on_rebalance: Callable[[], None] | None = None,
+    ) -> Any:
         from confluent_kafka import OFFSET_BEGINNING
 
         from eventgen.runtime.transport import KafkaTransport
@@ -451,6 +507,8 @@ class Projector(Generic[R]):
         consumer = transport.consumer(self._client_settings(config, spec.group))
 
         def on_assign(client: Any, partitions: list[Any]) -> None:
+            if on_rebalance is not None:
+                on_rebalance()
             positions = checkpoints.read(
                 store.connection, spec.checkpoint_table, self.checkpoint_name
             )
@@ -465,6 +523,8 @@ class Projector(Generic[R]):
             )
 
         def on_revoke(client: Any, partitions: list[Any]) -> None:
+            if on_rebalance is not None:
+                on_rebalance()  # buffered records are read again after the next assignment
             client.unassign()
 
         consumer.subscribe(
@@ -580,12 +640,16 @@ class Projector(Generic[R]):
         moved = 0
         while True:
             pending = _Pending()
+            drained = True
             if self.event_store is not None and spec.store_source:
                 after = positions.get(checkpoints.STORE_SOURCE, 0)
                 read_conn = conn if conn is not None else store.connection
-                for event in self.event_store.read_all(read_conn, after, spec.batch):
+                events = self.event_store.read_all(read_conn, after, spec.batch)
+                for event in events:
                     pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
-            if reader is not None:
+                drained = len(events) < spec.batch
+            # Records only once the store is at its head, as the live projector does.
+            if reader is not None and drained:
                 for source, offset, message in reader.read(positions, live, spec.batch):
                     pending.add(source, offset, message)
             if not pending.positions:
