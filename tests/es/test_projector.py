@@ -292,6 +292,17 @@ def test_wait_until_read_your_writes(backend: Backend, messages: list[type[Messa
     assert not thread.is_alive() and not failures
 
 
+def test_wait_until_without_a_store_source_fails_at_once(
+    backend: Backend, messages: list[type[Message]]
+) -> None:
+    """A Kafka-only projection has no store position to reach: ValueError, not a timeout."""
+    table, _ = backend.names()
+    spec = make_spec(table, store=backend.kind, store_source=False)
+    projector = Projector(definition(spec, messages))
+    with pytest.raises(ValueError, match="does not read the event store"):
+        projector.wait_until(backend.store.connection, 1, timeout_s=5)
+
+
 # -- rebuild ------------------------------------------------------------------------------------
 
 EVENT_NAMES = [

@@ -690,9 +690,15 @@ class Projector(Generic[R]):
         `position` is a store position (the last event a command appended, or
         `EventStore.head_position`). Polls the checkpoint on `conn`, which must not be inside
         a transaction (an SQLite reader in one would never see the projector's commits).
-        TimeoutError after `timeout_s`.
+        TimeoutError after `timeout_s`. ValueError at once for a projection that does not read
+        the event store (it has no store position to reach: fed from Kafka only).
         """
         spec = self.definition.spec
+        if not spec.store_source or self.event_store is None:
+            raise ValueError(
+                f"projection {spec.name} does not read the event store (its sources are Kafka "
+                "topics only): wait_until waits for a store position and would never return"
+            )
         mark = placeholder(dialect_of(conn))
         sql = (
             f"SELECT position FROM {quote(spec.checkpoint_table)} "
