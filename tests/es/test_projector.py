@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.db import Store
+from eventgen.runtime.errors import StoreError
 from eventgen.runtime.es import checkpoints
-from eventgen.runtime.es.projector import ProjectionTable, Projector
+from eventgen.runtime.es.projector import ProjectionTable, Projector, RebuildRunning
 from eventgen.runtime.es.rows import projection_ddl
 from eventgen.runtime.model import Message
-from eventgen.runtime.sql import quote
+from eventgen.runtime.sql import quote, statements
 from tests.emit_services.helpers import EXAMPLE, build
 from tests.es.projector_proc import (
     OrderSummary,
@@ -455,6 +456,51 @@ def test_rebuild_while_the_live_projector_and_writers_run(
             thread.join(60)
     assert not failures, failures
     assert _rows(backend, projector) == _expected(written)
+
+
+def test_overlapping_rebuilds_one_fails_fast_and_the_live_table_stays_whole(
+    backend: Backend, messages: list[type[Message]]
+) -> None:
+    """A second rebuild while one runs fails at once (the rebuild lock), and a shadow table
+    recreated behind a rebuild's back is never swapped in."""
+    projector, fake = _setup(backend, messages, batch=50)
+    shop = Shop(messages)
+    events = [shop.make("OrderPlaced", uuid.uuid4(), n) for n in range(200)]
+    _append(backend, fake, events)
+    _drain(projector, backend)
+    assert len(_rows(backend, projector)) == 200
+    second: list[BaseException] = []
+    lines: list[str] = []
+
+    def overlap(line: str) -> None:
+        lines.append(line)
+        if "pass 1:" in line:  # the first rebuild is between passes: start another one
+            try:
+                projector.rebuild(config=backend.config, progress=lines.append)
+            except RebuildRunning as exc:
+                second.append(exc)
+
+    projector.rebuild(config=backend.config, progress=overlap)
+    assert len(second) == 1 and "another rebuild" in str(second[0]), lines
+    assert any("swapped" in line for line in lines), lines
+    assert _rows(backend, projector) == _expected(events)
+    # The lock is released at the end: the next rebuild runs.
+    projector.rebuild(config=backend.config)
+    assert _rows(backend, projector) == _expected(events)
+
+    # A shadow dropped and recreated (empty) mid-rebuild by anything else: no swap.
+    shadow = projector.table.name + "__rebuild"
+
+    def recreate(line: str) -> None:
+        if "pass 1:" in line:
+            with backend.store.transaction(immediate=True) as conn:
+                conn.execute(f"DROP TABLE IF EXISTS {quote(shadow)}")
+                for statement in statements(projector.table.ddl(backend.kind, shadow)):
+                    conn.execute(statement)
+
+    with pytest.raises(StoreError, match="dropped or recreated"):
+        projector.rebuild(config=backend.config, progress=recreate)
+    assert _rows(backend, projector) == _expected(events)
 
 
 def test_runner_projections_rebuild(

@@ -18,6 +18,7 @@ then written back as one `INSERT .. ON CONFLICT (key) DO UPDATE` per changed row
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -565,12 +566,16 @@ class Projector(Generic[R]):
         stats = ProjectorStats()
         store = Store.open(spec.store, config)
         reader: _TopicReader | None = None
+        rebuild_lock = _RebuildLock(store, spec.table, config)
         try:
+            rebuild_lock.acquire(spec.name)  # RebuildRunning at once when another one holds it
             self._ensure(store)
+            token = uuid.uuid4().hex
             with store.transaction(immediate=True) as conn:
                 conn.execute(f"DROP TABLE IF EXISTS {quote(shadow)}")
-                for statement in statements(self.table.ddl(store.dialect, shadow)):
+                for statement in statements(self._shadow_ddl(store.dialect, shadow, token)):
                     conn.execute(statement)
+                identity = _table_identity(conn, shadow)
             say(f"rebuild {spec.name}: shadow table {shadow} created")
             if spec.topics:
                 reader = _TopicReader(self, config, stop)
@@ -605,6 +610,12 @@ class Projector(Generic[R]):
                         f"rebuild {spec.name}: the shadow table could not catch up with the "
                         f"live checkpoints {behind} (shadow, live); the live table is unchanged"
                     )
+                if _table_identity(conn, shadow) != identity:
+                    raise StoreError(
+                        f"rebuild {spec.name}: the shadow table {shadow} was dropped or "
+                        "recreated by someone else during the rebuild (not this rebuild's "
+                        "table any more); nothing swapped, the live table is unchanged"
+                    )
                 self._swap(conn, shadow)
                 final = {**live, **shadow_positions}
                 checkpoints.replace_all(conn, spec.checkpoint_table, self.checkpoint_name, final)
@@ -617,8 +628,17 @@ class Projector(Generic[R]):
         finally:
             if reader is not None:
                 reader.close()
+            rebuild_lock.release()
             store.close()
         return stats
+
+    def _shadow_ddl(self, dialect: Dialect, shadow: str, token: str) -> str:
+        """The shadow's DDL; on SQLite it carries this rebuild's token in a comment, which
+        `sqlite_master.sql` keeps (its identity there; PostgreSQL's is the table's oid)."""
+        ddl = self.table.ddl(dialect, shadow)
+        if dialect == "sqlite":
+            ddl = ddl.replace(" (\n", f" ( /* eventgen rebuild {token} */\n", 1)
+        return ddl
 
     def _live_positions(self, store: Store) -> dict[str, int]:
         spec = self.definition.spec
@@ -721,6 +741,82 @@ class Projector(Generic[R]):
                 )
             time.sleep(min(delay, left))
             delay = min(delay * 2, 0.1)
+
+
+class RebuildRunning(StoreError):
+    """Another rebuild of the projection holds its rebuild lock (raised at once, no wait)."""
+
+
+REBUILD_LOCK_PREFIX = "eventgen.rebuild:"
+
+
+class _RebuildLock:
+    """One rebuild per projection table at a time, held for the whole rebuild.
+
+    PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on the key
+    `eventgen.rebuild:<table>`, on the rebuild's own connection (released at the end, or by
+    the server when the connection ends: a killed rebuild leaves no lock behind). SQLite: an
+    exclusive `flock` on the file `<database>.<table>.rebuild-lock` beside the database
+    (released by the OS when the process ends; the file itself stays, it is only a handle).
+    """
+
+    def __init__(self, store: Store, table: str, config: RuntimeConfig) -> None:
+        self.store = store
+        self.key = REBUILD_LOCK_PREFIX + table
+        self.path = f"{config.sqlite_path}.{table}.rebuild-lock"
+        self.fd: int | None = None
+        self.held = False
+
+    def acquire(self, name: str) -> None:
+        if self.store.dialect == "postgres":
+            row = self.store.connection.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (self.key,)
+            ).fetchone()
+            if not row[0]:
+                raise RebuildRunning(
+                    f"rebuild {name}: another rebuild of this projection is running (it holds "
+                    f"the PostgreSQL advisory lock {self.key!r}); wait for it to end"
+                )
+            self.held = True
+            return
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RebuildRunning(
+                f"rebuild {name}: another rebuild of this projection is running (it holds "
+                f"the lock file {self.path}); wait for it to end"
+            ) from None
+        self.fd = fd
+        self.held = True
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
+            return
+        try:
+            self.store.connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.key,))
+        except Exception:  # the connection is gone: the server released the lock with it
+            log.debug("rebuild lock release failed", exc_info=True)
+
+
+def _table_identity(conn: Any, table: str) -> str | None:
+    """What tells this table from a recreated one of the same name: its oid (PostgreSQL) or
+    its `CREATE` text (SQLite: the shadow's carries a per-rebuild token); None if absent."""
+    if dialect_of(conn) == "postgres":
+        row = conn.execute("SELECT to_regclass(%s)::oid::text", (quote(table),)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
 
 
 class _Interrupted(Exception):
