@@ -503,6 +503,66 @@ def test_overlapping_rebuilds_one_fails_fast_and_the_live_table_stays_whole(
     assert _rows(backend, projector) == _expected(events)
 
 
+class _BusyStore(ShopEventStore):
+    """A store with a writer that appends `chunk` events on its own connection each time
+    the rebuild reads (at most `budget` times): always ahead of the reader, also while the
+    swap's transaction holds the projection's lock."""
+
+    def __init__(self, *args: Any, writer: Store, shop: Shop, orders: list[Any]) -> None:
+        super().__init__(*args)
+        self.writer, self.shop, self.orders = writer, shop, orders
+        self.budget, self.calls, self.chunk = 0, 0, 10
+        self.written: list[Message] = []
+
+    def read_all(self, conn: Any, after_position: int = 0, limit: int = 1000) -> Any:
+        if self.calls < self.budget:
+            self.calls += 1
+            events = [
+                self.shop.make("CardDeclined", self.orders[(self.calls + n) % len(self.orders)])
+                for n in range(self.chunk)
+            ]
+            with self.writer.transaction(immediate=True) as tx:
+                self.add(tx, events)
+            self.written += events
+        return super().read_all(conn, after_position, limit)
+
+
+@pytest.mark.postgres
+def test_rebuild_swaps_while_a_writer_keeps_appending(
+    backend: Backend, messages: list[type[Message]]
+) -> None:
+    """The catch-ups stop at the store head read when they start (the locked one: when the
+    lock is taken), so a writer that always outpaces the rebuild does not keep it from
+    swapping. (SQLite has one writer at a time: the swap's transaction holds it.)"""
+    if backend.kind != "postgres":
+        pytest.skip("SQLite writers wait for the swap's transaction")
+    table, events_table = backend.names()
+    shop = Shop(messages)
+    orders = [uuid.uuid4() for _ in range(40)]
+    writer = Store.open(backend.kind, backend.config)
+    try:
+        busy = _BusyStore(events_table, messages, backend.kind, writer=writer, shop=shop,
+                          orders=orders)  # fmt: skip
+        with backend.store.transaction(immediate=True) as conn:
+            busy.ensure_schema(conn)
+        spec = make_spec(table, store=backend.kind, batch=50)
+        projector = Projector(definition(spec, messages), busy)
+        first = [shop.make("OrderPlaced", order, n) for n, order in enumerate(orders)]
+        first += [shop.make("CardDeclined", orders[n % 40], n) for n in range(460)]
+        _append(backend, busy, first)
+        _drain(projector, backend)
+        busy.budget = 200  # ~20 reads are enough; the old locked loop read until the budget ran out
+        lines: list[str] = []
+        projector.rebuild(config=backend.config, progress=lines.append)
+        assert any("swapped" in line for line in lines), lines
+        assert 0 < busy.calls < busy.budget, (busy.calls, lines)
+        busy.budget = 0
+        _drain(projector, backend)
+        assert _rows(backend, projector) == _expected(first + busy.written)
+    finally:
+        writer.close()
+
+
 def test_runner_projections_rebuild(
     backend: Backend, messages: list[type[Message]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -585,8 +585,10 @@ class Projector(Generic[R]):
             while True:
                 if stop.is_set():
                     raise _Interrupted
-                live = self._live_positions(store)
-                moved = self._catch_up(store, None, shadow, shadow_positions, live, reader, stats)
+                ceiling = self._ceiling(store.connection, reader)
+                moved = self._catch_up(
+                    store, None, shadow, shadow_positions, ceiling, reader, stats
+                )
                 passes += 1
                 say(
                     f"rebuild {spec.name}: pass {passes}: {stats.events} events replayed "
@@ -599,7 +601,11 @@ class Projector(Generic[R]):
                     conn.execute(f"SET LOCAL lock_timeout = {int(store.timeout_s * 1000)}")
                 checkpoints.lock(conn, spec.table)
                 live = checkpoints.read(conn, spec.checkpoint_table, self.checkpoint_name)
-                self._catch_up(store, conn, shadow, shadow_positions, live, reader, stats)
+                # Up to the store head and the partitions' high watermarks as of the lock
+                # (at or above `live`, which cannot move now): writers that keep appending
+                # meanwhile do not keep the swap from happening.
+                ceiling = self._ceiling(conn, reader)
+                self._catch_up(store, conn, shadow, shadow_positions, ceiling, reader, stats)
                 behind = {
                     source: (shadow_positions.get(source, -1), position)
                     for source, position in live.items()
@@ -640,9 +646,15 @@ class Projector(Generic[R]):
             ddl = ddl.replace(" (\n", f" ( /* eventgen rebuild {token} */\n", 1)
         return ddl
 
-    def _live_positions(self, store: Store) -> dict[str, int]:
-        spec = self.definition.spec
-        return checkpoints.read(store.connection, spec.checkpoint_table, self.checkpoint_name)
+    def _ceiling(self, conn: Any, reader: _TopicReader | None) -> dict[str, int]:
+        """Where a catch-up stops: the store head and each partition's last offset (its high
+        watermark - 1), read now."""
+        ceiling: dict[str, int] = {}
+        if self.event_store is not None and self.definition.spec.store_source:
+            ceiling[checkpoints.STORE_SOURCE] = self.event_store.head_position(conn)
+        if reader is not None:
+            ceiling.update(reader.last_offsets())
+        return ceiling
 
     def _catch_up(
         self,
@@ -650,27 +662,29 @@ class Projector(Generic[R]):
         conn: Any,
         shadow: str,
         positions: dict[str, int],
-        live: Mapping[str, int],
+        ceiling: Mapping[str, int],
         reader: _TopicReader | None,
         stats: ProjectorStats,
     ) -> int:
-        """Apply events to the shadow until every source reaches `live` (and the store its
-        head); one transaction per batch, or all in `conn` (the swap's) when given."""
+        """Apply events to the shadow until every source reaches its `ceiling` (nothing
+        beyond it); one transaction per batch, or all in `conn` (the swap's) when given."""
         spec = self.definition.spec
         moved = 0
+        head = ceiling.get(checkpoints.STORE_SOURCE, 0)
         while True:
             pending = _Pending()
             drained = True
-            if self.event_store is not None and spec.store_source:
-                after = positions.get(checkpoints.STORE_SOURCE, 0)
+            after = positions.get(checkpoints.STORE_SOURCE, 0)
+            if self.event_store is not None and spec.store_source and after < head:
                 read_conn = conn if conn is not None else store.connection
                 events = self.event_store.read_all(read_conn, after, spec.batch)
-                for event in events:
+                kept = [event for event in events if event.position <= head]
+                for event in kept:
                     pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
-                drained = len(events) < spec.batch
+                drained = len(kept) < spec.batch or kept[-1].position >= head
             # Records only once the store is at its head, as the live projector does.
             if reader is not None and drained:
-                for source, offset, message in reader.read(positions, live, spec.batch):
+                for source, offset, message in reader.read(positions, ceiling, spec.batch):
                     pending.add(source, offset, message)
             if not pending.positions:
                 return moved
@@ -845,7 +859,6 @@ class _TopicReader:
         settings = projector._client_settings(config, f"{spec.group}.rebuild-{uuid.uuid4().hex}")
         self.consumer: Any = KafkaTransport().consumer(settings)
         self.decoders = projector._decoders(config)
-        self.ends: dict[str, int] = {}
         partitions = []
         for route in spec.topics:
             name = route.topic.name
@@ -857,19 +870,54 @@ class _TopicReader:
                 partitions.append(TopicPartition(name, partition, OFFSET_BEGINNING))
         self.consumer.assign(partitions)
         self.partitions = partitions
+        self.by_source = {checkpoints.source_of(tp.topic, tp.partition): tp for tp in partitions}
+        self.held: list[tuple[str, int, Message | None]] = []  # beyond the last ceiling
+        self.paused: dict[str, Any] = {}  # partitions paused while they hold records
         self.stats = ProjectorStats()
 
+    def last_offsets(self) -> dict[str, int]:
+        """{source: high watermark - 1} of every partition holding records, asked now."""
+        from confluent_kafka import TopicPartition
+
+        out: dict[str, int] = {}
+        for tp in self.partitions:
+            low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=self.timeout_s, cached=False
+            )
+            if high > low:
+                out[checkpoints.source_of(tp.topic, tp.partition)] = high - 1
+        return out
+
     def read(
-        self, positions: Mapping[str, int], live: Mapping[str, int], limit: int
+        self, positions: Mapping[str, int], ceiling: Mapping[str, int], limit: int
     ) -> list[tuple[str, int, Message | None]]:
-        """Up to `limit` records after `positions`; waits (bounded) only while a partition is
-        behind its `live` checkpoint."""
+        """Up to `limit` records after `positions` and at or below `ceiling`; waits (bounded)
+        while a partition has not reached its ceiling. A record beyond its partition's
+        ceiling is held (and the partition paused) until a later call's ceiling admits it."""
         out: list[tuple[str, int, Message | None]] = []
+        held, self.held = self.held, []
+        for item in held:
+            (out if item[1] <= ceiling.get(item[0], -1) else self.held).append(item)
+        waiting = {source for source, _, _ in self.held}
+        resume = [tp for source, tp in self.paused.items() if source not in waiting]
+        if resume:
+            self.consumer.resume(resume)
+            for tp in resume:
+                del self.paused[checkpoints.source_of(tp.topic, tp.partition)]
         deadline = time.monotonic() + self.timeout_s
         name = self.projector.definition.spec.name
         while len(out) < limit:
-            behind = any(positions.get(s, -1) < p for s, p in live.items() if s != "store")
-            records = self.consumer.consume(limit - len(out), 0.2 if behind else 0.05)
+            reached = dict(positions)
+            for source, offset, _ in out:
+                reached[source] = max(reached.get(source, -1), offset)
+            behind = [
+                s for s, p in ceiling.items()
+                if s != checkpoints.STORE_SOURCE and reached.get(s, -1) < p
+                and s not in self.paused and not self._past(s, p)
+            ]  # fmt: skip
+            if not behind:
+                break
+            records = self.consumer.consume(limit - len(out), 0.2)
             for record in records:
                 if record.error() is not None:
                     continue
@@ -883,15 +931,25 @@ class _TopicReader:
                     log.warning("rebuild %s: skipping undecodable record %s@%s: %s",
                                 name, source, offset, exc)  # fmt: skip
                     envelope = None
-                out.append((source, offset, None if envelope is None else envelope.payload))
-            if not records:
-                reached = {s: p for s, p in positions.items()}
-                for source, offset, _ in out:
-                    reached[source] = max(reached.get(source, -1), offset)
-                still = any(reached.get(s, -1) < p for s, p in live.items() if s != "store")
-                if not still or time.monotonic() > deadline or self.stop.is_set():
-                    break
+                item = (source, offset, None if envelope is None else envelope.payload)
+                if offset <= ceiling.get(source, -1):
+                    out.append(item)
+                    continue
+                self.held.append(item)
+                if source not in self.paused:
+                    tp = self.by_source[source]
+                    self.consumer.pause([tp])
+                    self.paused[source] = tp
+            if not records and (time.monotonic() > deadline or self.stop.is_set()):
+                break
         return out
+
+    def _past(self, source: str, last: int) -> bool:
+        """The consumer's position is beyond `last` (a transaction marker may end a
+        partition: its offset is never delivered as a record)."""
+        tp = self.by_source[source]
+        position = self.consumer.position([tp])[0].offset
+        return bool(position > last)
 
     def close(self) -> None:
         try:
