@@ -5,6 +5,7 @@ stored offsets, an undecodable record logged and skipped, and a rebuild from the
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -269,3 +270,54 @@ def test_store_backlog_is_drained_before_kafka_records(
     finally:
         publisher.close(10)
         store.close()
+
+
+@pytest.mark.kafka
+def test_rebuild_reader_stops_at_the_ceiling_and_keeps_what_lies_beyond(
+    kafka_bootstrap_servers: str, topic: str, messages: list[type[Message]], tmp_path: Path
+) -> None:
+    """A rebuild's topic reader returns nothing beyond a partition's ceiling (the offsets
+    read when a catch-up starts) and loses nothing: a later, higher ceiling gets the held
+    records and the rest of the partition, each offset once, in order."""
+    from shop_events import topics
+
+    from eventgen.runtime.es.projector import _TopicReader
+
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap_servers,
+        sqlite_path=str(tmp_path / "reader.sqlite3"),
+        connect_timeout_s=20,
+    )
+    binding = TopicBinding(topic, tuple(messages), topics.ORDERS_ORDER_EVENTS.key_schema)
+    route = Route(binding, serialization="avro")
+    table = f"reader_{uuid.uuid4().hex[:10]}"
+    spec = make_spec(table, store_source=False, topics=(route,), group=f"es-e-{table}", batch=50)
+    projector = Projector(definition(spec, messages))
+    publisher = Publisher(PublisherSpec("test", tuple(sorted((m.TYPE, route) for m in messages))))
+    publisher.configure(config)
+    shop = Shop(messages)
+    orders = [uuid.uuid4() for _ in range(9)]
+    _publish(publisher, [shop.make("CardDeclined", o, n) for n, o in enumerate(orders * 20)])
+    reader = _TopicReader(projector, config, threading.Event())
+    try:
+        full = reader.last_offsets()
+        assert sum(last + 1 for last in full.values()) == 180
+        low = {source: last // 3 for source, last in full.items()}
+        positions: dict[str, int] = {}
+        got: list[tuple[str, int]] = []
+        for ceiling in (low, full):
+            for _ in range(100):  # bounded: 180 records in reads of up to 50
+                batch = reader.read(positions, ceiling, 50)
+                if not batch:
+                    break
+                for source, offset, message in batch:
+                    assert message is not None
+                    assert offset <= ceiling[source], (source, offset, ceiling)
+                    assert offset == positions.get(source, -1) + 1  # in order, no gap
+                    positions[source] = offset
+                    got.append((source, offset))
+            assert positions == ceiling
+        assert len(got) == len(set(got)) == 180
+    finally:
+        reader.close()
+        publisher.close(10)
