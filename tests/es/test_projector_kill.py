@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,13 +44,33 @@ BATCH = 200
 EVENTS = 20_000
 
 
-def _start(build_dir: Path, dsn: str, table: str, events: str, stall_at: int) -> Any:
+def _start(build_dir: Path, dsn: str, table: str, events: str, stall_at: int, stderr: Path) -> Any:
+    """The projector process; its stderr goes to the file `stderr` (a pipe nobody drains
+    could fill and block it)."""
     env = {**os.environ, "EVENTGEN_POSTGRES_DSN": dsn, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.es.projector_proc", str(build_dir), "postgres", table,
-         events, str(BATCH), str(stall_at)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    with stderr.open("w", encoding="utf-8") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.es.projector_proc", str(build_dir), "postgres", table,
+             events, str(BATCH), str(stall_at)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
+
+
+def _readline(proc: Any, timeout_s: float, stderr: Path) -> str:
+    """The process's next stdout line, waited for at most `timeout_s` (a reader thread: a
+    bare readline() would block until the process ends)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout_s)
+    except queue.Empty:
+        raise AssertionError(
+            f"no line from the projector in {timeout_s}s; stderr:\n{_tail(stderr)}"
+        ) from None
+
+
+def _tail(stderr: Path) -> str:
+    return stderr.read_text(encoding="utf-8", errors="replace")[-4000:]
 
 
 def _position(store: Store, name: str) -> int:
@@ -58,13 +80,15 @@ def _position(store: Store, name: str) -> int:
     return checkpoints.read(conn, "eventgen_checkpoints", name).get("store", 0)
 
 
-def _wait_for_progress(store: Store, name: str, above: int, proc: Any, timeout_s: float) -> int:
+def _wait_for_progress(
+    store: Store, name: str, above: int, proc: Any, timeout_s: float, stderr: Path
+) -> int:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         position = _position(store, name)
         if position > above:
             return position
-        assert proc.poll() is None, proc.stderr.read()
+        assert proc.poll() is None, _tail(stderr)
         time.sleep(0.05)
     raise AssertionError(f"checkpoint did not move past {above} in {timeout_s}s")
 
@@ -83,6 +107,7 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
     fake = ShopEventStore(events_table, messages, "postgres")
     spec = make_spec(table, store="postgres", batch=BATCH)
     name = spec.qualified
+    stderr = tmp_path / "projector.stderr"
     try:
         rng = random.Random(11)
         shop = Shop(messages)
@@ -100,10 +125,10 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
 
         # 1. Stalls inside a batch after several committed ones: kill -9 there, for certain.
         stall_at = BATCH * 5 + 37
-        proc = _start(build_dir, postgres_dsn, table, events_table, stall_at)
+        proc = _start(build_dir, postgres_dsn, table, events_table, stall_at, stderr)
         try:
-            line = proc.stdout.readline()  # blocks until IN_BATCH (or the process ends)
-            assert line.strip() == "IN_BATCH", line + proc.stderr.read()
+            line = _readline(proc, 120, stderr)  # IN_BATCH (or "" when the process ended)
+            assert line.strip() == "IN_BATCH", line + _tail(stderr)
             moved = _position(store, name)
             assert 0 < moved < stall_at  # the first checkpoints are committed
             proc.send_signal(signal.SIGKILL)
@@ -116,9 +141,9 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
         assert _position(store, name) == moved  # the open batch was lost as a whole
 
         # 2. A kill at a random moment of a busy run.
-        proc = _start(build_dir, postgres_dsn, table, events_table, 0)
+        proc = _start(build_dir, postgres_dsn, table, events_table, 0, stderr)
         try:
-            _wait_for_progress(store, name, moved + BATCH, proc, timeout_s=120)
+            _wait_for_progress(store, name, moved + BATCH, proc, 120, stderr)
             time.sleep(rng.uniform(0.0, 0.3))
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
@@ -130,9 +155,14 @@ def test_kill_9_mid_batch_then_restart_applies_every_event_once(
         assert killed_at < head, "the backlog ran out before the kill: make it bigger"
 
         # 3. Restart and finish.
-        proc = _start(build_dir, postgres_dsn, table, events_table, 0)
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+        proc = _start(build_dir, postgres_dsn, table, events_table, 0, stderr)
+        try:
+            out, _ = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+        assert proc.returncode == 0, _tail(stderr)
         stats = json.loads(out.strip().splitlines()[-1])
         assert stats["events"] == head - killed_at  # resumed right after the checkpoint
 
