@@ -29,13 +29,14 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 TEST_BUDGET_S = 120
 
 # A new required field without a default in a record of orders.order-events-value (BACKWARD):
-# the new schema cannot read data written with the old one.
+# the new schema cannot read data written with the old one. A timestamp, so that the Order
+# aggregate can still fill its failure reply OrderRejected (with the rejection's time; E0830).
 ANCHOR = (
     "      reason: {type: string, min_length: 1, max_length: 500}\n      rejected_at: timestamp\n"
 )
-INCOMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + "      rejected_by: string\n")
+INCOMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + "      rejected_by: timestamp\n")
 # The same field optional (a union with null, default null): compatible.
-COMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + '      rejected_by: "string?"\n')
+COMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + '      rejected_by: "timestamp?"\n')
 CHANGED_SUBJECT = "orders.order-events-value"
 
 
