@@ -11,8 +11,7 @@ Per spec projection the module holds:
   (`topics`, consumed by group `layout.projector_group`);
 - `project_<name>(event) -> list[RowOp]`: one `case` per handled class; the row key is the
   rule's `key:` expression, else the event's field named like the projection key; the ops of
-  one event come in the order upsert, set, inc, append, handler, delete (the IR keeps the ops
-  of one event in that fixed order; it makes `upsert` + `inc` on a first event count it);
+  one event come in the order the spec writes them (as the IR keeps them);
   `$.` values are read None-safely through nullable records, literals are written as values
   of the target column (enum columns get the symbol string);
 - `<NAME>` (`ProjectionDefinition`), `<name>` (the `Projector`, with the context's
@@ -61,7 +60,6 @@ from eventgen.ir.model import (
 )
 
 # The order the ops of one event are emitted in (and so applied).
-OP_ORDER = ("upsert", "set", "inc", "append", "handler", "delete")
 SCALAR_KINDS = frozenset(
     {
         "uuid", "string", "int", "long", "float", "double", "boolean", "decimal", "date",
@@ -404,7 +402,7 @@ class _Module:
         ]
         for m in handled(self.project, proj):
             cls = self.message_class(m)
-            ordered = sorted(rules[m.qualified], key=lambda r: OP_ORDER.index(r.op))
+            ordered = rules[m.qualified]
             key_rule = next((r.key for r in ordered if r.key is not None), None)
             if key_rule is None:
                 key_rule = Expr("$", (proj.key,))
