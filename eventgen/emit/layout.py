@@ -156,8 +156,8 @@ def event_store_tables(ctx: Context) -> tuple[str, str]:
 
 
 def event_store_kind(ctx: Context) -> Literal["sqlite", "postgres"]:
-    """The event store's database: the outbox's (one transaction for both), else SQLite."""
-    return ctx.outbox.store if ctx.outbox is not None else "sqlite"
+    """The event store's database (eventgen.ir.model.Context.event_store_kind)."""
+    return ctx.event_store_kind()
 
 
 def projection_table(name: str) -> str:
@@ -171,19 +171,9 @@ def projector_group(ctx: Context, name: str) -> str:
 
 
 def aggregate_command_consumers(project: Project, ctx: Context) -> dict[str, str]:
-    """Consumers whose handlers the aggregates module registers: {consumer name: aggregate}.
-
-    A consumer qualifies when every message it handles is a command of one aggregate of its
-    own context; the generated handler loads, decides, appends and writes the outbox.
-    """
-    owner = {cmd.command: agg.name for agg in ctx.aggregates for cmd in agg.commands}
-    found: dict[str, str] = {}
-    for consumer in ctx.consumers:
-        owners = [owner.get(h) for h in consumer.handles]
-        first = owners[0] if owners else None
-        if first is not None and all(o == first for o in owners):
-            found[consumer.name] = first
-    return found
+    """{consumer: aggregate} of the consumers whose handlers the aggregates module registers
+    (eventgen.ir.model.Context.aggregate_command_consumers)."""
+    return ctx.aggregate_command_consumers()
 
 
 def aggregate_attr(name: str) -> str:

@@ -467,6 +467,25 @@ class Context:
     choreographies: tuple[Choreography, ...]
     loc: Loc = field(default=NO_LOC, compare=False)  # the `context:` value in its first file
 
+    def event_store_kind(self) -> Literal["sqlite", "postgres"]:
+        """The event store's database: the outbox's (one transaction for both), else SQLite."""
+        return self.outbox.store if self.outbox is not None else "sqlite"
+
+    def aggregate_command_consumers(self) -> dict[str, str]:
+        """Consumers whose handlers the aggregates module generates: {consumer: aggregate}.
+
+        A consumer qualifies when every message it handles is a command of one aggregate of
+        this context; its handler loads, decides, appends and writes the outbox.
+        """
+        owner = {cmd.command: agg.name for agg in self.aggregates for cmd in agg.commands}
+        found: dict[str, str] = {}
+        for consumer in self.consumers:
+            owners = [owner.get(h) for h in consumer.handles]
+            first = owners[0] if owners else None
+            if first is not None and all(o == first for o in owners):
+                found[consumer.name] = first
+        return found
+
 
 @dataclass(frozen=True)
 class Defaults:

@@ -28,7 +28,6 @@ from eventgen.diagnostics import Diagnostic, error
 from eventgen.ir import naming
 from eventgen.ir.model import AggregateCommand, Context, Field, Message, Project, Scalar
 from eventgen.ir.types import non_null
-from eventgen.rules.checks_es import _command_consumers
 from eventgen.rules.checks_types import assign_problem, optional
 from eventgen.rules.registry import Rule, declare
 
@@ -117,7 +116,7 @@ def module_names(project: Project, ctx: Context) -> list[tuple[str, str]]:
                         f"the failure reply of {local}",
                     )
                 )
-    for consumer in sorted(_command_consumers(ctx)):
+    for consumer in sorted(ctx.aggregate_command_consumers()):
         names.append((naming.py_app_attr(consumer), f"the re-exported consumer {consumer}"))
     return names
 
@@ -138,7 +137,7 @@ def check_aggregate_module(project: Project) -> Iterator[Diagnostic]:
                 )
             else:
                 seen[name] = what
-        generated = _command_consumers(ctx)
+        generated = ctx.aggregate_command_consumers()
         for consumer in ctx.consumers:
             if consumer.name in generated and consumer.processing == "batch":
                 yield error(

@@ -17,28 +17,11 @@ from eventgen.ir.types import non_null
 from eventgen.rules.registry import Rule, declare
 
 
-def _event_store_kind(ctx: Context) -> str:
-    # eventgen.emit.layout.event_store_kind: the outbox's database, else SQLite.
-    return ctx.outbox.store if ctx.outbox is not None else "sqlite"
-
-
-def _command_consumers(ctx: Context) -> dict[str, str]:
-    # eventgen.emit.layout.aggregate_command_consumers (rules do not import the emitters).
-    owner = {cmd.command: agg.name for agg in ctx.aggregates for cmd in agg.commands}
-    found: dict[str, str] = {}
-    for consumer in ctx.consumers:
-        owners = [owner.get(h) for h in consumer.handles]
-        first = owners[0] if owners else None
-        if first is not None and all(o == first for o in owners):
-            found[consumer.name] = first
-    return found
-
-
 def check_command_stores(project: Project) -> Iterator[Diagnostic]:
     """The command consumer's inbox lives in the event store's database."""
     for ctx in project.contexts:
-        generated = _command_consumers(ctx)
-        store = _event_store_kind(ctx)
+        generated = ctx.aggregate_command_consumers()
+        store = ctx.event_store_kind()
         for consumer in ctx.consumers:
             if consumer.name not in generated or consumer.idempotency_store == store:
                 continue
