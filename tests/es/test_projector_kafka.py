@@ -321,3 +321,55 @@ def test_rebuild_reader_stops_at_the_ceiling_and_keeps_what_lies_beyond(
     finally:
         reader.close()
         publisher.close(10)
+
+
+@pytest.mark.kafka
+def test_undecodable_record_of_a_topic_with_a_dlq_is_dead_lettered(
+    kafka_bootstrap_servers: str, topic: str, messages: list[type[Message]], tmp_path: Path
+) -> None:
+    """A record that does not decode goes to its topic's DLQ with the reason and its origin
+    (acknowledged before the batch's checkpoint commits); the good records are projected."""
+    from shop_events import topics  # type: ignore[import-not-found]
+
+    from eventgen.runtime.failures.dlq import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REASON
+    from tests.runtime.apps.kit import headers_of, read_all
+
+    dlq = f"{topic}.dlq"
+    create_topic(kafka_bootstrap_servers, dlq, 1)
+    config = RuntimeConfig(
+        bootstrap_servers=kafka_bootstrap_servers,
+        sqlite_path=str(tmp_path / "dlq-projection.sqlite3"),
+        connect_timeout_s=20,
+    )
+    binding = TopicBinding(topic, tuple(messages), topics.ORDERS_ORDER_EVENTS.key_schema)
+    route = Route(binding, serialization="avro", dlq=dlq)
+    table = f"kafka_{uuid.uuid4().hex[:10]}"
+    spec = make_spec(
+        table, store="sqlite", store_source=False, topics=(route,), group=f"es-e-{table}"
+    )
+    projector = Projector(definition(spec, messages))
+    publisher = Publisher(PublisherSpec("test", tuple(sorted((m.TYPE, route) for m in messages))))
+    publisher.configure(config)
+    store = Store.open("sqlite", config)
+    try:
+        shop = Shop(messages)
+        orders = [uuid.uuid4() for _ in range(3)]
+        events: list[Message] = [shop.make("OrderPlaced", o, n) for n, o in enumerate(orders)]
+        _publish(publisher, events)
+        _produce_garbage(kafka_bootstrap_servers, topic, b"bad-key")
+        stats = projector.run(config=config, max_messages=len(events) + 1, idle_exit_s=60)
+        assert (stats.events, stats.undecodable, stats.dead_lettered) == (len(events), 1, 1)
+        assert _rows(projector, store) == _expected(events)
+        letters = read_all(kafka_bootstrap_servers, dlq, expect=1)
+        assert len(letters) == 1
+        assert (letters[0].key(), letters[0].value()) == (b"bad-key", b"\xff\xfe not avro")
+        head = headers_of(letters[0])
+        assert (head[REASON], head[ORIGINAL_TOPIC]) == ("decode", topic)
+        positions = checkpoints.read(store.connection, spec.checkpoint_table, spec.qualified)
+        assert sum(offset + 1 for offset in positions.values()) == len(events) + 1
+        assert head[ORIGINAL_OFFSET].isdigit()
+    finally:
+        publisher.close(10)
+        store.connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+        store.close()
+        delete_topic(kafka_bootstrap_servers, dlq)

@@ -24,11 +24,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic
 
 from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.db import Store, dialect_of
-from eventgen.runtime.errors import DecodeError, StoreError
+from eventgen.runtime.errors import DecodeError, DeliveryError, DeliveryFailure, StoreError
 from eventgen.runtime.es import checkpoints
 from eventgen.runtime.es.rows import SHADOW_SUFFIX, RowCodec, placeholder, projection_ddl
 from eventgen.runtime.es.spec import ProjectionDefinition, R
@@ -40,6 +41,7 @@ log = logging.getLogger("eventgen.runtime.es.projector")
 
 POLL_TIMEOUT_S = 0.5  # longest wait for Kafka records or new store events: stop is seen as often
 MIXED_POLL_S = 0.1  # the wait for records of a projection that also tails the store
+DLQ_FLUSH_S = 30.0  # the longest wait for the broker to acknowledge a batch's dead letters
 _SQLITE_IN = 500  # keys per `IN (...)` on SQLite (its parameter limit is far higher)
 
 
@@ -51,6 +53,7 @@ class ProjectorStats:
     skipped: int = 0  # at or below their source's checkpoint (already applied)
     ignored: int = 0  # Kafka records of a type the projection does not handle
     undecodable: int = 0  # Kafka records that do not decode: logged and skipped
+    dead_lettered: int = 0  # of those, copied to their topic's DLQ (routes with `dlq:`)
     missed: int = 0  # set / inc / append on a missing row (nothing happens)
     rows_written: int = 0
     rows_deleted: int = 0
@@ -82,6 +85,51 @@ class _Pending:
             self.events.append((source, position, message))
         if position > self.positions.get(source, -1):
             self.positions[source] = position
+
+
+class _DeadLetters:
+    """Undecodable records of topics with a DLQ, produced there within the batch's transaction.
+
+    `flush` runs before the batch commits its checkpoints: a dead letter the broker did not
+    acknowledge raises DeliveryError, the transaction rolls back, and the records are read
+    again (a dead letter may then be written twice, never lost), as the consumer apps do.
+    """
+
+    def __init__(self, transport: Any, settings: dict[str, Any], group: str) -> None:
+        self.transport = transport
+        self.settings = settings
+        self.group = group
+        self.producer: Any = None
+        self.failures: list[DeliveryFailure] = []
+        self.sent = 0
+
+    def add(self, record: Any, dlq_topic: str, error: DecodeError) -> None:
+        from eventgen.runtime.failures.dlq import dead_letter_record
+
+        if self.producer is None:
+            self.producer = self.transport.producer(self.settings)
+        now = datetime.now(UTC)
+        topic, key, value, headers = dead_letter_record(
+            record, dlq_topic=dlq_topic, reason="decode", error=error, group=self.group,
+            attempts=1, first_failure_at=now,
+        )  # fmt: skip
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self.failures.append(DeliveryFailure(topic, key, None, str(err)))
+
+        self.producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered)
+        self.sent += 1
+
+    def flush(self, timeout_s: float) -> None:
+        if not self.sent:
+            return
+        left = self.producer.flush(timeout_s)
+        failures, self.failures, self.sent = self.failures, [], 0
+        if left:
+            failures.append(DeliveryFailure("(dlq)", None, None, f"{left} not acknowledged"))
+        if failures:
+            raise DeliveryError(failures)
 
 
 class _Feed:
@@ -345,6 +393,7 @@ class Projector(Generic[R]):
                 feed = _Feed()
                 consumer = feed.consumer = self._consumer(store, config, transport, feed.reset)
             decoders = self._decoders(config)
+            dead = self._dead_letters(config, transport)
             last_event = time.monotonic()
             last_log = time.monotonic()
             seen = 0
@@ -357,7 +406,7 @@ class Projector(Generic[R]):
                 if feed is not None:
                     feed.fill(want, 0 if stored or feed.records else idle_wait)
                 records = feed.records if feed is not None else []
-                stored, applied = self._batch(store, stats, records, decoders, want)
+                stored, applied = self._batch(store, stats, records, decoders, want, dead)
                 if applied:
                     records.clear()
                 seen += stored + applied
@@ -388,6 +437,7 @@ class Projector(Generic[R]):
         records: Sequence[Any],
         decoders: Mapping[str, Callable[[Any], Any]],
         want: int,
+        dead: _DeadLetters | None = None,
     ) -> tuple[int, int]:
         """One transaction: lock, checkpoints, store tail, records, rows, checkpoints.
 
@@ -410,7 +460,7 @@ class Projector(Generic[R]):
                     pending.add(checkpoints.STORE_SOURCE, event.position, event.message)
                     stored += 1
             if stored < want:  # the store is at its head (or not a source): records may follow
-                self._add_records(pending, stats, records, decoders, positions)
+                self._add_records(pending, stats, records, decoders, positions, dead)
                 applied = len(records)
             stats.events += len(pending.events)
             if pending.events:
@@ -418,6 +468,8 @@ class Projector(Generic[R]):
                 stats.missed += result.missed
                 stats.rows_written += result.written
                 stats.rows_deleted += result.deleted
+            if dead is not None:  # acknowledged before the checkpoints that pass them commit
+                dead.flush(DLQ_FLUSH_S)
             checkpoints.write(conn, spec.checkpoint_table, self.checkpoint_name, pending.positions)
         if stored or applied:
             stats.batches += 1
@@ -430,8 +482,10 @@ class Projector(Generic[R]):
         records: Sequence[Any],
         decoders: Mapping[str, Callable[[Any], Any]],
         positions: Mapping[str, int],
+        dead: _DeadLetters | None = None,
     ) -> None:
         name = self.definition.spec.name
+        dlqs = {route.topic.name: route.dlq for route in self.definition.spec.topics}
         for record in records:
             error = record.error()
             if error is not None:
@@ -445,16 +499,21 @@ class Projector(Generic[R]):
             try:
                 envelope = decoders[topic](record)
             except DecodeError as exc:
-                # The projection has no DLQ in the spec: the record is logged and skipped
-                # (its offset still moves the checkpoint, so it is not read again).
+                # Skipped (its offset still moves the checkpoint, so it is not read again); a
+                # topic with a DLQ gets a copy there with the reason, as the consumer apps do.
                 stats.undecodable += 1
+                dlq = dlqs.get(topic)
                 log.warning(
-                    "projection %s: skipping undecodable record %s offset %s: %s",
+                    "projection %s: skipping undecodable record %s offset %s%s: %s",
                     name,
                     source,
                     offset,
+                    f" (to {dlq})" if dlq and dead is not None else "",
                     exc,
                 )
+                if dlq and dead is not None:
+                    dead.add(record, dlq, exc)
+                    stats.dead_lettered += 1
                 pending.add(source, offset, None)
                 continue
             if envelope is None:
@@ -462,6 +521,22 @@ class Projector(Generic[R]):
                 pending.add(source, offset, None)
             else:
                 pending.add(source, offset, envelope.payload)
+
+    def _dead_letters(self, config: RuntimeConfig, transport: Any) -> _DeadLetters | None:
+        """The DLQ producer of the live projector, when a topic source has a DLQ."""
+        from eventgen.runtime.app.startup import producer_config
+        from eventgen.runtime.spec import ConsumerSpec
+        from eventgen.runtime.transport import KafkaTransport
+
+        spec = self.definition.spec
+        if not any(route.dlq for route in spec.topics):
+            return None
+        consumer_spec = ConsumerSpec(
+            name=f"{spec.name}-projector", context=spec.context, group=spec.group,
+            topics=spec.topics, handles=spec.handles, idempotency="none",
+        )  # fmt: skip
+        settings = producer_config(consumer_spec, config)
+        return _DeadLetters(transport or KafkaTransport(), settings, spec.group)
 
     def _decoders(self, config: RuntimeConfig) -> dict[str, Callable[[Any], Any]]:
         from eventgen.runtime.serde import codec_for, decoder_for
