@@ -99,7 +99,7 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
 
 def event_sourcing_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
     """`aggregates`, `projections` and `queries`: where each ready object lives, and its tables."""
-    from eventgen.emit.services.projections import query_app
+    from eventgen.emit.services.readmodels import query_app
 
     aggregates: list[dict[str, Any]] = []
     projections: list[dict[str, Any]] = []
