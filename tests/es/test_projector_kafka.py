@@ -281,7 +281,7 @@ def test_rebuild_reader_stops_at_the_ceiling_and_keeps_what_lies_beyond(
     records and the rest of the partition, each offset once, in order."""
     from shop_events import topics
 
-    from eventgen.runtime.es.projector import _TopicReader
+    from eventgen.runtime.es.rebuilding import _TopicReader
 
     config = RuntimeConfig(
         bootstrap_servers=kafka_bootstrap_servers,
@@ -329,7 +329,7 @@ def test_undecodable_record_of_a_topic_with_a_dlq_is_dead_lettered(
 ) -> None:
     """A record that does not decode goes to its topic's DLQ with the reason and its origin
     (acknowledged before the batch's checkpoint commits); the good records are projected."""
-    from shop_events import topics  # type: ignore[import-not-found]
+    from shop_events import topics
 
     from eventgen.runtime.failures.dlq import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REASON
     from tests.runtime.apps.kit import headers_of, read_all
