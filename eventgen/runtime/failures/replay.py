@@ -218,6 +218,9 @@ def replay(
             chosen.append((item, record))
     finally:
         consumer.close()
+    # By DLQ partition, then offset: the listing is the same on every run (records of several
+    # partitions arrive interleaved), and each partition's (so each key's) order is kept.
+    chosen.sort(key=lambda pair: (pair[0].dlq_partition, pair[0].dlq_offset))
     if not dry_run and chosen:
         _send(transport, config, chosen, report.run_id)
     for item, _ in chosen:
