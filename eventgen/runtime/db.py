@@ -153,30 +153,42 @@ class Store:
             ensure_tables(conn, kinds)
 
     def _has_tables(self, tables: Iterable[str]) -> bool:
-        wanted = sorted(set(tables))
-        if self.dialect == "postgres":
-            rows = self._conn.execute(
-                "SELECT to_regclass(quote_ident(name)) IS NOT NULL FROM unnest(%s::text[]) name",
-                (wanted,),
-            ).fetchall()
-            return all(row[0] for row in rows)
-        marks = ", ".join("?" for _ in wanted)
-        found = self._conn.execute(
-            f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
-            wanted,
-        ).fetchall()
-        return len(found) == len(wanted)
+        return has_tables(self._conn, tables)
 
     def close(self) -> None:
         with suppress(Exception):  # closing a broken connection is not an error
             self._conn.close()
 
 
+def has_tables(conn: Any, tables: Iterable[str]) -> bool:
+    """True when every one of `tables` exists (a read: no lock taken)."""
+    wanted = sorted(set(tables))
+    if dialect_of(conn) == "postgres":
+        rows = conn.execute(
+            "SELECT to_regclass(quote_ident(name)) IS NOT NULL FROM unnest(%s::text[]) name",
+            (wanted,),
+        ).fetchall()
+        return all(row[0] for row in rows)
+    marks = ", ".join("?" for _ in wanted)
+    found = conn.execute(
+        f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
+        wanted,
+    ).fetchall()
+    return len(found) == len(wanted)
+
+
+def lock_schema(conn: Any) -> None:
+    """PostgreSQL: serialise the runtime's `CREATE TABLE IF NOT EXISTS` runs (two creators of
+    one table at once can fail on the catalog's unique index); held until the transaction ends.
+    SQLite has one writer at a time anyway."""
+    if dialect_of(conn) == "postgres":
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_SCHEMA_LOCK,))
+
+
 def ensure_tables(conn: Any, kinds: Mapping[str, str]) -> None:
     """Run the DDL of `{kind: table}` on a caller's connection, inside its transaction."""
     dialect = dialect_of(conn)
-    if dialect == "postgres":
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_SCHEMA_LOCK,))
+    lock_schema(conn)
     for kind, table in sorted(kinds.items()):
         if kind not in ("outbox", "inbox", "parked", "events", "snapshots", "checkpoints"):
             raise ValueError(

@@ -42,6 +42,7 @@ from eventgen.runtime.es.rows import SHADOW_SUFFIX, placeholder
 from eventgen.runtime.es.spec import ProjectionDefinition, R
 from eventgen.runtime.es.store import EventStore
 from eventgen.runtime.es.table import BatchResult, ProjectionTable
+from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.sql import Dialect, quote, statements
 
 __all__ = [
@@ -235,18 +236,21 @@ class Projector(Generic[R]):
     def _dead_letters(self, config: RuntimeConfig, transport: Any) -> _DeadLetters | None:
         """The DLQ producer of the live projector, when a topic source has a DLQ."""
         from eventgen.runtime.app.startup import producer_config
-        from eventgen.runtime.spec import ConsumerSpec
         from eventgen.runtime.transport import KafkaTransport
 
         spec = self.definition.spec
         if not any(route.dlq for route in spec.topics):
             return None
-        consumer_spec = ConsumerSpec(
-            name=f"{spec.name}-projector", context=spec.context, group=spec.group,
+        settings = producer_config(self._consumer_spec(spec.group), config)
+        return _DeadLetters(transport or KafkaTransport(), settings, spec.group)
+
+    def _consumer_spec(self, group: str) -> ConsumerSpec:
+        """The projector's topic sources as a ConsumerSpec, for the apps' client settings."""
+        spec = self.definition.spec
+        return ConsumerSpec(
+            name=f"{spec.name}-projector", context=spec.context, group=group,
             topics=spec.topics, handles=spec.handles, idempotency="none",
         )  # fmt: skip
-        settings = producer_config(consumer_spec, config)
-        return _DeadLetters(transport or KafkaTransport(), settings, spec.group)
 
     def _decoders(self, config: RuntimeConfig) -> dict[str, Callable[[Any], Any]]:
         from eventgen.runtime.serde import codec_for, decoder_for
@@ -259,18 +263,8 @@ class Projector(Generic[R]):
 
     def _client_settings(self, config: RuntimeConfig, group: str) -> dict[str, Any]:
         from eventgen.runtime.app.startup import consumer_config
-        from eventgen.runtime.spec import ConsumerSpec
 
-        spec = self.definition.spec
-        consumer_spec = ConsumerSpec(
-            name=f"{spec.name}-projector",
-            context=spec.context,
-            group=group,
-            topics=spec.topics,
-            handles=spec.handles,
-            idempotency="none",
-        )
-        settings = consumer_config(consumer_spec, config)
+        settings = consumer_config(self._consumer_spec(group), config)
         # The seek-on-assignment below assigns whole partition sets (eager protocol); offsets
         # are never committed to Kafka, they live in the checkpoints table.
         settings["partition.assignment.strategy"] = "range"

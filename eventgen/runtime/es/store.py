@@ -29,19 +29,16 @@ from uuid import UUID, uuid4
 from pydantic import ValidationError
 from pydantic_core import from_json, to_json
 
-from eventgen.runtime.db import Dialect, dialect_of
+from eventgen.runtime.db import Dialect, dialect_of, ensure_tables, has_tables
 from eventgen.runtime.errors import ConcurrencyError, DecodeError, StoredEventError
 from eventgen.runtime.es.spec import EventStoreSpec
 from eventgen.runtime.model import Envelope, Message
 from eventgen.runtime.serde import _construct, upcast_for
-from eventgen.runtime.sql import iso_utc, quote, statements, table_ddl
+from eventgen.runtime.sql import iso_utc, quote
 
 # The classid half of the store's two-key advisory lock (the objid half is the table), apart
 # from the outbox's per-aggregate locks and the application's own advisory locks.
 LOCK_NAMESPACE = "eventgen.es"
-# The lock `eventgen.runtime.db.ensure_tables` takes around DDL (same key: one serialisation
-# of every runtime `CREATE TABLE IF NOT EXISTS`).
-_SCHEMA_LOCK = "eventgen.schema"
 # sqlite3's extended result code of a write refused to a transaction whose snapshot is stale.
 _SQLITE_BUSY_SNAPSHOT = 517
 # SQLite: rows per INSERT statement (9 bound values each, under SQLite's 32,766 variables).
@@ -98,39 +95,18 @@ class EventStore:
         In the caller's transaction if one is open, else in one of its own. Tables that exist
         already are left alone without taking a lock (as `Store.ensure_schema` does).
         """
-        dialect = dialect_of(conn)
-        kinds = (("events", self.spec.table), ("snapshots", self.spec.snapshot_table))
-        ddl = [
-            statement
-            for kind, table in kinds
-            for statement in statements(table_ddl(dialect, kind, table))  # type: ignore[arg-type]
-        ]
-        tables = [table for _, table in kinds]
-        if dialect == "postgres":
-            found = conn.execute(
-                "SELECT to_regclass(quote_ident(name)) IS NOT NULL FROM unnest(%s::text[]) name",
-                (tables,),
-            ).fetchall()
-            if all(row[0] for row in found):
-                return
-            with conn.transaction():  # a savepoint inside the caller's transaction
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_SCHEMA_LOCK,))
-                for statement in ddl:
-                    conn.execute(statement)
+        kinds = {"events": self.spec.table, "snapshots": self.spec.snapshot_table}
+        if has_tables(conn, kinds.values()):
             return
-        marks = ", ".join("?" for _ in tables)
-        found = conn.execute(
-            f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})",
-            tables,
-        ).fetchone()
-        if found[0] == len(set(tables)):
+        if dialect_of(conn) == "postgres":
+            with conn.transaction():  # a savepoint inside the caller's transaction
+                ensure_tables(conn, kinds)
             return
         own = not conn.in_transaction
         if own:
             conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in ddl:
-                conn.execute(statement)
+            ensure_tables(conn, kinds)
         except BaseException:
             if own and conn.in_transaction:
                 conn.rollback()

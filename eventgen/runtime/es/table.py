@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from eventgen.runtime.db import dialect_of
+from eventgen.runtime.db import dialect_of, lock_schema
 from eventgen.runtime.es.rows import RowCodec, placeholder, projection_ddl
 from eventgen.runtime.es.spec import ProjectionDefinition, R
 from eventgen.runtime.model import Message
@@ -57,8 +57,7 @@ class ProjectionTable(Generic[R]):
         """Create the table and the checkpoints table if missing, in the caller's transaction
         (or autocommit); PostgreSQL serialises concurrent creators on an advisory lock."""
         dialect = dialect_of(conn)
-        if dialect == "postgres":
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("eventgen.schema",))
+        lock_schema(conn)
         ddl = self.ddl(dialect, table) + table_ddl(
             dialect, "checkpoints", self.definition.spec.checkpoint_table
         )
