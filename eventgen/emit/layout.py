@@ -120,8 +120,82 @@ def has_services(ctx: Context) -> bool:
     """A context gets a service module when it has consumers, an outbox, aggregates or
     projections (the event-sourcing modules import its publisher and outbox)."""
     return (
-        bool(ctx.consumers) or ctx.outbox is not None or has_aggregates(ctx) or has_projections(ctx)
+        bool(ctx.consumers)
+        or ctx.outbox is not None
+        or has_aggregates(ctx)
+        or has_projections(ctx)
+        or bool(ctx.sagas)
+        or bool(ctx.choreographies)
     )
+
+
+def has_sagas(ctx: Context) -> bool:
+    return bool(ctx.sagas)
+
+
+def sagas_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.sagas_module(context)}.py"
+
+
+def sagas_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.sagas_module(context)}"
+
+
+def saga_tables(ctx: Context) -> tuple[str, str, str]:
+    """(instances, log, timers) tables of a context's sagas (all its sagas share them)."""
+    base = naming.py_module(ctx.name).rstrip("_")
+    return f"{base}_saga_instances", f"{base}_saga_log", f"{base}_saga_timers"
+
+
+def saga_group(ctx: Context, saga: str) -> str:
+    """The Kafka group of a saga's worker (`orders.place-order-saga`)."""
+    return f"{ctx.name}.{naming.snake(saga).replace('_', '-')}"
+
+
+def saga_attr(name: str) -> str:
+    """The saga app object (`PlaceOrderSaga` -> `place_order_saga`)."""
+    return naming.py_item_attr(name)
+
+
+def reaction_contexts(project: Project) -> frozenset[str]:
+    """Contexts with a `<context>_reactions.py`: a reaction's service, or a choreography's
+    owner (its flow tracker)."""
+    names = {ch.context for ch in project.all_choreographies()}
+    names |= {r.service for ch in project.all_choreographies() for r in ch.reactions}
+    return frozenset(names)
+
+
+def has_reactions(project: Project, ctx: Context) -> bool:
+    return ctx.name in reaction_contexts(project)
+
+
+def reactions_module_path(project: Project, context: str) -> str:
+    return f"{project.package}/{naming.reactions_module(context)}.py"
+
+
+def reactions_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.reactions_module(context)}"
+
+
+def flows_table(ctx: Context) -> str:
+    """The flow-tracker table of a context's choreographies."""
+    return f"{naming.py_module(ctx.name).rstrip('_')}_flows"
+
+
+def flow_tracker_group(ctx: Context, choreography: str) -> str:
+    return f"{ctx.name}.{naming.snake(choreography).replace('_', '-')}-tracker"
+
+
+# Diagrams (eventgen/emit/diagrams.py): Markdown with Mermaid blocks, GitHub renders them.
+DOCS_FOLDER = "docs"
+
+
+def saga_doc_path(saga: str) -> str:
+    return f"{DOCS_FOLDER}/sagas/{saga}.md"
+
+
+def choreography_doc_path(choreography: str) -> str:
+    return f"{DOCS_FOLDER}/choreographies/{choreography}.md"
 
 
 def has_aggregates(ctx: Context) -> bool:
@@ -248,7 +322,18 @@ PARKED_TABLE = "eventgen_parked_keys"
 
 
 Dialect = Literal["sqlite", "postgres"]
-TableKind = Literal["outbox", "inbox", "parked", "events", "snapshots", "checkpoints"]
+TableKind = Literal[
+    "outbox",
+    "inbox",
+    "parked",
+    "events",
+    "snapshots",
+    "checkpoints",
+    "saga_instances",
+    "saga_log",
+    "saga_timers",
+    "flows",
+]
 CHECKPOINT_TABLE = "eventgen_checkpoints"  # eventgen.runtime.es.spec.CHECKPOINT_TABLE
 
 
@@ -274,6 +359,11 @@ def service_tables(ctx: Context) -> list[tuple[Dialect, TableKind, str]]:
         used |= {("events", events), ("snapshots", snapshots)}
     if ctx.projections:
         used.add(("checkpoints", CHECKPOINT_TABLE))
+    if ctx.sagas:
+        instances, saga_log, timers = saga_tables(ctx)
+        used |= {("saga_instances", instances), ("saga_log", saga_log), ("saga_timers", timers)}
+    if ctx.choreographies:
+        used.add(("flows", flows_table(ctx)))
     dialects: tuple[Dialect, ...] = ("postgres", "sqlite")
     return sorted((dialect, kind, table) for kind, table in used for dialect in dialects)
 
@@ -415,6 +505,7 @@ def claims(project: Project) -> list[Claim]:
     found += _python_claims(project, locs.get("package", here))
     found += _service_claims(project, locs.get("package", here))
     found += _example_test_claims(project)
+    found += _docs_claims(project)
     found.append(Claim(topics_file_path("default"), "topics", "", "the default topic file", here))
     for env, loc in project.environment_locs:
         found.append(
@@ -484,6 +575,13 @@ def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
             what = f"the projections module of context `{ctx.name}`"
             path = projections_module_path(project, ctx.name)
             yield Claim(path, "services", ctx.name, what, ctx.loc)
+        if has_sagas(ctx):
+            what = f"the saga module of context `{ctx.name}`"
+            yield Claim(sagas_module_path(project, ctx.name), "services", ctx.name, what, ctx.loc)
+        if has_reactions(project, ctx):
+            what = f"the choreography module of context `{ctx.name}`"
+            path = reactions_module_path(project, ctx.name)
+            yield Claim(path, "services", ctx.name, what, ctx.loc)
         for proj in ctx.projections:  # emit/services/projections.py projection_sql
             table = projection_table(proj.name)
             for dialect in ("postgres", "sqlite"):
@@ -497,6 +595,16 @@ def _service_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
             what = f"the Debezium connector of context `{ctx.name}`"
             loc = ctx.outbox.loc
             yield Claim(connector_path(ctx.name), "connect", ctx.name, what, loc)
+
+
+def _docs_claims(project: Project) -> Iterator[Claim]:
+    for ctx in project.contexts:
+        for saga in ctx.sagas:
+            what = f"the diagram of saga `{saga.name}`"
+            yield Claim(saga_doc_path(saga.name), "docs", saga.qualified, what, saga.loc)
+        for ch in ctx.choreographies:
+            what = f"the diagram of choreography `{ch.name}`"
+            yield Claim(choreography_doc_path(ch.name), "docs", ch.qualified, what, ch.loc)
 
 
 # Generated example tests (eventgen/emit/services/example_tests.py): pytest modules beside the

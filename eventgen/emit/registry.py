@@ -6,7 +6,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eventgen.emit import avro, jsonschema, layout, python_models, resolved, services, topics
+from eventgen.emit import (
+    avro,
+    diagrams,
+    jsonschema,
+    layout,
+    python_models,
+    resolved,
+    services,
+    topics,
+)
 from eventgen.emit.files import Files, GeneratedFile, project_sources
 from eventgen.emit.services import example_tests
 from eventgen.ir.model import Project
@@ -32,6 +41,7 @@ EMITTERS = (
     Emitter("sql", services.SQL_KIND, services.emit_sql),
     Emitter("connect", services.CONNECT_KIND, services.emit_connect),
     Emitter("example_tests", example_tests.KIND, example_tests.emit),
+    Emitter("docs", diagrams.KIND, diagrams.emit),
 )
 
 

@@ -526,6 +526,12 @@ class Project:
     def all_topics(self) -> tuple[Topic, ...]:
         return tuple(t for c in self.contexts for t in c.topics)
 
+    def all_sagas(self) -> tuple[Saga, ...]:
+        return tuple(s for c in self.contexts for s in c.sagas)
+
+    def all_choreographies(self) -> tuple[Choreography, ...]:
+        return tuple(ch for c in self.contexts for ch in c.choreographies)
+
     # Lookup tables by qualified name, built on first use (the model is immutable, so they
     # never go stale; cached_property writes the instance dict, which frozen allows).
     @cached_property

@@ -152,6 +152,16 @@ def projections_module(context: str) -> str:
     return context.replace("-", "_") + "_projections"
 
 
+def sagas_module(context: str) -> str:
+    """The context's generated saga module (`orders` -> `orders_sagas`)."""
+    return context.replace("-", "_") + "_sagas"
+
+
+def reactions_module(context: str) -> str:
+    """The context's generated choreography module (`shipping` -> `shipping_reactions`)."""
+    return context.replace("-", "_") + "_reactions"
+
+
 def snake(name: str) -> str:
     """`OrderSummary` / `order-summary` -> `order_summary` (attributes, tables, functions)."""
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)

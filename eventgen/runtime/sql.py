@@ -16,7 +16,18 @@ from datetime import UTC, datetime
 from typing import Literal
 
 Dialect = Literal["sqlite", "postgres"]
-TableKind = Literal["outbox", "inbox", "parked", "events", "snapshots", "checkpoints"]
+TableKind = Literal[
+    "outbox",
+    "inbox",
+    "parked",
+    "events",
+    "snapshots",
+    "checkpoints",
+    "saga_instances",
+    "saga_log",
+    "saga_timers",
+    "flows",
+]
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # PostgreSQL truncates identifiers past 63 bytes; index names add a suffix to the table's.
@@ -158,11 +169,94 @@ def table_ddl(dialect: Dialect, kind: TableKind, table: str) -> str:
             "PRIMARY KEY (projection, source)",
         ]
         statements = [_create(name, lines)]
+    elif kind in ("saga_instances", "saga_log", "saga_timers", "flows"):
+        statements = _saga_ddl(kind, name, index, pg)
     else:
         raise ValueError(
-            f"table kind {kind!r}: expected outbox, inbox, parked, events, snapshots or checkpoints"
+            f"table kind {kind!r}: expected outbox, inbox, parked, events, snapshots, "
+            "checkpoints, saga_instances, saga_log, saga_timers or flows"
         )
     return "".join(f"{statement};\n" for statement in statements)
+
+
+def _saga_ddl(kind: str, name: str, index: str, pg: bool) -> list[str]:
+    """The saga runtime's tables (eventgen.runtime.saga.store) and the choreography flows."""
+    text = "text" if pg else "TEXT"
+    moment = "timestamptz" if pg else "TEXT"
+    integer = "integer" if pg else "INTEGER"
+    if kind == "saga_instances":
+        # `data` is the saga data model's JSON, `state` the engine's per-step bookkeeping
+        # (eventgen.runtime.saga.codec); `data_hash` names the data schema it was written under.
+        # `version` is the optimistic lock: every write is `... WHERE version = <read>`.
+        lines = [
+            f"saga {text} NOT NULL",
+            f"saga_id {text} NOT NULL",
+            f"status {text} NOT NULL",
+            f"step {text}",
+            f"version {integer} NOT NULL",
+            f"data_hash {text} NOT NULL",
+            f"data {text} NOT NULL",
+            f"state {text} NOT NULL",
+            f"reason {text}",
+            f"started_at {moment} NOT NULL",
+            f"updated_at {moment} NOT NULL",
+            f"deadline_at {moment}",
+            "PRIMARY KEY (saga, saga_id)",
+        ]
+        return [
+            _create(name, lines),
+            f'CREATE INDEX IF NOT EXISTS {index}status" ON {name} (saga, status, updated_at)',
+        ]
+    if kind == "saga_log":
+        # Every transition with its cause; operator commands also record who and why.
+        lines = [
+            f"saga {text} NOT NULL",
+            f"saga_id {text} NOT NULL",
+            f"seq {integer} NOT NULL",
+            f"at {moment} NOT NULL",
+            f"cause {text} NOT NULL",
+            f"from_status {text}",
+            f"to_status {text} NOT NULL",
+            f"step {text}",
+            f"detail {text} NOT NULL DEFAULT ''",
+            f"actor {text}",
+            f"reason {text}",
+            "PRIMARY KEY (saga, saga_id, seq)",
+        ]
+        return [_create(name, lines)]
+    if kind == "saga_timers":
+        # At most one timer per instance and kind (timeout, retry, deadline).
+        lines = [
+            f"saga {text} NOT NULL",
+            f"saga_id {text} NOT NULL",
+            f"kind {text} NOT NULL",
+            f"phase {text} NOT NULL",
+            f"step {text}",
+            f"attempt {integer} NOT NULL",
+            f"due_at {moment} NOT NULL",
+            "PRIMARY KEY (saga, saga_id, kind)",
+        ]
+        return [
+            _create(name, lines),
+            f'CREATE INDEX IF NOT EXISTS {index}due_at" ON {name} (due_at)',
+        ]
+    # flows: one row per choreography flow (eventgen.runtime.saga.flows), keyed by correlation.
+    lines = [
+        f"choreography {text} NOT NULL",
+        f"correlation_id {text} NOT NULL",
+        f"status {text} NOT NULL",
+        f"started_at {moment} NOT NULL",
+        f"updated_at {moment} NOT NULL",
+        f"last_type {text} NOT NULL",
+        f"outcome {text}",
+        f"steps {text} NOT NULL DEFAULT '[]'",
+        f"overdue_at {moment}",
+        "PRIMARY KEY (choreography, correlation_id)",
+    ]
+    return [
+        _create(name, lines),
+        f'CREATE INDEX IF NOT EXISTS {index}status" ON {name} (choreography, status, started_at)',
+    ]
 
 
 def statements(ddl: str) -> list[str]:

@@ -23,6 +23,8 @@ from eventgen.emit.pymodels.render import environment
 from eventgen.emit.services.aggregates import aggregates_source
 from eventgen.emit.services.apps import app_module_view
 from eventgen.emit.services.projections import projection_sql, projections_source
+from eventgen.emit.services.reactions import reactions_source
+from eventgen.emit.services.sagas import sagas_source
 from eventgen.emit.services.upcasters import upcast_view
 from eventgen.ir.model import Project
 
@@ -64,6 +66,14 @@ def emit(project: Project) -> Files:
         if layout.has_projections(ctx):
             path = layout.projections_module_path(project, ctx.name)
             sources[path] = projections_source(project, ctx)
+            origin[path] = tuple(module.sources)
+        if layout.has_sagas(ctx):
+            path = layout.sagas_module_path(project, ctx.name)
+            sources[path] = sagas_source(project, ctx)
+            origin[path] = tuple(module.sources)
+        if layout.has_reactions(project, ctx):
+            path = layout.reactions_module_path(project, ctx.name)
+            sources[path] = reactions_source(project, ctx)
             origin[path] = tuple(module.sources)
     formatted = format_sources(sources)
     return {
