@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from eventgen.emit import layout
 from eventgen.emit.pymodels.imports import Imports, _isort_key
 from eventgen.emit.pymodels.literals import py_comment, py_docstring, py_literal, py_str
+from eventgen.emit.services import saga_table
 from eventgen.ir import naming
 from eventgen.ir.model import Consumer, Context, Project, Retry, Topic
 
@@ -75,6 +76,9 @@ def app_module_view(project: Project, ctx: Context) -> AppModuleView:
     for c in consumers:
         for t in c.subscribe:
             topics[t] = project.topic(t)
+    # The sagas' workers read their replies and send commands through this module's outbox.
+    for saga_topic in saga_table.context_saga_topics(project, ctx):
+        topics[saga_topic.qualified] = saga_topic
     defined = {
         layout.PUBLISHER_ATTR, layout.OUTBOX_ATTR, layout.RELAY_ATTR,
         layout.PUBLISHER_SPEC, layout.OUTBOX_SPEC, "_M", "_C", "_Handler", "_Register",
@@ -93,10 +97,9 @@ def app_module_view(project: Project, ctx: Context) -> AppModuleView:
         for q, t in sorted(topics.items())
     }
 
+    sent = [*ctx.messages, *saga_table.context_saga_commands(project, ctx)]
     pairs = sorted(
-        (naming.message_type(m.qualified), routes[m.topic].constant)
-        for m in ctx.messages
-        if m.topic
+        {(naming.message_type(m.qualified), routes[m.topic].constant) for m in sent if m.topic}
     )
     publisher_spec = (
         f"{rt('spec', 'PublisherSpec')}(\n    context={py_str(ctx.name)},\n    routes=("
@@ -196,6 +199,10 @@ def _sources(project: Project, ctx: Context) -> list[str]:
             found |= set(project.context(project.topic(t).context).files)
         for m in c.handles:
             found |= set(project.context(project.message(m).context).files)
+    for topic in saga_table.context_saga_topics(project, ctx):
+        found |= set(project.context(topic.context).files)
+    for command in saga_table.context_saga_commands(project, ctx):
+        found |= set(project.context(command.context).files)
     return sorted(found)
 
 
