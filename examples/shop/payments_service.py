@@ -7,7 +7,8 @@ The fake gateway is deterministic, so the demo and the tests can steer it:
 
 - an amount whose cents are `.13` is declined (`INSUFFICIENT_FUNDS`), one above 5000.00 too
   (`LIMIT_EXCEEDED`);
-- the statement descriptor `GATEWAY DOWN` makes the gateway raise `GatewayUnavailable`: the
+- the statement descriptor `GATEWAY DOWN`, or an amount whose cents are `.66` (PlaceOrderSaga
+  sends no descriptor), makes the gateway raise `GatewayUnavailable`: the
   command is retried (the spec's 3 attempts), then dead-lettered, and because the consumer has
   `on_failure: park-key` every later command of that order (a refund, say) follows it to the
   DLQ until it is replayed (`eventgen dlq replay`);
@@ -65,6 +66,7 @@ __all__ = [
 log = logging.getLogger("shop.payments")
 
 DOWN_DESCRIPTOR = "GATEWAY DOWN"
+DOWN_CENTS = Decimal("0.66")  # the saga sends no descriptor: an amount ending in .66 also fails
 LIMIT = Decimal("5000.00")
 
 
@@ -80,7 +82,7 @@ class Decline:
 
 def gateway_charge(customer_id: UUID, amount: Money, descriptor: str) -> Decline | None:
     """The fake PSP: None when charged, else why not."""
-    if descriptor == DOWN_DESCRIPTOR:
+    if descriptor == DOWN_DESCRIPTOR or amount.amount % 1 == DOWN_CENTS:
         raise GatewayUnavailable("card gateway did not answer")
     if amount.amount % 1 == Decimal("0.13"):
         return Decline(DeclineCode.INSUFFICIENT_FUNDS, "insufficient funds")
