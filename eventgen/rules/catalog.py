@@ -16,6 +16,7 @@ from eventgen.rules import (
     checks_names,
     checks_output,
     checks_runtime,
+    checks_saga_runtime,
     checks_sagas,
     checks_topics,
     checks_types,
@@ -110,5 +111,6 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *checks_sagas.RULES,
         *checks_topics.RULES,
         *checks_types.RULES,
+        *checks_saga_runtime.RULES,
     )
 )

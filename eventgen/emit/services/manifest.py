@@ -1,5 +1,5 @@
 """The manifest's service sections: `publishers`, `consumers`, `outbox`, `sql`, `aggregates`,
-`projections`, `queries`.
+`projections`, `queries`, `sagas`, `choreographies`.
 
 Each entry's `python` is `module:attr` of a ready object in the generated package (importing
 it connects to nothing), so tools and the runner find apps without reading the spec.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventgen.emit import layout
+from eventgen.emit.services import saga_table
 from eventgen.ir import naming
 from eventgen.ir.model import Project
 
@@ -27,8 +28,13 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
             {
                 "context": ctx.name,
                 "python": f"{module}:{layout.PUBLISHER_ATTR}",
+                # Its own messages and the commands its sagas send (through its outbox).
                 "messages": sorted(
-                    naming.message_type(m.qualified) for m in ctx.messages if m.topic
+                    {naming.message_type(m.qualified) for m in ctx.messages if m.topic}
+                    | {
+                        naming.message_type(m.qualified)
+                        for m in saga_table.context_saga_commands(project, ctx)
+                    }
                 ),
             }
         )
@@ -94,6 +100,7 @@ def service_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
         "outbox": outboxes,
         "sql": sql,
         **event_sourcing_sections(project),
+        **saga_sections(project),
     }
 
 
@@ -172,3 +179,36 @@ def event_sourcing_sections(project: Project) -> dict[str, list[dict[str, Any]]]
                 }
             )
     return {"aggregates": aggregates, "projections": projections, "queries": queries}
+
+
+def saga_sections(project: Project) -> dict[str, list[dict[str, Any]]]:
+    """`sagas` (per saga: its worker, group, topics, steps, tables and diagram) and
+    `choreographies` (eventgen.emit.services.reactions.choreography_entries)."""
+    from eventgen.emit.services import reactions, sagas
+
+    entries: list[dict[str, Any]] = []
+    for ctx in project.contexts:
+        module = layout.sagas_module(project, ctx.name)
+        instances, log, timers = layout.saga_tables(ctx)
+        for saga in sorted(ctx.sagas, key=lambda s: s.name):
+            entries.append(
+                {
+                    "name": saga.name,
+                    "qualified": saga.qualified,
+                    "context": ctx.name,
+                    "python": f"{module}:{sagas.app_attr(saga)}",
+                    "group": layout.saga_group(ctx, saga.name),
+                    "topics": [t.kafka_name for t in saga_table.consumed_topics(project, saga)],
+                    "started_by": naming.message_type(saga.started_by),
+                    "handles": [naming.message_type(m) for m in saga_table.handled_messages(saga)],
+                    "steps": [s.name for s in saga.steps],
+                    "pivot": next((s.name for s in saga.steps if s.pivot), None),
+                    "store": ctx.outbox.store if ctx.outbox is not None else None,
+                    "tables": {"instances": instances, "log": log, "timers": timers},
+                    "diagram": layout.saga_doc_path(saga.name),
+                }
+            )
+    # The choreography author's entries (task D); [] until reactions.py defines them.
+    choreography_entries = getattr(reactions, "choreography_entries", None)
+    choreographies = choreography_entries(project) if choreography_entries is not None else []
+    return {"sagas": entries, "choreographies": list(choreographies)}

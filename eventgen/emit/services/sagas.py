@@ -60,6 +60,7 @@ from eventgen.ir.model import (
     TypeRef,
     thaw,
 )
+from eventgen.rules.checks_saga_runtime import local_fill, local_repositories
 
 RT = "eventgen.runtime"
 SPEC = "eventgen.runtime.saga.spec"
@@ -150,11 +151,6 @@ def module_names(saga: Saga) -> set[str]:
     return names
 
 
-def local_repositories(ctx: Context) -> dict[str, str]:
-    """{qualified command: aggregate name} of the context's aggregates."""
-    return {cmd.command: agg.name for agg in ctx.aggregates for cmd in agg.commands}
-
-
 def sagas_source(project: Project, ctx: Context) -> str:
     return _Module(project, ctx).source()
 
@@ -178,30 +174,6 @@ def data_hash(project: Project, saga: Saga) -> str:
     }
     text = json.dumps(shape, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def local_fill(
-    project: Project, saga: Saga, step: SagaStep
-) -> tuple[list[tuple[Field, Field]], list[Field]]:
-    """A local step's command fields filled from the saga data: (command field, data field)
-    pairs for every same-named, assignable data field (a nullable one into a required field
-    goes through `_present`), and the required command fields nothing fills (E0835)."""
-    from eventgen.rules.checks_types import NULLABLE, assign_problem, optional
-
-    command = project.messages_by_name.get(step.command)
-    if command is None:
-        return [], []
-    data = {f.name: f for f in saga.data}
-    pairs: list[tuple[Field, Field]] = []
-    missing: list[Field] = []
-    for f in command.fields:
-        source = data.get(f.name)
-        problem = None if source is None else assign_problem(source.type, f.type)
-        if source is not None and problem in (None, NULLABLE):
-            pairs.append((f, source))
-        elif not optional(f):
-            missing.append(f)
-    return pairs, missing
 
 
 class _Module:
