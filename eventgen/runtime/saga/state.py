@@ -52,6 +52,10 @@ class SagaInstance:
     pivot_passed: bool = False
     reason: str | None = None  # why it failed, was parked or compensated
     version: int = 0  # optimistic version: the store bumps it on every write
+    # The instance's pending timers (at most one per kind): the engine decides on them, so they
+    # travel with the instance (codec: in `state`); the worker mirrors them into the timers
+    # table, which the timer thread polls.
+    timers: tuple[Timer, ...] = ()
 
     def step_state(self, name: str) -> StepState:
         for state in self.steps:
