@@ -242,6 +242,14 @@ class SagaStore:
             conn, f"INSERT INTO {self._timers} ({', '.join(names)}) VALUES ({marks})", rows
         )
 
+    def delete_timer(self, conn: Any, saga: str, saga_id: str, kind: str) -> None:
+        """Remove one timer of the instance (a stale or orphan timer the worker dropped)."""
+        mark = _mark(dialect_of(conn) == "postgres")
+        conn.execute(
+            f"DELETE FROM {self._timers} WHERE saga = {mark} AND saga_id = {mark} AND kind = {mark}",
+            (saga, saga_id, kind),
+        )
+
     def timers(self, conn: Any, saga: str, saga_id: str) -> builtins.list[Timer]:
         """The instance's stored timers, by kind."""
         mark = _mark(dialect_of(conn) == "postgres")
