@@ -523,7 +523,10 @@ class _Module:
             "per record: inbox row, instance, log, timers and commands)."
         )
         if not dlq:
-            doc += " Not every topic has a DLQ, so an undecodable record is logged and skipped."
+            doc += (
+                " Not every topic has a DLQ: an undecodable record stops its partition until "
+                "the worker restarts (the consumer loop without a DLQ)."
+            )
         return (
             f"{consumer_constant(saga)} = {self.rt('spec', 'ConsumerSpec')}(\n"
             + "".join(f"    {k}={v},\n" for k, v in args)
