@@ -296,3 +296,21 @@ def test_list_filters(harness: Harness) -> None:
         older = sagas.list(conn, "PlaceOrderSaga", older_than=T0 + timedelta(minutes=6))
         assert [r["saga_id"] for r in older] == ["a", "b"]
         assert sagas.list(conn, status=[]) == []
+
+
+def test_due_timers_of_one_saga_type(harness: Harness) -> None:
+    """A context's tables hold all its sagas: a worker takes only its own saga's timers."""
+    sagas = harness.sagas
+    with harness.store.transaction() as conn:
+        sagas.insert(conn, row("a"))
+        sagas.insert(conn, row("b", saga="OtherSaga"))
+        sagas.replace_timers(conn, "PlaceOrderSaga", "a", [Timer("timeout", "s", 1, T0)])
+        early = T0 - timedelta(seconds=1)
+        sagas.replace_timers(conn, "OtherSaga", "b", [Timer("timeout", "s", 1, early)])
+    with harness.store.transaction() as conn:
+        mine = sagas.due_timers(conn, T0, 10, saga="PlaceOrderSaga")
+        assert [(s, i) for s, i, _ in mine] == [("PlaceOrderSaga", "a")]
+        assert len(sagas.due_timers(conn, T0, 10)) == 2
+        assert sagas.next_due(conn, saga="PlaceOrderSaga") == T0
+        assert sagas.next_due(conn) == early
+        assert sagas.next_due(conn, saga="NoSuchSaga") is None

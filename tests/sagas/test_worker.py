@@ -12,6 +12,7 @@ untouched.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +20,17 @@ from typing import Any, Literal
 
 import pytest
 
+from eventgen.runtime import runner
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.db import Store
 from eventgen.runtime.model import Envelope, Message
+from eventgen.runtime.relay import PollingRelay
 from eventgen.runtime.saga.engine import request_id
 from eventgen.runtime.saga.store import SagaStore
 from eventgen.runtime.saga.worker import utc_now
 from tests.runtime.apps.kit import headers_of, read_all, topics
 from tests.sagas import worker_kit as kit
-from tests.sagas.worker_kit import World, wait_for
+from tests.sagas.worker_kit import WAIT_S, World, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -383,3 +386,55 @@ def test_stored_data_that_no_longer_matches_names_the_instance(
     assert after is not None and after["status"] == "RUNNING"
     assert stats.replies == 0 and stats.consumer is not None
     assert stats.consumer.dead_lettered == 1
+
+
+def test_the_runner_runs_it_and_an_idle_exit_waits_for_a_due_timer(
+    sqlite_world: World, kafka_bootstrap_servers: str
+) -> None:
+    """`run(app, idle_exit_s=2)` as `python -m eventgen.runtime run MODULE:ATTR --idle-exit 2`
+    does: no record comes while the first Reserve waits for its 3 s timeout, yet the worker
+    does not exit; the timeout, the retry and the rest of the saga happen first."""
+    world = sqlite_world
+    app = world.app(reserve_timeout_ms=3000)
+    runner.check_runnable(app, "kit:app")
+    reader = Reader(world)
+    order = order_id()
+
+    def late(envelope: Envelope[Message], seen: int) -> Message | None:
+        if envelope.type == kit.Reserve.TYPE and seen == 1:
+            return None
+        return kit.happy(envelope, seen)
+
+    relay_stop = threading.Event()
+    relay = threading.Thread(
+        target=PollingRelay(world.outbox_spec()).run,
+        kwargs={"config": world.config, "stop": relay_stop},
+        daemon=True,
+    )
+    relay.start()
+    stop = threading.Event()
+    timer = threading.Timer(WAIT_S, stop.set)  # bounds the run if the idle exit never comes
+    timer.start()
+    try:
+        with kit.participants(world, kafka_bootstrap_servers, late) as people:
+            kit.begin(world, kafka_bootstrap_servers, order)
+            code = runner.run(
+                app,
+                idle_exit_s=2.0,
+                stop=stop,
+                handle_signals=False,
+                bootstrap_servers=kafka_bootstrap_servers,
+                sqlite_path=world.config.sqlite_path,
+                connect_timeout_s=20.0,
+            )
+        status = reader.status(order)
+    finally:
+        timer.cancel()
+        relay_stop.set()
+        relay.join(60)
+        reader.store.close()
+    assert code == 0
+    assert not stop.is_set(), "the run ended by the bound, not by the idle exit"
+    assert status == "COMPLETED"
+    assert people.types(order) == ["kit.Reserve", "kit.Reserve", "kit.Charge"]
+    assert app.stats.timers_fired == 2

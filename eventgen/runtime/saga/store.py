@@ -261,7 +261,7 @@ class SagaStore:
         return [_timer(found) for found in rows]
 
     def due_timers(
-        self, conn: Any, now: datetime, limit: int
+        self, conn: Any, now: datetime, limit: int, *, saga: str | None = None
     ) -> builtins.list[tuple[str, str, Timer]]:
         """Timers due at `now` (earliest first, at most `limit`) as (saga, saga_id, timer).
 
@@ -269,28 +269,41 @@ class SagaStore:
         until the caller's transaction ends, so another worker's call skips them (and a
         handler holding an instance is never waited on); the caller fires them in this
         transaction. SQLite has one writer at a time: call it in a `BEGIN IMMEDIATE`.
+        `saga`: only that saga type's timers (the tables of a context hold all its sagas).
         """
         pg = dialect_of(conn) == "postgres"
         mark = _mark(pg)
+        params: builtins.list[Any] = [_moment(now, pg)]
+        only = ""
+        if saga is not None:
+            only = f" AND {'t.' if pg else ''}saga = {mark}"
+            params.append(saga)
+        params.append(int(limit))
         if pg:
             sql = (
                 f"SELECT t.saga, t.saga_id, t.kind, t.step, t.attempt, t.due_at, t.phase "
                 f"FROM {self._timers} t JOIN {self._instances} i "
                 "ON i.saga = t.saga AND i.saga_id = t.saga_id "
-                f"WHERE t.due_at <= {mark} ORDER BY t.due_at LIMIT {mark} "
+                f"WHERE t.due_at <= {mark}{only} ORDER BY t.due_at LIMIT {mark} "
                 "FOR UPDATE SKIP LOCKED"
             )
         else:
             sql = (
                 f"SELECT saga, saga_id, kind, step, attempt, due_at, phase FROM {self._timers} "
-                f"WHERE due_at <= {mark} ORDER BY due_at LIMIT {mark}"
+                f"WHERE due_at <= {mark}{only} ORDER BY due_at LIMIT {mark}"
             )
-        rows = conn.execute(sql, (_moment(now, pg), int(limit))).fetchall()
+        rows = conn.execute(sql, params).fetchall()
         return [(str(found[0]), str(found[1]), _timer(found[2:])) for found in rows]
 
-    def next_due(self, conn: Any) -> datetime | None:
-        """The earliest due_at of any timer of these tables, or None (a read, no lock)."""
-        found = conn.execute(f"SELECT MIN(due_at) FROM {self._timers}").fetchone()
+    def next_due(self, conn: Any, *, saga: str | None = None) -> datetime | None:
+        """The earliest due_at of the timers (of one saga type), or None (a read, no lock)."""
+        if saga is None:
+            found = conn.execute(f"SELECT MIN(due_at) FROM {self._timers}").fetchone()
+        else:
+            mark = _mark(dialect_of(conn) == "postgres")
+            found = conn.execute(
+                f"SELECT MIN(due_at) FROM {self._timers} WHERE saga = {mark}", (saga,)
+            ).fetchone()
         return None if found is None or found[0] is None else _read_moment(found[0])
 
 

@@ -394,15 +394,20 @@ class SagaApp:
     def _timer_loop(self, store: Store, done: threading.Event) -> None:
         while not done.is_set():
             try:
-                self.fire_due(store, done=done)
+                # A plain read first: no transaction (no SQLite write lock) when nothing is due.
                 self._refresh_next_due(store)
+                due = self._next_due
+                if due is not None and due <= utc_now():
+                    self.fire_due(store, done=done)
+                    self._refresh_next_due(store)
             except Exception:
                 log.exception("saga %s: the timer poll failed", self.definition.name)
             done.wait(self.timer_poll_s)
 
     def _refresh_next_due(self, store: Store) -> None:
-        with store.transaction() as conn:
-            self._next_due = self.store.next_due(conn)
+        """The earliest due timer of this saga type (read outside a transaction: the store's
+        connection is in autocommit mode between transactions)."""
+        self._next_due = self.store.next_due(store.connection, saga=self.definition.name)
 
     def fire_due(
         self, store: Store, *, now: datetime | None = None, done: threading.Event | None = None
@@ -429,14 +434,15 @@ class SagaApp:
 
     def _fire_one(self, conn: Any, now: datetime, tally: Tally) -> bool:
         """One due timer in `conn`'s transaction; False when none is due."""
-        due = self.store.due_timers(conn, now, len(self._bad) + 1)
+        name = self.definition.name
+        due = self.store.due_timers(conn, now, len(self._bad) + 1, saga=name)
         chosen = next(((s, i, t) for s, i, t in due if (s, i) not in self._bad), None)
         if chosen is None:
             return False
         saga, saga_id, timer = chosen
         tally.timers_fired += 1
         found = self.store.load(conn, saga, saga_id, for_update=True)
-        if found is None or saga != self.definition.name:
+        if found is None:
             self.store.delete_timer(conn, saga, saga_id, timer.kind)
             tally.ignored["orphan timer"] += 1
             return True
