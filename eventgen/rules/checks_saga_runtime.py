@@ -103,17 +103,19 @@ def _local_steps(project: Project, ctx: Context, saga: Saga) -> Iterator[Diagnos
 
 
 def _topics(project: Project, saga: Saga) -> Iterator[Diagnostic]:
-    found: list[tuple[str, str, Loc]] = [(saga.started_by, "starts the saga", saga.loc)]
+    of = f"saga {saga.name}"
+    found: list[tuple[str, str, Loc]] = [(saga.started_by, f"starts {of}", saga.loc)]
     for step in saga.steps:
+        at = f"step `{step.name}` of {of}"
         if step.kind == "send":
-            found.append((step.command, f"is sent by step `{step.name}`", step.loc))
+            found.append((step.command, f"is sent by {at}", step.loc))
             for reply in (*step.success, *step.failure):
-                found.append((reply.message, f"answers step `{step.name}`", step.loc))
+                found.append((reply.message, f"answers {at}", step.loc))
         if step.compensate is not None:
             comp = step.compensate
-            found.append((comp.command, f"compensates step `{step.name}`", step.loc))
+            found.append((comp.command, f"compensates {at}", step.loc))
             for name in comp.expect_success:
-                found.append((name, f"answers the compensation of `{step.name}`", step.loc))
+                found.append((name, f"answers the compensation of {at}", step.loc))
     seen: set[tuple[str, Loc]] = set()
     for name, role, loc in found:
         message = project.messages_by_name.get(name)
@@ -123,7 +125,7 @@ def _topics(project: Project, saga: Saga) -> Iterator[Diagnostic]:
         yield error(
             "E0837",
             loc,
-            f"{message.name} {role} of saga {saga.name} but has no `topic:`",
+            f"{message.name} {role} but has no `topic:`",
             f"give {message.name} a `topic:` (and a `key:`) in context `{message.context}`",
         )
 
