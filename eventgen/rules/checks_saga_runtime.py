@@ -11,6 +11,12 @@
 - E0837: a message the saga sends (a step's or a compensation's command), waits for (every
   `expect` reply) or starts on (`started_by`) that has no `topic:`: the worker subscribes to
   the replies' topics and its outbox routes the commands by topic.
+- E0838: a required data field (no default, not nullable) that `init` does not set: the data
+  model is built from the `started_by` event alone, so the saga could never start (a field a
+  later `save` sets must be nullable).
+- E0839: a step that expects one message twice (as success and failure, or twice among a
+  compensation's successes): its transition table would have two rows for one (status, step,
+  message), which the engine refuses.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ def check_saga_runtime(project: Project) -> Iterator[Diagnostic]:
             yield from _outbox(ctx, saga)
             yield from _local_steps(project, ctx, saga)
             yield from _topics(project, saga)
+            yield from _init(saga)
+            yield from _expects(saga)
 
 
 def _outbox(ctx: Context, saga: Saga) -> Iterator[Diagnostic]:
@@ -130,6 +138,47 @@ def _topics(project: Project, saga: Saga) -> Iterator[Diagnostic]:
         )
 
 
+def _init(saga: Saga) -> Iterator[Diagnostic]:
+    given = {name for name, _ in saga.init}
+    missing = [f.name for f in saga.data if f.name not in given and not optional(f)]
+    if missing:
+        names = ", ".join(f"`{m}`" for m in missing)
+        yield error(
+            "E0838",
+            saga.loc,
+            f"saga {saga.name}'s `init` does not set its required data field(s) {names}: the "
+            "data is built from the event that starts the saga",
+            "set them in `init`, or make them nullable (`uuid?`) when a later `save` sets them",
+        )
+
+
+def _expects(saga: Saga) -> Iterator[Diagnostic]:
+    for step in saga.steps:
+        if step.kind != "send":
+            continue
+        seen: set[str] = set()
+        for reply in (*step.success, *step.failure):
+            if reply.message in seen:
+                yield error(
+                    "E0839",
+                    step.loc,
+                    f"step `{step.name}` of saga {saga.name} expects "
+                    f"{reply.message.rsplit('.', 1)[-1]} twice: as success and as failure",
+                    "a reply means one outcome; give the other outcome its own message",
+                )
+            seen.add(reply.message)
+        if step.compensate is not None:
+            names = step.compensate.expect_success
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                yield error(
+                    "E0839",
+                    step.loc,
+                    f"the compensation of step `{step.name}` of saga {saga.name} lists "
+                    f"{name.rsplit('.', 1)[-1]} twice in `expect.success`",
+                    "list each reply once",
+                )
+
+
 # The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
 RULES: tuple[Rule, ...] = (
     declare("E0833", "error", "rule", "saga in a context without `outbox:`", check_saga_runtime),
@@ -152,6 +201,21 @@ RULES: tuple[Rule, ...] = (
         "error",
         "rule",
         "message a saga sends, waits for or starts on has no topic",
+        check_saga_runtime,
+    ),
+    declare(
+        "E0838",
+        "error",
+        "rule",
+        "saga `init` does not set a required data field",
+        check_saga_runtime,
+    ),
+    declare(
+        "E0839",
+        "error",
+        "rule",
+        "saga step expects one message twice (success and failure, or a repeated compensation "
+        "reply)",
         check_saga_runtime,
     ),
 )

@@ -1,7 +1,7 @@
 """The generated `<context>_sagas.py`: the example's module imports with the runtime, passes
 mypy --strict and ruff, and its table, mappings and worker objects are what the spec says; a
 spec with hostile strings and reserved names gives safe code; builds are byte-identical; the
-saga build errors (E0833, E0834, E0835, E0837) are found alike by validate and build."""
+saga build errors (E0833-E0835, E0837-E0839) are found alike by validate and build."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ BAD = CASES / "saga_runtime" / "specs"
 ORDER_ID = UUID("0d7a3c5e-8b1f-4f8e-9a51-3e2b7c9d4f60")
 CUSTOMER_ID = UUID("1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed")
 RESERVATION = UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
-NEW_CODES = {"E0833", "E0834", "E0835", "E0837"}
+NEW_CODES = {"E0833", "E0834", "E0835", "E0837", "E0838", "E0839"}
 
 needs_worker = pytest.mark.skipif(
     importlib.util.find_spec("eventgen.runtime.saga.worker") is None,
@@ -422,9 +422,11 @@ def test_validate_and_build_find_the_saga_errors(tmp_path: Path) -> None:
     assert validated == built
     where = {(d["code"], Path(d["file"]).name, d["line"]) for d in validated}
     assert where == {
-        ("E0837", "orders.yaml", 49),  # ReserveStock and its reply StockReserved: no topic
-        ("E0835", "orders.yaml", 55),  # ConfirmOrder's `note`
-        ("E0834", "orders.yaml", 57),  # ArchiveOrder: no aggregate handles it
+        ("E0838", "orders.yaml", 51),  # `init` does not set the required `total`
+        ("E0837", "orders.yaml", 58),  # ReserveStock and its reply StockReserved: no topic
+        ("E0839", "orders.yaml", 64),  # OrderCancelled as success and failure
+        ("E0835", "orders.yaml", 71),  # ConfirmOrder's `note`
+        ("E0834", "orders.yaml", 73),  # ArchiveOrder: no aggregate handles it
         ("E0833", "stock.yaml", 28),  # RestockSaga in a context without an outbox
     }
     assert sorted(d["code"] for d in validated).count("E0837") == 2
