@@ -438,3 +438,41 @@ def test_the_runner_runs_it_and_an_idle_exit_waits_for_a_due_timer(
     assert status == "COMPLETED"
     assert people.types(order) == ["kit.Reserve", "kit.Reserve", "kit.Charge"]
     assert app.stats.timers_fired == 2
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_fire_each_timer_once(
+    request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap_servers: str
+) -> None:
+    """Two workers of one group (partitions split between them, both timer threads polling
+    the same tables): 12 sagas whose first Reserve goes unanswered all complete, each with
+    exactly one timeout and one retry (a timer fired twice would send a third Reserve)."""
+    for world in _world("postgres", request, tmp_path, kafka_bootstrap_servers):
+        reader = Reader(world)
+        orders = [order_id() for _ in range(12)]
+
+        def late(envelope: Envelope[Message], seen: int) -> Message | None:
+            if envelope.type == kit.Reserve.TYPE and seen == 1:
+                return None
+            return kit.happy(envelope, seen)
+
+        try:
+            with (
+                kit.participants(world, kafka_bootstrap_servers, late) as people,
+                kit.running(world, world.app(reserve_timeout_ms=1000)) as one,
+                kit.running(world, world.app(reserve_timeout_ms=1000)) as two,
+            ):
+                kit.begin(world, kafka_bootstrap_servers, *orders)
+                for order in orders:
+                    settle(reader, order, "COMPLETED", one)
+                for run in (one, two):
+                    run.stop.set()
+                    run.thread.join(60)
+                first, second = stats_of(one), stats_of(two)
+        finally:
+            reader.store.close()
+        for order in orders:
+            assert people.types(order) == ["kit.Reserve", "kit.Reserve", "kit.Charge"], order
+        assert first.timers_fired + second.timers_fired == 2 * len(orders)
+        assert first.started + second.started == len(orders)
+        assert first.completed + second.completed == len(orders)

@@ -477,6 +477,10 @@ class _CountingStore(Store):
     @contextmanager
     def transaction(self, *, immediate: bool = False) -> Iterator[Any]:
         self.staged = []
+        # SQLite: the write lock at BEGIN. The record's transaction always writes (the inbox
+        # row, the instance), and a deferred one that read before the timer thread or the
+        # relay committed would fail its lock upgrade at once (SQLITE_BUSY) instead of waiting.
+        immediate = immediate or self.dialect == "sqlite"
         try:
             with super().transaction(immediate=immediate) as conn:
                 yield conn
