@@ -62,6 +62,26 @@ from eventgen.ir.model import (
 )
 from eventgen.rules.checks_saga_runtime import local_fill, local_repositories
 
+# The table builder is re-exported: the diagram emitter reads it here or in saga_table.
+__all__ = [
+    "TransitionRow",
+    "app_attr",
+    "consumer_constant",
+    "consumer_name",
+    "data_class",
+    "data_hash",
+    "definition_constant",
+    "init_function",
+    "module_names",
+    "prefix",
+    "saga_transitions",
+    "sagas_source",
+    "save_function",
+    "step_function",
+    "steps_constant",
+    "transitions_constant",
+]
+
 RT = "eventgen.runtime"
 SPEC = "eventgen.runtime.saga.spec"
 WORKER = "eventgen.runtime.saga.worker"
