@@ -124,47 +124,48 @@ def test_update_is_versioned(harness: Harness) -> None:
 
 def test_two_writers_one_conflict(harness: Harness) -> None:
     """Two connections read version 0 and both write: exactly one ConcurrencyError. On
-    PostgreSQL the second writer blocks on the first's row lock and then sees the moved
-    version; on SQLite the writers are serialised."""
+    PostgreSQL the second reads while the first's update is uncommitted, then its update
+    waits for the first's row lock and finds the version moved; on SQLite (one writer at a
+    time) the second writes with the version it read before the first committed."""
     with harness.store.transaction() as conn:
         harness.sagas.insert(conn, row())
     other = harness.open()
     results: list[str] = []
-    first_wrote = threading.Event()
-    lock = threading.Lock()
+    second_read = threading.Event()
 
-    def write(store: Store, status: str, wait: bool) -> None:
+    def second_writer() -> None:
         try:
-            with store.transaction(immediate=not wait) as conn:
+            with other.transaction() as conn:
                 loaded = harness.sagas.load(conn, "PlaceOrderSaga", "o-1")
-                assert loaded is not None and loaded["version"] == 0
-                if wait:
-                    assert first_wrote.wait(20)
-                harness.sagas.update(conn, row(status=status), loaded["version"])
-                if not wait:
-                    first_wrote.set()
-        except ConcurrencyError:
-            with lock:
-                results.append("conflict")
-            return
-        with lock:
-            results.append(status)
+                assert loaded is not None
+                results.append(f"read {loaded['version']}")
+                second_read.set()
+                harness.sagas.update(conn, row(status="COMPENSATING"), loaded["version"])
+            results.append("COMPENSATING")
+        except ConcurrencyError as exc:
+            results.append(f"conflict {exc.expected}->{exc.actual}")
+        finally:
+            second_read.set()
 
     if harness.kind == "postgres":
-        second = threading.Thread(target=write, args=(other, "COMPENSATING", True))
-        second.start()
-        write(harness.store, "COMPLETED", False)
-        second.join(30)
-        assert not second.is_alive()
+        thread = threading.Thread(target=second_writer)
+        with harness.store.transaction() as conn:
+            loaded = harness.sagas.load(conn, "PlaceOrderSaga", "o-1", for_update=True)
+            assert loaded is not None and loaded["version"] == 0
+            harness.sagas.update(conn, row(status="COMPLETED"), 0)
+            thread.start()
+            assert second_read.wait(20)  # it read version 0: the update is not committed
+        thread.join(30)
+        assert not thread.is_alive()
+        assert results == ["read 0", "conflict 0->1"]
     else:
-        # SQLite: a reader that writes after another commit fails its upgrade; the reload
-        # path (load then update in one immediate transaction) sees the new version.
-        write(harness.store, "COMPLETED", False)
-        first_wrote.set()
+        with other.transaction() as conn:
+            stale = harness.sagas.load(conn, "PlaceOrderSaga", "o-1")
+        assert stale is not None and stale["version"] == 0
+        with harness.store.transaction(immediate=True) as conn:
+            harness.sagas.update(conn, row(status="COMPLETED"), 0)
         with other.transaction(immediate=True) as conn, pytest.raises(ConcurrencyError):
-            harness.sagas.update(conn, row(status="COMPENSATING"), 0)
-        results.append("conflict")
-    assert sorted(results) == ["COMPLETED", "conflict"]
+            harness.sagas.update(conn, row(status="COMPENSATING"), stale["version"])
     with harness.store.transaction() as conn:
         loaded = harness.sagas.load(conn, "PlaceOrderSaga", "o-1")
     assert loaded is not None and (loaded["status"], loaded["version"]) == ("COMPLETED", 1)
