@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eventgen.diagnostics import Diagnostic, Loc, error
+from eventgen.ir import naming
 from eventgen.ir.model import Expr, Field, Project
 from eventgen.rules.checks_flows import Checker
 from eventgen.rules.registry import Rule, declare
@@ -43,12 +44,25 @@ def _sagas(c: Checker) -> None:
                     )
                 )
             after_pivot = False
+            python_names: dict[str, str] = {}  # the generated functions' part: `a-b` is `a_b`
             for step in saga.steps:
+                other = python_names.get(naming.snake(step.name))
                 if step.name in names:
                     c.found.append(
                         error("E0805", step.loc, f"step name `{step.name}` is used twice")
                     )
+                elif other is not None:
+                    c.found.append(
+                        error(
+                            "E0805",
+                            step.loc,
+                            f"step names `{other}` and `{step.name}` are the same Python name "
+                            f"`{naming.snake(step.name)}` in the generated saga module",
+                            "rename one of them",
+                        )
+                    )
                 names.add(step.name)
+                python_names.setdefault(naming.snake(step.name), step.name)
                 # No check for a send step without a timeout: the resolver gives every send
                 # step its own `timeout:` or defaults.timeout (built in: 30s).
                 c.targets(step.payload, c.fields_of(step.command), step.loc, step.command)
@@ -148,7 +162,13 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
 
 # The codes these checks report, composed into the ruleset by eventgen.rules.catalog.
 RULES: tuple[Rule, ...] = (
-    declare("E0805", "error", "rule", "saga step names are not unique", check_sagas),
+    declare(
+        "E0805",
+        "error",
+        "rule",
+        "saga step names are not unique (also once `-` reads as `_`)",
+        check_sagas,
+    ),
     declare(
         "E0806", "error", "rule", "saga correlation or save target is not in `data`", check_sagas
     ),

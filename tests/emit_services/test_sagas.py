@@ -428,6 +428,7 @@ def test_validate_and_build_find_the_saga_errors(tmp_path: Path) -> None:
         ("E0835", "orders.yaml", 71),  # ConfirmOrder's `note`
         ("E0834", "orders.yaml", 73),  # ArchiveOrder: no aggregate handles it
         ("E0833", "stock.yaml", 28),  # RestockSaga in a context without an outbox
+        ("E0805", "stock.yaml", 45),  # `refill-again` and `refill_again`: one Python name
     }
     assert sorted(d["code"] for d in validated).count("E0837") == 2
     assert not (tmp_path / "b").exists()  # nothing written
