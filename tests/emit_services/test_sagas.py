@@ -439,3 +439,18 @@ def test_the_positive_case_has_none(tmp_path: Path) -> None:
     assert code == 0 and not {d["code"] for d in found} & NEW_CODES
     project, diagnostics = load_project(HOSTILE)
     assert project is not None, diagnostics
+
+
+def test_manifest_takes_the_choreography_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`choreographies` is what eventgen.emit.services.reactions.choreography_entries returns
+    (task D's), and [] while that function does not exist."""
+    from eventgen.emit.services import manifest, reactions
+
+    project = _example()
+    entry = {"name": "OrderFulfilment", "context": "shipping"}
+    monkeypatch.setattr(reactions, "choreography_entries", lambda p: [entry], raising=False)
+    sections = manifest.saga_sections(project)
+    assert sections["choreographies"] == [entry]
+    assert [s["name"] for s in sections["sagas"]] == ["PlaceOrderSaga"]
+    monkeypatch.delattr(reactions, "choreography_entries")
+    assert manifest.saga_sections(project)["choreographies"] == []
