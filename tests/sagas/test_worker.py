@@ -476,3 +476,47 @@ def test_two_workers_on_postgres_fire_each_timer_once(
         assert first.timers_fired + second.timers_fired == 2 * len(orders)
         assert first.started + second.started == len(orders)
         assert first.completed + second.completed == len(orders)
+
+
+def test_duplicate_and_unknown_replies_are_ignored_and_counted(
+    sqlite_world: World, kafka_bootstrap_servers: str
+) -> None:
+    world = sqlite_world
+    reader = Reader(world)
+    order = order_id()
+    try:
+        with (
+            kit.participants(world, kafka_bootstrap_servers, kit.happy) as people,
+            kit.running(world, world.app()) as run,
+        ):
+            kit.begin(world, kafka_bootstrap_servers, order)
+            settle(reader, order, "COMPLETED", run)
+            done = reader.row(order)
+            reserve = people.seen[0]
+            again = kit.Reserved(order=order).envelope(
+                correlation_id=order, causation_id=reserve.event_id
+            )  # the participant answers the same command twice (a new event id)
+            nobody = kit.Reserved(order="o-nobody").envelope(
+                correlation_id="o-nobody", causation_id=uuid.uuid4()
+            )  # a reply for an instance that does not exist
+            r = world.replies_route()
+            kit.produce(
+                kafka_bootstrap_servers,
+                world.replies_topic,
+                [kit.encode(r, again), kit.encode(r, nobody)],
+            )
+            wait_for(lambda: sum(run.app.stats.ignored.values()) == 2, "two ignored replies")
+            run.stop.set()
+            run.thread.join(60)
+            stats = stats_of(run)
+        after = reader.row(order)
+    finally:
+        reader.store.close()
+    assert stats.ignored["unknown reply"] == 1
+    assert sum(stats.ignored.values()) == 2  # the engine says duplicate or stale: both ignored
+    assert stats.replies == 2
+    # Ignored inputs commit too (their inbox rows); the two late replies may arrive in one
+    # consumed batch, which the loop handles in one transaction: counted where it commits.
+    assert stats.transactions in (4, 5)
+    assert after == done  # nothing changed
+    assert "ignored=2" in stats.line()

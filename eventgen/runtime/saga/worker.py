@@ -167,7 +167,7 @@ class SagaApp:
         done = threading.Event()
         thread = threading.Thread(
             target=self._timer_loop,
-            args=(timer_store, done),
+            args=(timer_store, done, config.log_interval_s),
             name=f"saga-timers-{self.definition.name}",
             daemon=True,
         )
@@ -391,8 +391,12 @@ class SagaApp:
 
     # ------------------------------------------------------------------ timer side
 
-    def _timer_loop(self, store: Store, done: threading.Event) -> None:
+    def _timer_loop(self, store: Store, done: threading.Event, log_interval_s: float) -> None:
+        next_line = time.monotonic() + log_interval_s
         while not done.is_set():
+            if time.monotonic() >= next_line:
+                next_line = time.monotonic() + log_interval_s
+                log.info("saga %s progress: %s", self.definition.name, self.stats.line())
             try:
                 # A plain read first: no transaction (no SQLite write lock) when nothing is due.
                 self._refresh_next_due(store)
