@@ -448,6 +448,8 @@ class Choreography:
     reactions: tuple[ChoreographyReaction, ...]
     outcomes_success: tuple[str, ...]
     outcomes_failure: tuple[str, ...]
+    deadline_ms: int = 3_600_000  # a flow still RUNNING this long after its start is OVERDUE
+    doc: str | None = None
     loc: Loc = field(default=NO_LOC, compare=False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from eventgen.rules import (
     checks_aggregates,
+    checks_choreography,
     checks_depth,
     checks_es,
     checks_flows,
@@ -112,5 +113,6 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *checks_topics.RULES,
         *checks_types.RULES,
         *checks_saga_runtime.RULES,
+        *checks_choreography.RULES,
     )
 )

@@ -373,6 +373,7 @@ CHOREOGRAPHY = _obj(
     {
         "doc": {"type": "string"},
         "correlation": {"type": "string"},
+        "deadline": DURATION,
         "started_by": {"type": "string"},
         "reactions": {
             "type": "array",

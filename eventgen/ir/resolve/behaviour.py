@@ -201,6 +201,9 @@ def build_saga(scope: Scope, item: Item, defaults: Defaults) -> Saga:
     )
 
 
+CHOREOGRAPHY_DEADLINE_MS = 3_600_000  # a choreography without `deadline:`: 1h
+
+
 def build_choreography(scope: Scope, item: Item) -> Choreography:
     node = _map(item.node, item.loc)
     ctx = item.context
@@ -251,5 +254,7 @@ def build_choreography(scope: Scope, item: Item) -> Choreography:
         outcomes_failure=tuple(
             r.message for r in _expect(scope, outcomes.get("failure"), ctx, item.loc)
         ),
+        deadline_ms=duration(scope, node, "deadline") or CHOREOGRAPHY_DEADLINE_MS,
+        doc=node.get("doc") if isinstance(node.get("doc"), str) else None,
         loc=item.key_loc,
     )
