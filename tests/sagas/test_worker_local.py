@@ -22,6 +22,7 @@ from eventgen.runtime.es.spec import CommandMeta
 from eventgen.runtime.es.store import EventStore
 from eventgen.runtime.outbox import OutboxWriter
 from eventgen.runtime.saga.codec import load_instance, schema_hash
+from eventgen.runtime.saga.errors import OperatorRefused
 from eventgen.runtime.saga.spec import (
     COMPENSATE,
     COMPLETED,
@@ -34,7 +35,7 @@ from eventgen.runtime.saga.spec import (
     StepSpec,
     Transition,
 )
-from eventgen.runtime.saga.stats import Tally
+from eventgen.runtime.saga.stats import SagaStats, Tally
 from eventgen.runtime.saga.worker import SagaApp, utc_now
 from tests.es import fixtures_aggregate as counters
 from tests.sagas import worker_kit as kit
@@ -192,3 +193,28 @@ def test_a_rejected_local_command_rolls_back_to_its_savepoint_and_compensates(
         log = setup.app.store.log(conn, "CountSaga", order)
     rejected = [entry for entry in log if entry["cause"] == "local rejected"]
     assert rejected and "status == NEW" in " ".join(str(e["detail"]) for e in rejected)
+
+
+def test_operator_commands_apply_in_one_counted_transaction(setup: Setup) -> None:
+    app = setup.app
+    running, done = f"c-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
+    now = utc_now()
+    with setup.store.transaction() as conn:
+        decision = app.machine.start(kit.Begun(order=running), event_id=uuid.uuid4(), now=now)
+        app.apply(conn, None, decision, now=now)
+    start_and_reserve(setup, done)  # COMPLETED
+    app.stats = SagaStats()
+    aborted = app.act(setup.store, running, "abort", actor="ann", reason="customer called")
+    assert aborted.status == "COMPENSATING"
+    assert stored(setup, running)["version"] == 1
+    with pytest.raises(OperatorRefused) as refused:
+        app.act(setup.store, done, "abort", actor="ann", reason="too late")
+    assert refused.value.status == "COMPLETED"
+    with pytest.raises(KeyError):
+        app.act(setup.store, "nobody", "resume", actor="ann", reason="?")
+    assert (app.stats.transactions, app.stats.operator) == (1, 1)  # the refused ones rolled back
+    with setup.store.transaction() as conn:
+        log = app.store.log(conn, "CountSaga", running)
+    entry = next(e for e in log if e["cause"] == "operator abort")
+    assert (entry["actor"], entry["reason"]) == ("ann", "customer called")
+    assert stored(setup, done)["status"] == "COMPLETED"

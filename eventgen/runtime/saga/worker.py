@@ -154,7 +154,7 @@ class SagaApp:
         self.stats = SagaStats()
         self._idle_exit_s = idle_exit_s
         self._last_fired = 0.0
-        timer_store = self._open_store(config)
+        timer_store = self.open_store(config)
         try:
             with timer_store.transaction(immediate=True) as conn:
                 self.ensure_schema(conn)
@@ -211,7 +211,8 @@ class SagaApp:
                 "(idempotency: sqlite or postgres, the outbox's)"
             )
 
-    def _open_store(self, config: RuntimeConfig) -> Store:
+    def open_store(self, config: RuntimeConfig) -> Store:
+        """A connection to the saga's store (the consumer's idempotency store, the outbox's)."""
         kind = self.consumer_spec.idempotency
         assert kind in ("sqlite", "postgres")
         try:
@@ -388,6 +389,35 @@ class SagaApp:
             yield conn, tally
         tally.operator += 1
         self.stats.committed(tally)
+
+    def act(
+        self,
+        store: Store,
+        saga_id: str,
+        action: str,
+        *,
+        actor: str,
+        reason: str,
+        now: datetime | None = None,
+    ) -> SagaInstance:
+        """An operator command (resume | retry-step | skip-step | abort) on one instance, in
+        one transaction on `store`: load (locked), `on_operator`, `apply`; the instance as
+        stored. Raises KeyError when there is no such instance, OperatorRefused (nothing
+        changed) when its status does not allow the action, SagaDataError when its stored
+        data no longer loads. Counted in `stats` (transactions, operator) when it commits."""
+        now = now or utc_now()
+        with self.operate(store) as (conn, tally):
+            self.store.ensure_schema(conn)
+            found = self.store.load(conn, self.definition.name, saga_id, for_update=True)
+            if found is None:
+                raise KeyError(f"no {self.definition.name} instance {saga_id!r}")
+            instance = load_instance(self.definition, found)
+            decision = self.machine.on_operator(
+                instance, action, actor=actor, reason=reason, now=now
+            )
+            stored = self.apply(conn, instance, decision, now=now, tally=tally)
+        assert stored is not None
+        return stored
 
     # ------------------------------------------------------------------ timer side
 
