@@ -315,3 +315,5 @@ def test_due_timers_of_one_saga_type(harness: Harness) -> None:
         assert sagas.next_due(conn, saga="PlaceOrderSaga") == T0
         assert sagas.next_due(conn) == early
         assert sagas.next_due(conn, saga="NoSuchSaga") is None
+        assert sagas.next_due(conn, after=early) == T0
+        assert sagas.next_due(conn, saga="PlaceOrderSaga", after=T0) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -218,3 +219,26 @@ def test_operator_commands_apply_in_one_counted_transaction(setup: Setup) -> Non
     entry = next(e for e in log if e["cause"] == "operator abort")
     assert (entry["actor"], entry["reason"]) == ("ann", "customer called")
     assert stored(setup, done)["status"] == "COMPLETED"
+
+
+def test_the_timer_side_skips_an_instance_whose_data_no_longer_loads(setup: Setup) -> None:
+    app = setup.app
+    bad, good = f"c-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
+    now = utc_now()
+    with setup.store.transaction() as conn:
+        for order in (bad, good):
+            decision = app.machine.start(kit.Begun(order=order), event_id=uuid.uuid4(), now=now)
+            app.apply(conn, None, decision, now=now)  # reserve sent, its 5 s timeout set
+        table = setup.world.tables().instances
+        mark = "%s" if setup.store.dialect == "postgres" else "?"
+        conn.execute(f'UPDATE "{table}" SET data_hash = {mark} WHERE saga_id = {mark}', ("x", bad))
+    before = stored(setup, bad)
+    app.stats = SagaStats()
+    later = now + timedelta(seconds=10)
+    assert app.fire_due(setup.store, now=later) == 1  # the good one's timeout
+    assert app.fire_due(setup.store, now=later) == 0  # the bad one stays skipped
+    assert (app.stats.timers_fired, app.stats.transactions) == (1, 1)
+    assert stored(setup, bad) == before
+    assert stored(setup, good)["version"] == 1
+    with setup.store.transaction() as conn:
+        assert [t.kind for t in app.store.timers(conn, "CountSaga", bad)] == ["timeout"]

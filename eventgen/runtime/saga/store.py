@@ -295,15 +295,23 @@ class SagaStore:
         rows = conn.execute(sql, params).fetchall()
         return [(str(found[0]), str(found[1]), _timer(found[2:])) for found in rows]
 
-    def next_due(self, conn: Any, *, saga: str | None = None) -> datetime | None:
-        """The earliest due_at of the timers (of one saga type), or None (a read, no lock)."""
-        if saga is None:
-            found = conn.execute(f"SELECT MIN(due_at) FROM {self._timers}").fetchone()
-        else:
-            mark = _mark(dialect_of(conn) == "postgres")
-            found = conn.execute(
-                f"SELECT MIN(due_at) FROM {self._timers} WHERE saga = {mark}", (saga,)
-            ).fetchone()
+    def next_due(
+        self, conn: Any, *, saga: str | None = None, after: datetime | None = None
+    ) -> datetime | None:
+        """The earliest due_at of the timers (of one saga type, due after `after`), or None
+        (a read, no lock)."""
+        pg = dialect_of(conn) == "postgres"
+        mark = _mark(pg)
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if saga is not None:
+            where.append(f"saga = {mark}")
+            params.append(saga)
+        if after is not None:
+            where.append(f"due_at > {mark}")
+            params.append(_moment(after, pg))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        found = conn.execute(f"SELECT MIN(due_at) FROM {self._timers}{clause}", params).fetchone()
         return None if found is None or found[0] is None else _read_moment(found[0])
 
 

@@ -104,7 +104,6 @@ class SagaApp:
             cls = self.messages.get(name)
             if cls is not None and (name == definition.started_by or name in self._replies()):
                 self.app.on(cls)(self._handler)
-        self._schema_conns: set[int] = set()
         self._idle_exit_s: float | None = None
         self._next_due: datetime | None = None
         self._last_fired = 0.0  # time.monotonic() of the last timer fired
@@ -431,8 +430,7 @@ class SagaApp:
                 # A plain read first: no transaction (no SQLite write lock) when nothing is due.
                 self._refresh_next_due(store)
                 due = self._next_due
-                if due is not None and due <= utc_now():
-                    self.fire_due(store, done=done)
+                if due is not None and due <= utc_now() and self.fire_due(store, done=done):
                     self._refresh_next_due(store)
             except Exception:
                 log.exception("saga %s: the timer poll failed", self.definition.name)
@@ -440,14 +438,22 @@ class SagaApp:
 
     def _refresh_next_due(self, store: Store) -> None:
         """The earliest due timer of this saga type (read outside a transaction: the store's
-        connection is in autocommit mode between transactions)."""
-        self._next_due = self.store.next_due(store.connection, saga=self.definition.name)
+        connection is in autocommit mode between transactions). Timers of instances this
+        process skips (their data does not load) do not count: an idle exit does not wait
+        for them."""
+        name = self.definition.name
+        due = self.store.next_due(store.connection, saga=name)
+        if due is not None and self._bad and due <= utc_now():
+            due = self.store.next_due(store.connection, saga=name, after=utc_now())
+        self._next_due = due
 
     def fire_due(
         self, store: Store, *, now: datetime | None = None, done: threading.Event | None = None
     ) -> int:
         """Fire the timers due at `now` (default: the clock at each one), at most
-        `timer_batch`, each in its own transaction on `store`; how many fired."""
+        `timer_batch`, each in its own transaction on `store`; how many fired. A timer of an
+        instance whose stored data no longer loads is logged once and left alone (this
+        process skips that instance until it restarts: migrate the data, then restart)."""
         fired = 0
         for _ in range(self.timer_batch):
             if done is not None and done.is_set():
@@ -455,45 +461,49 @@ class SagaApp:
             tally = Tally()
             try:
                 with store.transaction(immediate=True) as conn:
-                    hit = self._fire_one(conn, now or utc_now(), tally)
+                    outcome = self._fire_one(conn, now or utc_now(), tally)
             except ConcurrencyError:
                 self.stats.conflict()
                 continue
-            if not hit:
+            if outcome == "none":
                 break
+            if outcome == "skipped":
+                continue
             fired += 1
             self._last_fired = time.monotonic()
             self.stats.committed(tally)
         return fired
 
-    def _fire_one(self, conn: Any, now: datetime, tally: Tally) -> bool:
-        """One due timer in `conn`'s transaction; False when none is due."""
+    def _fire_one(self, conn: Any, now: datetime, tally: Tally) -> str:
+        """One due timer in `conn`'s transaction: "fired", "skipped" (its instance's data
+        does not load) or "none" (nothing due)."""
         name = self.definition.name
         due = self.store.due_timers(conn, now, len(self._bad) + 1, saga=name)
         chosen = next(((s, i, t) for s, i, t in due if (s, i) not in self._bad), None)
         if chosen is None:
-            return False
+            return "none"
         saga, saga_id, timer = chosen
-        tally.timers_fired += 1
         found = self.store.load(conn, saga, saga_id, for_update=True)
         if found is None:
             self.store.delete_timer(conn, saga, saga_id, timer.kind)
+            tally.timers_fired += 1
             tally.ignored["orphan timer"] += 1
-            return True
+            return "fired"
         try:
             instance = load_instance(self.definition, found)
         except SagaDataError as exc:
             self._bad.add((saga, saga_id))
             log.error("saga %s %s: timer %s not fired: %s", saga, saga_id, timer.kind, exc)
-            return True
+            return "skipped"
+        tally.timers_fired += 1
         decision = self.machine.on_timer(instance, timer, now=now)
         if decision.instance is None:
             self.store.delete_timer(conn, saga, saga_id, timer.kind)
             tally.ignored[decision.ignored or "stale timer"] += 1
-            return True
+            return "fired"
         decision = _without(decision, timer)
         self.apply(conn, instance, decision, now=now, tally=tally)
-        return True
+        return "fired"
 
 
 # ---------------------------------------------------------------------- the consumer inside
