@@ -9,7 +9,10 @@ Run one app per process:
 
 The three stream consumers use the `postgres` idempotency store: `ctx.db` is the psycopg
 connection whose transaction also writes the inbox row, so a redelivered command never reserves
-twice. A command sent again (a new event id, e.g. the saga retrying after a timeout) is answered
+twice. commit-dispatched-stock and release-refunded-stock run the OrderFulfilment
+choreography's generated Reactions (shop_events.inventory_reactions): they turn
+ShipmentDispatched into CommitStock and PaymentRefunded into ReleaseStock, which
+inventory-command-handler then carries out. A command sent again (a new event id, e.g. the saga retrying after a timeout) is answered
 from the table with the same reservation. Replies go out through `ctx.publish`; under
 at-least-once they are acknowledged by Kafka before the transaction commits, so a crash in
 between repeats the command (answered from the table again), never loses the reply.
@@ -42,17 +45,21 @@ from shop_events.inventory import (
     Warehouse,
 )
 from shop_events.inventory_app import (
-    CommitDispatchedStockContext,
     InventoryCommandHandlerContext,
-    ReleaseRefundedStockContext,
     StockLedgerBatch,
     commit_dispatched_stock,
     inventory_command_handler,
     release_refunded_stock,
     stock_ledger,
 )
+from shop_events.inventory_reactions import (
+    commit_stock_on_shipment_dispatched,
+    release_stock_on_payment_refunded,
+)
 from shop_events.payments import PaymentRefunded
 from shop_events.shipping import ShipmentDispatched
+
+from eventgen.runtime.app.context import Context
 
 __all__ = [
     "NoReservation",
@@ -238,14 +245,20 @@ def on_commit_stock(command: CommitStock, ctx: InventoryCommandHandlerContext) -
 # -- the OrderFulfilment choreography's inventory reactions -----------------------------------
 
 
-@commit_dispatched_stock.on(ShipmentDispatched)
-def on_shipment_dispatched(event: ShipmentDispatched, ctx: CommitDispatchedStockContext) -> None:
-    ctx.publish(commit(ctx.db, event.order_id, None))
+# The generated Reactions (shop_events.inventory_reactions) run these in their consumers
+# (commit-dispatched-stock, release-refunded-stock) and publish the returned command with the
+# flow's correlation id; inventory-command-handler then commits or releases the stock and
+# replies StockCommitted / StockReleased, the choreography's outcomes.
 
 
-@release_refunded_stock.on(PaymentRefunded)
-def on_payment_refunded(event: PaymentRefunded, ctx: ReleaseRefundedStockContext) -> None:
-    ctx.publish(release(ctx.db, event.order_id, None))
+@commit_stock_on_shipment_dispatched.handler
+def on_shipment_dispatched(event: ShipmentDispatched, ctx: Context[Any]) -> CommitStock | None:
+    return CommitStock(order_id=event.order_id)
+
+
+@release_stock_on_payment_refunded.handler
+def on_payment_refunded(event: PaymentRefunded, ctx: Context[Any]) -> ReleaseStock | None:
+    return ReleaseStock(order_id=event.order_id)
 
 
 # -- stock-ledger: exactly-once, batch, no idempotency store ----------------------------------

@@ -52,7 +52,10 @@ from shop_events.payments_app import (
     payment_command_handler,
     refund_orders,
 )
+from shop_events.payments_reactions import refund_payment_on_shipment_failed
 from shop_events.shipping import ShipmentFailed
+
+from eventgen.runtime.app.context import Context
 
 __all__ = [
     "GatewayUnavailable",
@@ -232,8 +235,10 @@ def on_order_cancelled(event: OrderCancelled, ctx: RefundOrdersContext) -> None:
         ctx.publish(RefundPayment(order_id=event.order_id, reason=reason))
 
 
-@refund_orders.on(ShipmentFailed)
-def on_shipment_failed(event: ShipmentFailed, ctx: RefundOrdersContext) -> None:
-    if _captured(ctx.db, event.order_id):
-        reason = f"shipment failed: {event.reason}"[:500]
-        ctx.publish(RefundPayment(order_id=event.order_id, reason=reason))
+@refund_payment_on_shipment_failed.handler
+def on_shipment_failed(event: ShipmentFailed, ctx: Context[Any]) -> RefundPayment | None:
+    """OrderFulfilment's reaction (shop_events.payments_reactions), run in refund-orders: the
+    Reaction publishes the RefundPayment with the flow's correlation id; None: nothing to do."""
+    if not _captured(ctx.db, event.order_id):
+        return None
+    return RefundPayment(order_id=event.order_id, reason=f"shipment failed: {event.reason}"[:500])

@@ -45,7 +45,6 @@ from shop_events.shipping import (
 )
 from shop_events.shipping_app import (
     CarrierWebhookNormaliserBatch,
-    ShipConfirmedOrdersContext,
     ShippingCommandHandlerContext,
     TrackingPushNotificationsContext,
     carrier_webhook_normaliser,
@@ -53,6 +52,9 @@ from shop_events.shipping_app import (
     shipping_command_handler,
     tracking_push_notifications,
 )
+from shop_events.shipping_reactions import ship_order_on_order_confirmed
+
+from eventgen.runtime.app.context import Context
 
 __all__ = [
     "book_slot",
@@ -195,9 +197,11 @@ def on_ship_order(command: ShipOrder, ctx: ShippingCommandHandlerContext) -> Non
 # -- ship-confirmed-orders: the OrderFulfilment choreography starts here ----------------------
 
 
-@ship_confirmed_orders.on(OrderConfirmed)
-def on_order_confirmed(event: OrderConfirmed, ctx: ShipConfirmedOrdersContext) -> None:
-    ctx.publish(ShipOrder(order_id=event.order_id))
+@ship_order_on_order_confirmed.handler
+def on_order_confirmed(event: OrderConfirmed, ctx: Context[Any]) -> ShipOrder | None:
+    """The generated Reaction runs this in ship-confirmed-orders and publishes the ShipOrder
+    with the flow's correlation id (the order id); shipping-command-handler then ships it."""
+    return ShipOrder(order_id=event.order_id)
 
 
 # -- carrier-webhook-normaliser: exactly-once, batch, no store --------------------------------
