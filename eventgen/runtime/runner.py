@@ -10,7 +10,9 @@ the `stop` event the object's loop watches; a second signal ends the process at 
 
 `python -m eventgen.runtime projections rebuild MODULE:ATTR` calls the projector's `rebuild()`
 with the same settings and signals (a signal stops it before the swap); progress lines go to
-stdout.
+stdout. `saga ...` (list, show and operator actions on saga instances) and `flows ...`
+(choreography flows) hand their arguments to eventgen.runtime.saga.operator and
+eventgen.runtime.saga.flows_cli, which have their own exit codes.
 
 Exit codes: 0 after a graceful stop (signal, --max-messages, --idle-exit); 2 for bad usage and
 for errors the operator fixes before retrying (a module that does not import, a name that is not
@@ -54,6 +56,18 @@ CONFIG_FLAGS = (
     "connect_timeout_s",
     "log_interval_s",
 )
+
+# Commands whose arguments another module parses: `saga ...` (the saga operator commands)
+# and `flows ...` (choreography flows); imported on use, so a missing one fails alone.
+DELEGATED = {
+    "saga": "eventgen.runtime.saga.operator",
+    "flows": "eventgen.runtime.saga.flows_cli",
+}
+DELEGATED_HELP = {
+    "saga": "saga instances: saga list|show|resume|retry-step|skip-step|abort MODULE:ATTR "
+    "(saga --help)",
+    "flows": "choreography flows: flows list MODULE:ATTR (flows --help)",
+}
 
 log = logging.getLogger("eventgen.runtime.runner")
 
@@ -326,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="python -m eventgen.runtime",
         description="Run generated eventgen apps and relays; rebuild projections; operate "
-        "dead-letter topics.",
+        "dead-letter topics, saga instances and choreography flows.",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runp = commands.add_parser(
@@ -370,11 +384,28 @@ def parser() -> argparse.ArgumentParser:
     dlq = commands.add_parser("dlq", help="dead-letter topics: dlq replay --help")
     dlq.add_argument("action", choices=("replay",))
     dlq.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the action")
+    for command, help_text in DELEGATED_HELP.items():
+        delegated = commands.add_parser(command, help=help_text, add_help=False)
+        delegated.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the command")
     return top
 
 
+def delegate(command: str, argv: Sequence[str]) -> int:
+    """`saga ...` and `flows ...`: the module's own `main(argv, prog=...)` parses the rest."""
+    module_name = DELEGATED[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        return _fail(f"{command} is not available: {_one_line(exc)}")
+    code: int = module.main(list(argv), prog=f"python -m eventgen.runtime {command}")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:  # its own parser, `--help` and flags included
+        return delegate(argv[0], argv[1:])
+    args = parser().parse_args(argv)
     if args.command == "dlq":
         try:
             replay = importlib.import_module("eventgen.runtime.failures.replay")
