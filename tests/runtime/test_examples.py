@@ -12,6 +12,7 @@ consumer groups are shared by every run, so the tests pick their records out by 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import sqlite3
@@ -421,9 +422,10 @@ def test_stock_ledger_publishes_levels_exactly_once(shop: Shop) -> None:
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_cancelled_order_is_refunded_and_its_stock_released(shop: Shop) -> None:
-    """OrderFulfilment's failure path across three apps: refund-orders turns OrderCancelled
-    into RefundPayment, payments refunds (PaymentRefunded), release-refunded-stock gives the
-    reservation back (StockReleased)."""
+    """OrderFulfilment's failure path across four apps: refund-orders turns OrderCancelled
+    into RefundPayment, payments refunds (PaymentRefunded), release-refunded-stock's generated
+    Reaction turns that into ReleaseStock, and inventory-command-handler gives the reservation
+    back (StockReleased)."""
     inv, pay, orders = (shop.module(n) for n in ("inventory", "payments", "orders"))
     eur = orders.Money(amount=Decimal("19.00"), currency="EUR")
     order, never_charged = uuid.uuid4(), uuid.uuid4()
@@ -459,10 +461,11 @@ def test_cancelled_order_is_refunded_and_its_stock_released(shop: Shop) -> None:
         shop.start("payments_service:refund_orders", "--idle-exit", "20"),
         shop.start("payments_service:payment_command_handler", "--idle-exit", "20"),
         shop.start("inventory_service:release_refunded_stock", "--idle-exit", "20"),
+        shop.start("inventory_service:inventory_command_handler", "--idle-exit", "20"),
     ]
     outputs = [finish(p) for p in chain]
     logs = "\n".join(o[-2000:] for o in outputs)
-    assert [p.returncode for p in chain] == [0, 0, 0], logs
+    assert [p.returncode for p in chain] == [0, 0, 0, 0], logs
 
     payments = replies(shop, shop.module("payments_app").ROUTE_PAYMENTS_PAYMENT_EVENTS,
                        {order, never_charged})  # fmt: skip
@@ -474,8 +477,15 @@ def test_cancelled_order_is_refunded_and_its_stock_released(shop: Shop) -> None:
     assert types_of(stock[order]) == ["StockReserved", "StockReleased"], logs
     reserved, released = (e.payload for e in stock[order])
     assert released.reservation_id == reserved.reservation_id
-    # The release's cause chain: PaymentRefunded caused it, RefundPayment caused that.
-    assert stock[order][1].causation_id == payments[order][1].event_id
+    # The release's cause chain: the reaction's ReleaseStock caused it (with the flow's
+    # correlation id, the order id), PaymentRefunded caused that.
+    commands = replies(shop, shop.module("inventory_app").ROUTE_INVENTORY_INVENTORY_COMMANDS,
+                       {order})  # fmt: skip
+    release = [e for e in commands[order] if type(e.payload).__name__ == "ReleaseStock"]
+    assert len(release) == 1, types_of(commands[order])
+    assert release[0].causation_id == payments[order][1].event_id
+    assert release[0].correlation_id == str(order)
+    assert stock[order][1].causation_id == release[0].event_id
     assert shop.sql("SELECT sum(reserved) FROM shop_stock WHERE sku = 'TEE-BLK-M'") == [(0,)]
     assert shop.sql("SELECT status FROM shop_payments WHERE order_id = %s", order) == [
         ("refunded",)
@@ -581,58 +591,160 @@ def test_carrier_callbacks_become_tracking_updates_and_pushes(shop: Shop) -> Non
     assert f"push to the customer of order {order}: parcel DELIVERED" in outputs[1]
 
 
+README_APPS = [  # examples/README.md, "Run the shop locally", in its order
+    "shop_events.orders_aggregates:order_command_handler",
+    "shop_events.orders_app:relay",
+    "shop_events.orders_projections:order_summary",
+    "shop_events.orders_sagas:place_order_saga",
+    "inventory_service:inventory_command_handler",
+    "inventory_service:commit_dispatched_stock",
+    "payments_service:payment_command_handler",
+    "shipping_service:shipping_command_handler",
+    "shipping_service:ship_confirmed_orders",
+    "shop_events.shipping_reactions:order_fulfilment_tracker",
+]
+SAGA = "shop_events.orders_sagas:place_order_saga"
+TRACKER = "shop_events.shipping_reactions:order_fulfilment_tracker"
+
+
+def place_order(shop: Shop, *args: str) -> tuple[subprocess.CompletedProcess[str], uuid.UUID]:
+    """examples/shop/place_order.py with `args`; its run and the order id it printed."""
+    placed = subprocess.run(
+        [sys.executable, str(EXAMPLES / "place_order.py"), "--wait", "120", *args],
+        cwd=shop.work, env=shop.env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    first = placed.stdout.splitlines()[:1]
+    assert first and first[0].startswith("order "), placed.stdout + placed.stderr
+    return placed, uuid.UUID(first[0].split()[1])
+
+
+def runtime_json(shop: Shop, *args: str) -> Any:
+    """`python -m eventgen.runtime <args> --format json`, parsed (exit 0 required)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "eventgen.runtime", *args, "--format", "json"],
+        cwd=shop.work, env=shop.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def received(stdout: str) -> list[str]:
+    """The record types place_order.py printed (`<-` events, `->` commands), in order."""
+    return [
+        line.split(maxsplit=1)[1].split(":")[0]
+        for line in stdout.splitlines()
+        if line.startswith(("  <- ", "  -> "))
+    ]
+
+
+def replies_logged(shown: dict[str, Any]) -> list[str]:
+    """The reply types named by the causes of a saga's log (`saga show` JSON: "reply
+    inventory.StockReserved"), in order, each once per reply (a reply may log several
+    transitions)."""
+    found: list[str] = []
+    for entry in shown["log"]:
+        words = str(entry["cause"]).split()
+        reply = len(words) == 2 and words[0] == "reply" and words[1].split(".")[0] in CONTEXTS
+        if reply and (not found or found[-1] != words[1]):
+            found.append(words[1])
+    return found
+
+
+CONTEXTS = ("orders", "inventory", "payments", "shipping")
+
+
 @pytest.mark.kafka
 @pytest.mark.postgres
 def test_place_order_runs_the_readme_flow(shop: Shop) -> None:
-    """The README's demo: eight apps, place_order.py, the order placed on the Order aggregate,
-    shipped, its stock committed, and its summary read back from the OrderSummary projection."""
-    apps = [
-        "shop_events.orders_aggregates:order_command_handler",
-        "shop_events.orders_app:relay",
-        "shop_events.orders_projections:order_summary",
-        "inventory_service:inventory_command_handler",
-        "inventory_service:commit_dispatched_stock",
-        "payments_service:payment_command_handler",
-        "shipping_service:shipping_command_handler",
-        "shipping_service:ship_confirmed_orders",
-    ]
-    # --idle-exit only as a backstop: the test stops them with SIGTERM once the order is done.
-    processes = [shop.start(a, "--idle-exit", "120", "--max-messages", "5000") for a in apps]
+    """The README's demo: its apps (the generated PlaceOrderSaga worker and the OrderFulfilment
+    flow tracker among them), place_order.py twice: an order the saga COMPLETES (confirmed on
+    the Order aggregate by its local step, shipped, its stock committed, its summary read back
+    from the OrderSummary projection, its flow SUCCEEDED) and a declined one it COMPENSATES
+    (slot and stock released)."""
+    # --idle-exit only as a backstop: the test stops them with SIGTERM once the orders are done.
+    processes = [shop.start(a, "--idle-exit", "300", "--max-messages", "5000") for a in README_APPS]
     try:
-        placed = subprocess.run(
-            [sys.executable, str(EXAMPLES / "place_order.py"), "--wait", "60"],
-            cwd=shop.work, env=shop.env, capture_output=True, text=True, timeout=400,
+        happy, happy_id = place_order(shop)
+        declined, declined_id = place_order(shop, "--amount", "5.13")
+        saga_happy = runtime_json(shop, "saga", "show", SAGA, str(happy_id))
+        saga_declined = runtime_json(shop, "saga", "show", SAGA, str(declined_id))
+        flows = runtime_json(shop, "flows", "list", TRACKER)
+        refused = subprocess.run(
+            [sys.executable, "-m", "eventgen.runtime", "saga", "abort", SAGA, str(happy_id),
+             "--reason", "too late"],
+            cwd=shop.work, env=shop.env, capture_output=True, text=True, timeout=120,
             check=False,
         )  # fmt: skip
     finally:
         outputs = stop(processes)
-    logs = "\n".join(o[-2000:] for o in outputs)
-    assert placed.returncode == 0, placed.stdout + placed.stderr + logs
-    lines = placed.stdout.splitlines()
-    received = [line.split("<-")[1].split(":")[0].strip() for line in lines if "<-" in line]
-    # place_order.py waits for each of these before it sends the next command, so their order
-    # is fixed; OrderConfirmed (from the relay) and ShipmentDispatched arrive in either order.
-    assert received[:4] == [
-        "orders.OrderPlaced",
+    logs = "\n".join(f"== {a}\n{o[-2000:]}" for a, o in zip(README_APPS, outputs, strict=True))
+    assert happy.returncode == 0, happy.stdout + happy.stderr + logs
+    assert declined.returncode == 0, declined.stdout + declined.stderr + logs
+
+    # The saga's commands and the participants' replies, as place_order.py read them from
+    # their topics (in no order across topics), and, in order, as the saga's log recorded them.
+    seen = received(happy.stdout)
+    for kind in ("orders.OrderPlaced", "inventory.ReserveStock", "inventory.StockReserved",
+                 "shipping.BookDeliverySlot", "shipping.DeliverySlotBooked", "payments.ChargeCard",
+                 "payments.CardCharged", "orders.OrderConfirmed", "shipping.ShipOrder",
+                 "shipping.ShipmentDispatched", "inventory.StockCommitted"):  # fmt: skip
+        assert seen.count(kind) == 1, (kind, happy.stdout)
+    assert replies_logged(saga_happy) == [
         "inventory.StockReserved",
         "shipping.DeliverySlotBooked",
         "payments.CardCharged",
-    ], placed.stdout
-    assert sorted(received[4:]) == [
-        "inventory.StockCommitted",
-        "orders.OrderConfirmed",
-        "shipping.ShipmentDispatched",
-    ], placed.stdout
-    assert lines[-1].startswith("shipped with DHL DHL")
-    # The query, answered from the read model once the projector caught up with the store.
+    ], saga_happy["log"]
+    lines = happy.stdout.splitlines()
+    assert f"   saga PlaceOrderSaga {happy_id}: COMPLETED" in lines, happy.stdout
+    assert lines[-1].startswith("shipped with DHL DHL"), happy.stdout
     summary = [line for line in lines if "GetOrderSummary:" in line]
-    assert len(summary) == 1, placed.stdout
+    assert len(summary) == 1, happy.stdout
     assert "status=CONFIRMED" in summary[0] or "status=PAID" in summary[0], summary
     assert "total=19.00" in summary[0] and "currency=EUR" in summary[0], summary
+
+    # The declined card: the pivot failed, so the slot and the stock are given back, latest
+    # step first; nothing is confirmed or shipped.
+    seen = received(declined.stdout)
+    assert "payments.CardDeclined" in seen, declined.stdout
+    after = seen[seen.index("payments.CardDeclined") :]
+    assert [t for t in after if t.startswith(("shipping.Release", "inventory.Release"))] == [
+        "shipping.ReleaseDeliverySlot",
+        "inventory.ReleaseStock",
+    ], declined.stdout
+    assert "orders.OrderConfirmed" not in seen and "shipping.ShipOrder" not in seen
+    assert replies_logged(saga_declined) == [
+        "inventory.StockReserved",
+        "shipping.DeliverySlotBooked",
+        "payments.CardDeclined",
+        "shipping.DeliverySlotReleased",
+        "inventory.StockReleased",
+    ], saga_declined["log"]
+    assert f"   saga PlaceOrderSaga {declined_id}: COMPENSATED" in declined.stdout.splitlines()
+
+    # The operator command's view of both instances, and the flow tracker's of the shipment.
+    assert (saga_happy["id"], saga_happy["status"]) == (str(happy_id), "COMPLETED"), saga_happy
+    assert saga_happy["data"]["payment_id"], saga_happy
+    assert [e["to"] for e in saga_happy["log"]][-1] == "COMPLETED", saga_happy
+    assert (saga_declined["id"], saga_declined["status"]) == (str(declined_id), "COMPENSATED")
+    # An operator command on a saga in a final status: refused with the status, nothing done.
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "is COMPLETED" in refused.stderr, refused.stderr
+    mine = {f["correlation_id"]: f for f in flows if f["correlation_id"] in {str(happy_id)}}
+    assert mine[str(happy_id)]["status"] == "SUCCEEDED", flows
+    assert str(declined_id) not in {f["correlation_id"] for f in flows}  # never confirmed
+
     assert all(p.returncode == 0 for p in processes), logs
-    # The two mugs left BER1: on hand 5 -> 3, nothing left reserved.
+    # The two mugs left BER1 (on hand 5 -> 3); the declined order's two came back.
     assert shop.sql("SELECT on_hand, reserved FROM shop_stock WHERE sku = 'MUG-001'"
                     " AND warehouse = 'BER1'") == [(3, 0)]  # fmt: skip
+    assert shop.sql("SELECT status FROM shop_reservations WHERE order_id = %s", declined_id) == [
+        ("released",)
+    ]
+    with sqlite3.connect(shop.sqlite) as conn:
+        slots = sorted(conn.execute("SELECT order_id, status FROM shop_slots WHERE order_id IN"
+                                    " (?, ?)", (str(happy_id), str(declined_id))))  # fmt: skip
+    conn.close()
+    assert slots == sorted([(str(happy_id), "shipped"), (str(declined_id), "released")])
 
 
 def test_examples_pass_mypy_strict(shop_build: dict[str, Any]) -> None:
