@@ -156,9 +156,11 @@ def fault_run(harness: Harness) -> Iterator[FaultRun]:
         time.sleep(4.0)
         assert worker.popen.poll() is None, "worker died:\n" + worker.tail()
         h.check_alive()
-        yield FaultRun(ids, final, elapsed)
     finally:
-        worker.stop()
+        code = worker.stop()
+    # Stopped before the tests run: the other tests of this module start workers of their own.
+    assert code == 0, f"worker exit {code}:\n" + worker.tail()
+    yield FaultRun(ids, final, elapsed)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])

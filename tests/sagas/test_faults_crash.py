@@ -7,6 +7,8 @@ show the state of N-1 commits, after it the state of N; the restarted worker the
 saga (forward recovery after the pivot included: the kill after commit 3 leaves ChargeCard out,
 the kill before 4 loses CardCharged's processing) and every participant command was received
 exactly once (the outbox wrote each once; its event id is the deterministic request id).
+The same around the compensation's commits of a declined charge: COMPENSATED after the
+restart, each compensation sent and applied once.
 Step timeouts are 20 s here: longer than a kill and restart take, so a redelivered reply is
 still in time (with 2 s the timeout fires first and the saga rightly compensates).
 """
@@ -19,12 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.sagas.fault_harness import (
-    wait_settled,
-)
+from tests.sagas.fault_harness import FAIL, wait_settled
 from tests.sagas.fault_kit import (
     SLACK_S,
     Harness,
+    applied,
     effects_of,
     explain,
     finish,
@@ -84,6 +85,44 @@ def test_kill_9_at_saga_commit(crash_harness: Harness, tmp_path: Path, mode: str
         assert received(effects, command) == 1, explain(h, order_id)
     assert received(effects, "ReleaseStock") == 0
     assert h.participants.holds(order_id) == {"stock", "slot", "card"}
+
+
+# A declined charge: (status, step) after 4, 5, 6 saga commits (CardDeclined and the first
+# compensation, DeliverySlotReleased and the next, StockReleased).
+DECLINED: dict[int, tuple[str, str | None]] = {
+    3: ("RUNNING", "charge_card"),
+    4: ("COMPENSATING", "book_delivery_slot"),
+    5: ("COMPENSATING", "reserve_stock"),
+    6: ("COMPENSATED", None),
+}
+
+
+@pytest.mark.parametrize("n", [4, 5, 6])
+@pytest.mark.parametrize("mode", ["before", "after"])
+def test_kill_9_while_compensating(
+    crash_harness: Harness, tmp_path: Path, mode: str, n: int
+) -> None:
+    """The charge is declined; the worker dies around each commit of the compensation. After
+    the restart the saga is COMPENSATED and each compensation was sent, and applied, once."""
+    h = crash_harness
+    order_id = kill_run(h, tmp_path, mode, n, {"ChargeCard": FAIL})
+    expected = DECLINED[n - 1] if mode == "before" else DECLINED[n]
+    state = state_of(h, order_id)
+    assert state is not None, explain(h, order_id)
+    assert state[0] == expected[0], explain(h, order_id)
+    if expected[0] != "COMPENSATED":
+        assert state == expected, explain(h, order_id)
+    finish(h, order_id, wanted="COMPENSATED")
+    effects = effects_of(h, order_id)
+    for command in ("ReserveStock", "BookDeliverySlot", "ChargeCard"):
+        assert received(effects, command) == 1, explain(h, order_id)
+    for command, effect in (
+        ("ReleaseDeliverySlot", "release_slot"),
+        ("ReleaseStock", "release_stock"),
+    ):
+        assert received(effects, command) == 1, explain(h, order_id)
+        assert applied(effects, effect) == 1, explain(h, order_id)
+    assert h.participants.holds(order_id) == set()
 
 
 def test_happy_path_has_the_expected_saga_commits(crash_harness: Harness, tmp_path: Path) -> None:
