@@ -120,8 +120,11 @@ def prepare_specs(
                 path.name,
             )
             text = _replace_once(text, "deadline: 15m", f"deadline: {deadline}", path.name)
-            text = text.replace("timeout: 10s", f"timeout: {step_timeout}")
+            # 30s (charge_card) first: a 30s step_timeout must not be counted twice.
             text = _replace_once(text, "timeout: 30s", f"timeout: {step_timeout}", path.name)
+            if text.count("timeout: 10s") != 2:
+                raise AssertionError(f"{path.name}: expected two steps with `timeout: 10s`")
+            text = text.replace("timeout: 10s", f"timeout: {step_timeout}")
             text = _replace_once(
                 text,
                 "retry: {max_attempts: 5, initial: 1s, retry_on: [timeout]}",
