@@ -7,6 +7,7 @@ does.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -454,3 +455,24 @@ def test_dlq_replay_forwards_its_arguments(work: Path) -> None:
     assert "python -m eventgen.runtime dlq replay" in result.stdout
     bad = _runner(work, "dlq", "replay", "--no-such-option")
     assert bad.returncode == 2, bad.stderr
+
+
+def test_saga_and_flows_commands_are_delegated(work: Path) -> None:
+    helped = _runner(work, "saga", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: python -m eventgen.runtime saga")
+    for action in ("list", "show", "resume", "retry-step", "skip-step", "abort"):
+        assert action in helped.stdout
+    listed = _runner(work, "saga", "list", "recorder:app")
+    assert listed.returncode == 2
+    assert "recorder:app is not a saga worker: Recorder has no definition" in listed.stderr
+    assert _runner(work, "saga").returncode == 2  # no action: usage
+    flows = _runner(work, "flows", "--help")
+    if importlib.util.find_spec("eventgen.runtime.saga.flows_cli") is None:  # not written yet
+        assert flows.returncode == 2
+        assert flows.stderr.startswith("error: flows is not available"), flows.stderr
+    else:
+        assert flows.returncode == 0, flows.stderr
+        assert "python -m eventgen.runtime flows" in flows.stdout
+    top = _runner(work, "--help")
+    assert "saga" in top.stdout and "flows" in top.stdout

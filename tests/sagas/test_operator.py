@@ -485,3 +485,25 @@ def test_refused_on_final_statuses_unknown_ids_and_bad_usage(site: Site) -> None
         check=False,
     )
     assert not_saga.returncode == 2 and "is not a saga worker" in not_saga.stderr
+
+
+def test_stored_data_that_no_longer_loads_is_shown_but_not_acted_on(site: Site) -> None:
+    order = site.running()
+    version = site.instance(order).version
+    mark = "%s" if site.kind == "postgres" else "?"
+    table = site.app.definition.tables.instances
+    with site.store.transaction(immediate=True) as conn:
+        conn.execute(
+            f"UPDATE {table} SET data_hash = {mark} WHERE saga_id = {mark}", ("old", str(order))
+        )
+    shown = site.saga("show", str(order), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["data"]["order_id"] == str(order)
+    outbox_before = site.outbox_count()
+    result = site.saga("abort", str(order), "--reason", "stale")
+    assert result.returncode == 1
+    assert f"stored data of {SAGA} {order} no longer matches the spec" in result.stderr
+    assert site.outbox_count() == outbox_before
+    with site.store.transaction() as conn:
+        row = site.app.store.load(conn, SAGA, str(order))
+    assert row is not None and (row["status"], row["version"]) == ("RUNNING", version)
