@@ -14,9 +14,9 @@ event id is already in the row is not appended again):
 - a flow that reached an outcome after it was flagged OVERDUE keeps its `overdue_at`.
 
 A sweep marks RUNNING flows whose `started_at` is older than the deadline OVERDUE
-(`overdue_at` set): once when the tracker starts, then every `sweep_interval_s`, each time in
-its own transaction on its own connection, at most `sweep_batch` rows per statement and
-`sweep_rounds` statements per sweep.
+(`overdue_at` set): once when the tracker starts, then every `sweep_interval_s` and once when
+it stops, each time in its own transaction on its own connection, at most `sweep_batch` rows
+per statement and `sweep_rounds` statements per sweep.
 
 Records of a type the consumer does not handle are skipped by the loop; a record of the
 choreography whose payload lacks the correlation field is ignored (logged, counted).
@@ -36,11 +36,11 @@ from eventgen.runtime.app.consumer import ConsumerApp
 from eventgen.runtime.app.context import Context
 from eventgen.runtime.app.stats import RunStats
 from eventgen.runtime.config import RuntimeConfig, load_config
-from eventgen.runtime.db import Store, dialect_of, ensure_tables
+from eventgen.runtime.db import Store, dialect_of, has_tables, lock_schema
 from eventgen.runtime.errors import StartupError, StoreError
 from eventgen.runtime.model import Message
 from eventgen.runtime.spec import ConsumerSpec
-from eventgen.runtime.sql import iso_utc, quote
+from eventgen.runtime.sql import iso_utc, quote, statements, table_ddl
 from eventgen.runtime.transport import Transport
 
 log = logging.getLogger("eventgen.runtime.flows")
@@ -158,7 +158,11 @@ class FlowTracker:
 
     def ensure_schema(self, conn: Any) -> None:
         """The flows table, on the caller's connection (left alone when it exists)."""
-        ensure_tables(conn, {"flows": self.spec.table})
+        if has_tables(conn, [self.spec.table]):
+            return
+        lock_schema(conn)
+        for statement in statements(table_ddl(dialect_of(conn), "flows", self.spec.table)):
+            conn.execute(statement)
 
     def flows(self, conn: Any, status: str | None = None, *, limit: int = 1000) -> list[Flow]:
         """This choreography's flows, oldest first; `status` filters (RUNNING, SUCCEEDED,
@@ -409,6 +413,7 @@ class FlowTracker:
             if thread.is_alive():
                 log.error("flow %s: the sweep thread did not stop", self.spec.choreography)
             else:
+                self._sweep_once(store)  # the flows that passed their deadline meanwhile
                 store.close()
         self.stats.consumer = consumed
         log.info("flow tracker %s stopped: %s", self.spec.choreography, self.stats.line())
