@@ -41,6 +41,19 @@ def cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|") or " "
 
 
+def prose(text: str) -> str:
+    """A spec doc as Markdown text that cannot end the page's structure: no line opens a
+    code fence (a doc's own ```mermaid would start a block of its own) and no `<` opens HTML
+    (an unclosed `<!--` would hide the rest of the page)."""
+    out = []
+    for line in text.strip().splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            line = line[: len(line) - len(stripped)] + "\\" + stripped
+        out.append(line.replace("<", "&lt;"))
+    return "\n".join(out)
+
+
 def _short(qualified: str) -> str:
     return naming.split_qualified(qualified)[1] if "." in qualified else qualified
 
@@ -278,7 +291,7 @@ def choreography_page(project: Project, ch: Choreography) -> str:
     out = [f"# Choreography {ch.name}", ""]
     out += [f"<!-- {layout.header(_sources(project))} -->", ""]
     if ch.doc:
-        out += [ch.doc.strip(), ""]
+        out += [prose(ch.doc), ""]
     out += [
         (
             f"Context `{ch.context}`, started by `{ch.started_by}`, correlation "
