@@ -63,6 +63,8 @@ _PSEUDO_MESSAGES = frozenset({TIMEOUT, DONE, REJECTED})
 # Where a row may go besides a step name; RETRY only as `target` (it needs an `exhausted`).
 _ENDS = frozenset({COMPLETED, COMPENSATE, NEXT_COMPENSATION, STUCK, FAILED})
 _OUTCOMES = frozenset({"success", "failure", "timeout", "compensated"})
+# Step statuses whose effect may exist, so a compensation undoes them.
+_UNDOABLE = frozenset({"SUCCEEDED", "UNKNOWN", "SKIPPED"})
 
 
 def request_id(saga: str, saga_id: str, step: str, phase: Phase, attempt: int) -> UUID:
@@ -536,9 +538,10 @@ class SagaMachine:
         self._next_compensation(run, why)
 
     def _next_compensation(self, run: _Run, why: str) -> None:
-        """The latest step that succeeded or whose outcome is unknown, or COMPENSATED."""
+        """The latest step that succeeded (an operator's skip-step counts as a success) or
+        whose outcome is unknown, or COMPENSATED."""
         for state in reversed(run.instance.steps):
-            if state.status in ("SUCCEEDED", "UNKNOWN") and self._compensable(state.name):
+            if state.status in _UNDOABLE and self._compensable(state.name):
                 self._compensate(run, state.name, state.compensation_attempts + 1)
                 return
         self._finish(run, "COMPENSATED", run.instance.reason or why)
@@ -655,7 +658,7 @@ class SagaMachine:
         kept = _names(
             s.name
             for s in run.instance.steps
-            if s.status == "SUCCEEDED" and not self._compensable(s.name)
+            if s.status in ("SUCCEEDED", "SKIPPED") and not self._compensable(s.name)
         )
         if kept:
             run.note(f"not compensable, their effect stays: {kept}")
