@@ -9,6 +9,9 @@ UPDATE of `orders_saga_instances`). Right before (`--kill before`) or right afte
 offset commit, no leave-group. Then the runner's own `main` runs with the arguments after `--`.
 No runtime hook is involved: the runtime does not know it is watched.
 
+`--table`, `--verbs` and `--match` choose other commits to count: the orders relay's removal
+of a published batch is `--table order_outbox --verbs DELETE --match "seq = ANY"`.
+
 `--commits FILE` appends one line per saga commit (`<n> <thread name>`), flushed before the
 kill, so a test learns how many saga commits a run made.
 """
@@ -29,11 +32,21 @@ TABLE = "orders_saga_instances"
 class CommitWatch:
     """Counts saga commits and kills the process at the chosen one."""
 
-    def __init__(self, kill: str | None, at: int, commits: str | None, table: str) -> None:
+    def __init__(
+        self,
+        kill: str | None,
+        at: int,
+        commits: str | None,
+        table: str,
+        verbs: tuple[str, ...] = ("INSERT", "UPDATE"),
+        match: str = "",
+    ) -> None:
         self.kill = kill
         self.at = at
         self.commits = commits
         self.table = table
+        self.verbs = verbs
+        self.match = match
         self.count = 0
         self.lock = threading.Lock()
         self.dirty: set[int] = set()  # id() of connections whose open transaction wrote
@@ -41,7 +54,7 @@ class CommitWatch:
     def note(self, conn: Any, statement: Any) -> None:
         text = _text(statement, conn)
         head = text.lstrip()[:6].upper()
-        if head in ("INSERT", "UPDATE") and self.table in text:
+        if head in self.verbs and self.table in text and self.match in text:
             self.dirty.add(id(conn))
 
     def commit(self, conn: Any, do_commit: Callable[[], Any]) -> Any:
@@ -140,8 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--at", type=int, default=0)
     parser.add_argument("--commits")
     parser.add_argument("--table", default=TABLE)
+    parser.add_argument("--verbs", default="INSERT,UPDATE", help="statements that count")
+    parser.add_argument("--match", default="", help="text a counted statement must contain")
     own = parser.parse_args(args[:split])
-    install(CommitWatch(own.kill, own.at, own.commits, own.table))
+    verbs = tuple(v.strip().upper() for v in own.verbs.split(",") if v.strip())
+    install(CommitWatch(own.kill, own.at, own.commits, own.table, verbs, own.match))
     from eventgen.runtime.runner import main as runner_main
 
     return runner_main(args[split + 1 :])

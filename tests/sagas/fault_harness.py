@@ -342,8 +342,17 @@ class Platform:
             )
         return Proc(popen, output)
 
-    def relay(self) -> Proc:
-        return self._spawn(["-m", "eventgen.runtime", "run", RELAY_TARGET], "relay", self.env())
+    def relay(self, *, kill_before_removal: int = 0) -> Proc:
+        """The orders relay; with `kill_before_removal=N` it SIGKILLs itself right before the
+        commit that deletes its N-th published batch (the rows were produced and acked)."""
+        if not kill_before_removal:
+            args = ["-m", "eventgen.runtime", "run", RELAY_TARGET]
+        else:
+            args = ["-m", "tests.sagas.fault_crash", "--kill", "before",
+                    "--at", str(kill_before_removal), "--table", "order_outbox",
+                    "--verbs", "DELETE,UPDATE", "--match", "seq = ANY",
+                    "--", "run", RELAY_TARGET]  # fmt: skip
+        return self._spawn(args, "relay", self.env())
 
     def worker(
         self,

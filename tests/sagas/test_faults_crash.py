@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sagas.fault_harness import FAIL, wait_settled
+from tests.runtime.apps.kit import headers_of, read_all
+from tests.sagas.fault_harness import FAIL, topic_name, wait_settled
 from tests.sagas.fault_kit import (
     SLACK_S,
     Harness,
@@ -143,3 +144,50 @@ def test_happy_path_has_the_expected_saga_commits(crash_harness: Harness, tmp_pa
         code = worker.stop()
     assert code == 0, f"worker exit {code}:\n" + worker.tail()
     assert len(commits.read_text(encoding="utf-8").splitlines()) == HAPPY_COMMITS
+
+
+def test_relay_killed_after_producing_resends_and_the_inbox_dedupes(
+    crash_harness: Harness, tmp_path: Path
+) -> None:
+    """The orders relay dies (kill -9) after ReserveStock was produced and acknowledged but
+    before its outbox row was deleted: the restarted relay sends it again with the same event
+    id (the saga's request id), and the participant's inbox handles it once."""
+    h = crash_harness
+    order_id = uuid.uuid4()
+    h.participants.scripts[order_id] = {}
+    assert h.relay.stop() == 0, h.relay.tail()
+    worker = h.platform.worker()
+    relay = None
+    try:
+        worker_started(worker)
+        h.orders.place(order_id)  # OrderPlaced waits in the outbox: batch 1 of the next relay
+        relay = h.platform.relay(kill_before_removal=2)  # batch 2: ReserveStock
+        code = relay.wait_exit(h.deadline_s)
+        assert code == -9, f"relay exit {code}:\n" + relay.tail() + explain(h, order_id)
+        h.relay = h.platform.relay()
+        final = wait_settled(
+            h.platform.saga_dsn, [str(order_id)], timeout_s=h.deadline_s + SLACK_S,
+            alive=[worker.popen, h.relay.popen],
+        )  # fmt: skip
+        assert final.get(str(order_id), ("missing",))[0] == "COMPLETED", worker.tail() + explain(
+            h, order_id
+        )
+    finally:
+        if relay is not None and relay.popen.poll() is None:
+            relay.popen.kill()
+            relay.popen.wait(30)
+        if h.relay.popen.poll() is not None:
+            h.relay = h.platform.relay()
+        code = worker.stop()
+    assert code == 0, f"worker exit {code}:\n" + worker.tail()
+    topic = topic_name(h.platform.base, "inventory", "inventory-commands")
+    sent = [
+        headers_of(record)
+        for record in read_all(h.platform.bootstrap, topic)
+        if headers_of(record).get("correlation_id") == str(order_id)
+    ]
+    reserve = [head["event_id"] for head in sent if head.get("type") == "inventory.ReserveStock"]
+    assert len(reserve) == 2 and len(set(reserve)) == 1, sent  # the same command twice
+    effects = effects_of(h, order_id)
+    for command in ("ReserveStock", "BookDeliverySlot", "ChargeCard"):
+        assert received(effects, command) == 1, explain(h, order_id)
