@@ -152,3 +152,10 @@ def test_wrong_handler_is_a_mypy_error(example_build: Path, name: str) -> None:
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     assert errors and all(e.startswith(f"{module}:8: error:") for e in errors), done.stdout
     assert any("arg-type" in e for e in errors), done.stdout
+
+
+def test_tracker_is_runnable_by_the_runner(shipping: ModuleType) -> None:
+    from eventgen.runtime import runner
+
+    target = "shop_events.shipping_reactions:order_fulfilment_tracker"
+    assert runner.resolve(target) is shipping.order_fulfilment_tracker
