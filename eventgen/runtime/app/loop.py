@@ -135,8 +135,7 @@ class Loop(Offsets):
                     break
                 self._resume_due()
                 want = min(CONSUME_MAX, self._capacity(), CONSUME_MAX if left is None else left)
-                records = self.consumer.consume(want, self._timeout(self._poll_timeout()))
-                records = self._usable(records)
+                records = self._usable(self._fetch(want, self._timeout(self._poll_timeout())))
                 if records:
                     last_record = time.monotonic()
                     self._process(records, stop)
@@ -600,6 +599,22 @@ class Loop(Offsets):
         for tp in due:
             state = self.waiting.pop(tp)
             self.consumer.resume([TopicPartition(tp[0], tp[1], state.offset)])
+
+    def _fetch(self, want: int, timeout_s: float) -> list[Any]:
+        """Up to `want` records, returning as soon as one is there.
+
+        librdkafka's batch consume waits out its whole timeout unless the batch fills
+        (confluent-kafka-python #407), which added up to POLL_TIMEOUT_S to every hop of a
+        request/reply conversation at low load. So: take what is buffered; if nothing, wait
+        for one record; then take what came with it, without waiting again.
+        """
+        records = list(self.consumer.consume(want, 0))
+        if records or timeout_s <= 0:
+            return records
+        records = list(self.consumer.consume(1, timeout_s))
+        if records and want > 1:
+            records += self.consumer.consume(want - 1, 0)
+        return records
 
     def _poll_timeout(self) -> float:
         if not self.waiting:

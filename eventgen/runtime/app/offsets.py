@@ -190,6 +190,11 @@ class Offsets:
                 # From the last finished record, not the fetch position (records fetched and
                 # not handled yet are behind too).
                 at = self.done.get((tp.topic, tp.partition), tp.offset)
+                if at < 0:
+                    # No position yet (nothing fetched or finished there): no lag to measure,
+                    # and asking the broker for its watermarks could time out and lose the
+                    # other partitions' figures.
+                    continue
                 # The high watermark the last fetch response carried (no broker round trip,
                 # which cost ~0.4 s a partition at every stop); a partition never fetched
                 # yet has none cached and is asked with a short bound.
@@ -198,7 +203,7 @@ class Offsets:
                     marks = self.consumer.get_watermark_offsets(
                         tp, timeout=LAG_TIMEOUT_S, cached=False
                     )
-                if marks is not None and marks[1] >= 0 and at >= 0:
+                if marks is not None and marks[1] >= 0:
                     lag += max(0, marks[1] - at)
         except KafkaException:
             return
