@@ -16,11 +16,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.errors import StoreError as StoreError  # noqa: PLC0414 - its old home
-from eventgen.runtime.sql import statements, table_ddl
+from eventgen.runtime.sql import TableKind, statements, table_ddl
 
 Dialect = Literal["sqlite", "postgres"]
 # Serialises concurrent `CREATE TABLE IF NOT EXISTS` of several processes starting at once
@@ -190,10 +190,9 @@ def ensure_tables(conn: Any, kinds: Mapping[str, str]) -> None:
     dialect = dialect_of(conn)
     lock_schema(conn)
     for kind, table in sorted(kinds.items()):
-        if kind not in ("outbox", "inbox", "parked", "events", "snapshots", "checkpoints"):
+        if kind not in get_args(TableKind):
             raise ValueError(
-                f"table kind {kind!r}: expected outbox, inbox, parked, events, snapshots or "
-                "checkpoints"
+                f"table kind {kind!r}: expected one of {', '.join(get_args(TableKind))}"
             )
         for statement in statements(table_ddl(dialect, kind, table)):  # type: ignore[arg-type]
             conn.execute(statement)
