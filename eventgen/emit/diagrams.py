@@ -182,6 +182,7 @@ def saga_page(project: Project, ctx: Context, saga: Saga) -> str:
             f"`{layout.sagas_module(project, ctx.name)}:{layout.saga_attr(saga.name)}`."
         ),
         "",
+        *([prose(saga.doc), ""] if saga.doc else []),
         "```mermaid",
         saga_diagram(saga),
         "```",

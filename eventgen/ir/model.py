@@ -426,6 +426,7 @@ class Saga:
     compensation_retry: Retry | None
     compensation_then: Literal["park", "fail"] | None
     loc: Loc = field(default=NO_LOC, compare=False)
+    doc: str | None = None
 
 
 @dataclass(frozen=True)

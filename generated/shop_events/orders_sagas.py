@@ -381,6 +381,9 @@ place_order_saga = SagaApp(
     ),
     {"orders.ConfirmOrder": order},
 )
-"""The PlaceOrderSaga worker: `python -m eventgen.runtime run
+"""Secures stock, a delivery slot and the payment for a new order, then confirms it.
+Charging the card is the pivot: once it succeeds the order goes through.
+
+The PlaceOrderSaga worker: `python -m eventgen.runtime run
 shop_events.orders_sagas:place_order_saga`; operators: `python -m eventgen.runtime saga list
 shop_events.orders_sagas:place_order_saga`."""

@@ -580,7 +580,8 @@ class _Module:
             f"    {{{mapping}}},\n"
             ")\n"
             + py_docstring(
-                f"The {saga.name} worker: `python -m eventgen.runtime run {module}:{attr}`; "
+                (f"{saga.doc.strip()}\n\n" if saga.doc and saga.doc.strip() else "")
+                + f"The {saga.name} worker: `python -m eventgen.runtime run {module}:{attr}`; "
                 f"operators: `python -m eventgen.runtime saga list {module}:{attr}`."
             )
         )

@@ -185,6 +185,7 @@ def build_saga(scope: Scope, item: Item, defaults: Defaults) -> Saga:
         name=item.name,
         started_by=started_by or "?",
         correlation=node.get("correlation", ""),
+        doc=node.get("doc") if isinstance(node.get("doc"), str) else None,
         data=build_fields(scope, node.get("data"), item.context),
         init=assignments(node.get("init")),
         deadline_ms=duration(scope, node, "deadline"),
