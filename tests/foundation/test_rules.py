@@ -16,12 +16,14 @@ from eventgen.render import github_line, render_diagnostics, render_diff, text_l
 from eventgen.rules import (
     catalog,
     checks_aggregates,
+    checks_choreography,
     checks_depth,
     checks_es,
     checks_flows,
     checks_names,
     checks_output,
     checks_runtime,
+    checks_saga_runtime,
     checks_sagas,
     checks_topics,
     checks_types,
@@ -66,6 +68,8 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
         + checks_sagas.RULES
         + checks_topics.RULES
         + checks_types.RULES
+        + checks_saga_runtime.RULES
+        + checks_choreography.RULES
     )
     assert catalog.RULES[len(catalog.RULES) - len(tail) :] == tail
 
@@ -80,8 +84,8 @@ def test_every_rule_phase_code_has_a_check_and_only_those() -> None:
     for r in catalog.RULES:
         has_check = r.check is not None
         assert has_check == (r.phase in ("rule", "kafka")), r.code
-    # Twenty-four checks, each run once however many codes share it.
-    assert len(checks_of(catalog.RULES)) == 24
+    # Twenty-six checks, each run once however many codes share it.
+    assert len(checks_of(catalog.RULES)) == 26
 
 
 def test_ruleset_refuses_duplicates_and_wrong_letters() -> None:

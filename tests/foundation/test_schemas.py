@@ -88,5 +88,6 @@ def test_files_carry_kind_and_sources_from_the_ir() -> None:
         "python",
         "topics",
         "sql",
+        "docs",
         "connect",
     }
