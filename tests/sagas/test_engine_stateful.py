@@ -261,7 +261,9 @@ class SagaModel(RuleBasedStateMachine):
             before, message, causation_id=rid if with_id else None, now=self.now
         )
         if with_id and rid in truth.accepted:
-            assert decision.ignored == "duplicate reply", f"a repeated reply counted: {decision}"
+            # Ignored; "stale" when the step moved on since (e.g. a late success after it).
+            ignored = ("duplicate reply", "stale reply")
+            assert decision.ignored in ignored, f"a repeated reply counted: {decision}"
         if with_id and decision.instance is not None:
             truth.accepted.add(rid)
         was = before.step_state(command.step).status
@@ -467,13 +469,14 @@ class SagaModel(RuleBasedStateMachine):
         step = command.step
         assert self.order[step] < self.pivot, f"{step} after the pivot is compensated"
         truth = self.truth[saga_id]
-        # The participants' truth: a success was reported, or some request is unanswered.
-        sends = [c for c in truth.requests.values() if c.step == step and c.phase == "step"]
-        effect = any(truth.answered.get(c.request_id, "success") == "success" for c in sends)
-        skipped = step in truth.skipped  # the operator said it succeeded
-        assert (sends and effect) or skipped, f"{step} is compensated but every send failed"
         fresh = before is None or before.step_state(step).status != "COMPENSATING"
         if fresh:
+            # The participants' truth when it starts: a success was reported, or some send
+            # is unanswered (its retries may go on after a failure reply: harmless).
+            sends = [c for c in truth.requests.values() if c.step == step and c.phase == "step"]
+            effect = any(truth.answered.get(c.request_id, "success") == "success" for c in sends)
+            skipped = step in truth.skipped  # the operator said it succeeded
+            assert (sends and effect) or skipped, f"{step} is compensated but every send failed"
             truth.rounds[step] = truth.rounds.get(step, 0) + 1
             assert truth.rounds[step] == 1, f"{step} compensated twice"
             # Reverse order: no later step still holds an effect that is not undone.
