@@ -198,9 +198,9 @@ def test_runner_help_from_the_wheel(runtime_venv: RuntimeVenv) -> None:
 def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
     runtime_venv: RuntimeVenv, tmp_path: Path
 ) -> None:
-    """generated/shop_events (the example platform: apps, aggregates, projections) and the docs'
-    unit-test example; the Order aggregate decides a command on SQLite and OrderSummary reads
-    back, with no generator module loaded."""
+    """generated/shop_events (the example platform: apps, aggregates, projections, sagas,
+    reactions) and the docs' unit-test example; the Order aggregate decides a command on SQLite,
+    OrderSummary reads back and PlaceOrderSaga starts, with no generator module loaded."""
     from tests.runtime.test_testing_docs import examples
 
     package = REPO / "generated" / "shop_events"
@@ -208,7 +208,10 @@ def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
     assert apps, "generated/shop_events has no <context>_app.py"
     apps += sorted(p.stem for p in package.glob("*_aggregates.py"))
     apps += sorted(p.stem for p in package.glob("*_projections.py"))
+    apps += sorted(p.stem for p in package.glob("*_sagas.py"))
+    apps += sorted(p.stem for p in package.glob("*_reactions.py"))
     assert "orders_aggregates" in apps and "orders_projections" in apps
+    assert "orders_sagas" in apps and "shipping_reactions" in apps
     work = runtime_venv.cwd / "example"
     shutil.copytree(package, work / "shop_events")
     for name, text in examples().items():
@@ -246,6 +249,13 @@ def test_example_package_imports_and_runs_its_unit_test_with_only_the_runtime(
                 assert (state.status.value, version) == ("PLACED", 1), (state, version)
                 order_summary.table.ensure_schema(conn)
                 assert order_summary.table.get(conn, order_id) is None
+                from datetime import UTC, datetime
+                from shop_events.orders_sagas import place_order_saga
+                started = place_order_saga.machine.start(
+                    events[0], event_id=uuid.uuid4(), now=datetime.now(UTC)
+                )
+                sent = [c.message.TYPE for c in started.commands]
+                assert sent == ["inventory.ReserveStock"], sent
                 loaded = [m for m in sys.modules if m.split(".")[0] in
                           ("jinja2", "ruff", "jsonschema", "datamodel_code_generator")
                           or m.startswith(("eventgen.cli", "eventgen.emit", "eventgen.ir"))]
