@@ -263,7 +263,7 @@ ORDER_SAGA_TRANSITIONS = (
     Transition(C, "book_delivery_slot", TIMEOUT,                        "timeout",     RETRY, exhausted=STUCK),
     Transition(R, "charge_card",        CardCharged.TYPE,               "success",     "confirm_order", save=save_charge_card_charged),
     Transition(R, "charge_card",        CardDeclined.TYPE,              "failure",     COMPENSATE, save=save_charge_card_declined),
-    Transition(R, "charge_card",        TIMEOUT,                        "timeout",     COMPENSATE),
+    Transition(R, "charge_card",        TIMEOUT,                        "timeout",     RETRY, exhausted=STUCK),
     Transition(R, "confirm_order",      DONE,                           "success",     COMPLETED),
     Transition(R, "confirm_order",      REJECTED,                       "failure",     STUCK),
 )

@@ -22,7 +22,14 @@ from eventgen.runtime.saga import (
     load_instance,
     request_id,
 )
-from eventgen.runtime.saga.spec import COMPENSATE, FAILED, RETRY, SagaDefinition, Transition
+from eventgen.runtime.saga.spec import (
+    COMPENSATE,
+    FAILED,
+    RETRY,
+    SagaDefinition,
+    StepRetry,
+    Transition,
+)
 from eventgen.runtime.saga.state import Decision, Phase, SagaInstance, Timer
 from tests.sagas.fixtures_saga import (
     COMPENSATED,
@@ -269,17 +276,109 @@ def test_a_late_success_of_an_earlier_attempt_is_accepted() -> None:
     assert "retry" not in {t.kind for t in drive.instance.timers}
 
 
-def test_a_pivot_timeout_compensates_the_steps_before_it_not_the_pivot() -> None:
+PIVOT_UNKNOWN = (
+    "the outcome of pivot step charge_card is unknown: check payments.ChargeCard, then resume "
+    "(ask again), skip-step (it succeeded) or abort (compensate)"
+)
+# The order saga whose pivot retries a timeout once (the table row is the same: RETRY, STUCK).
+RETRYING_PIVOT = replace(
+    ORDER_SAGA,
+    name="RetryingPivotSaga",
+    steps=tuple(
+        replace(s, retry=StepRetry(max_attempts=2, initial_ms=1000)) if s.pivot else s
+        for s in ORDER_SAGA.steps
+    ),
+)
+
+
+def test_a_pivot_timeout_parks_on_its_unknown_outcome_never_compensates() -> None:
     drive = Drive()
     drive.succeed("reserve_stock")
     drive.succeed("book_delivery_slot")
-    drive.fire("timeout")  # charge_card: no retry
-    assert drive.status("charge_card") == "UNKNOWN"
-    assert sent(drive.last)[0][1] == "book_delivery_slot"
+    drive.fire("timeout")  # charge_card: no retry, so no further attempt
+    assert (drive.instance.status, drive.instance.step) == ("STUCK", "charge_card")
+    assert drive.instance.reason == PIVOT_UNKNOWN
+    assert drive.status("charge_card") == "UNKNOWN" and drive.last.commands == ()
+    assert [drive.status(s) for s in ("reserve_stock", "book_delivery_slot")] == [
+        "SUCCEEDED",
+        "SUCCEEDED",
+    ]  # nothing compensated around the pivot
+    assert not drive.instance.pivot_passed
+    assert [t.kind for t in drive.instance.timers] == ["deadline"]
+    # resume asks again: the pivot, next attempt.
+    drive.operator("resume")
+    assert sent(drive.last) == [("payments.ChargeCard", "charge_card", "step", 2)]
+    assert (drive.instance.status, drive.status("charge_card")) == ("RUNNING", "RUNNING")
+    drive.succeed("charge_card")
+    assert drive.last.local is not None and drive.instance.pivot_passed
+
+
+def test_a_pivot_timeout_retries_as_its_retry_says_then_parks() -> None:
+    drive = Drive(RETRYING_PIVOT)
+    drive.succeed("reserve_stock")
+    drive.succeed("book_delivery_slot")
+    drive.fire("timeout")
+    assert drive.instance.status == "RUNNING" and drive.last.commands == ()
+    drive.fire("retry")
+    assert sent(drive.last) == [("payments.ChargeCard", "charge_card", "step", 2)]
+    drive.fire("timeout")
+    assert (drive.instance.status, drive.instance.reason) == ("STUCK", PIVOT_UNKNOWN)
+    assert drive.last.commands == () and drive.status("charge_card") == "UNKNOWN"
+
+
+@pytest.mark.parametrize("backoff", [False, True], ids=["sent", "retry-backoff"])
+def test_the_deadline_while_the_pivot_is_out_parks(backoff: bool) -> None:
+    drive = Drive(RETRYING_PIVOT)
+    drive.succeed("reserve_stock")
+    drive.succeed("book_delivery_slot")
+    if backoff:
+        drive.fire("timeout")  # the pivot waits for its retry: still RUNNING, outcome unknown
+    drive.fire("deadline")
+    assert (drive.instance.status, drive.instance.step) == ("STUCK", "charge_card")
+    assert drive.instance.reason == PIVOT_UNKNOWN
+    assert drive.status("charge_card") == "UNKNOWN" and drive.last.commands == ()
+    assert drive.status("book_delivery_slot") == "SUCCEEDED"
+    assert drive.instance.timers == ()  # the deadline fired; no retry or timeout left
+
+
+@pytest.mark.parametrize("definition", [ORDER_SAGA, FORWARD_SAGA], ids=lambda d: d.name)
+def test_a_late_success_of_the_parked_pivot_goes_on(definition: SagaDefinition) -> None:
+    drive = Drive(definition)
+    drive.succeed("reserve_stock")
+    drive.succeed("book_delivery_slot")
+    drive.fire("deadline")
+    assert drive.instance.status == "STUCK"
+    drive.reply(reply_of(SUCCESS["charge_card"], ORDER, 8), "charge_card", attempt=1)
+    assert drive.status("charge_card") == "SUCCEEDED" and drive.instance.pivot_passed
+    assert drive.instance.data.payment_id == UUID(int=9)  # its save applied
+    assert drive.instance.status == "RUNNING"
+    assert any("late success of pivot charge_card" in e.detail for e in drive.last.log)
+    if definition is FORWARD_SAGA:
+        assert sent(drive.last) == [("warehouse.NotifyWarehouse", "notify_warehouse", "step", 1)]
+    else:
+        assert drive.last.local is not None and drive.instance.step == "confirm_order"
+        drive.local(ok=True)
+        assert drive.instance.status == "COMPLETED"
+
+
+def test_a_late_failure_of_the_parked_pivot_compensates() -> None:
+    drive = Drive()
+    drive.succeed("reserve_stock")
+    drive.succeed("book_delivery_slot")
+    drive.fire("timeout")
+    assert drive.instance.status == "STUCK"
+    drive.fail("charge_card")
+    assert drive.status("charge_card") == "FAILED" and not drive.instance.pivot_passed
+    assert drive.instance.status == "COMPENSATING"
+    assert sent(drive.last) == [
+        ("shipping.ReleaseDeliverySlot", "book_delivery_slot", "compensation", 1)
+    ]
     drive.compensated()
     drive.compensated()
     assert drive.instance.status == "COMPENSATED"
-    assert drive.status("charge_card") == "UNKNOWN"  # no compensation: never sent
+    # The same failure again is a duplicate.
+    drive.fail("charge_card")
+    assert drive.last.ignored == "duplicate reply"
 
 
 def test_the_deadline_before_the_pivot_compensates_a_step_still_out_as_unknown() -> None:
@@ -370,14 +469,31 @@ def test_a_late_success_while_compensating_is_compensated_after_the_current_one(
     assert drive.instance.status == "COMPENSATED"
 
 
-def test_a_late_success_after_compensated_compensates_again() -> None:
+def test_a_late_success_after_compensated_compensates_again_with_the_saved_values() -> None:
     drive = Drive()
-    drive.fire("deadline")  # reserve_stock out: UNKNOWN, compensated
+    drive.fire("deadline")  # reserve_stock out: UNKNOWN, compensated without a reservation
+    assert drive.last.commands[0].message.model_dump()["reservation_id"] is None
     drive.compensated("reserve_stock")
     assert drive.instance.status == "COMPENSATED"
-    # Its late success: the compensation already covered it (never twice).
-    drive.succeed("reserve_stock", attempt=1)
-    assert drive.last.ignored == "duplicate reply"
+    # Its late success names the reservation: the release is sent again with it.
+    late = reply_of(SUCCESS["reserve_stock"], ORDER, 3)
+    drive.reply(late, "reserve_stock", attempt=1)
+    assert drive.instance.data.reservation_id == UUID(int=4)
+    assert drive.instance.status == "COMPENSATING"
+    assert sent(drive.last) == [("inventory.ReleaseStock", "reserve_stock", "compensation", 2)]
+    assert drive.last.commands[0].message.model_dump()["reservation_id"] == UUID(int=4)
+    assert any(
+        e.detail == "late success: compensated again with the saved values" for e in drive.last.log
+    )
+    drive.compensated()
+    assert (drive.instance.status, drive.status("reserve_stock")) == ("COMPENSATED", "COMPENSATED")
+    # The same reply again: its save changes nothing, so neither does the compensation.
+    before = drive.instance
+    drive.reply(late, "reserve_stock", attempt=1)
+    assert drive.last.commands == () and drive.last.log
+    assert "compensation unchanged" in drive.last.log[-1].detail
+    assert (drive.instance.status, drive.instance.steps) == (before.status, before.steps)
+    assert drive.instance.data == before.data
 
     drive = Drive()
     first = drive.rid("reserve_stock")
@@ -388,6 +504,37 @@ def test_a_late_success_after_compensated_compensates_again() -> None:
     assert sent(drive.last) == [("inventory.ReleaseStock", "reserve_stock", "compensation", 1)]
     drive.compensated()
     assert drive.instance.status == "COMPENSATED"
+
+
+def test_a_late_success_after_compensated_while_another_compensation_is_out() -> None:
+    drive = Drive()
+    drive.succeed("reserve_stock")
+    drive.fire("deadline")  # book_delivery_slot out: UNKNOWN; compensated first
+    assert sent(drive.last)[0][1] == "book_delivery_slot"
+    assert drive.last.commands[0].message.model_dump()["slot_id"] is None
+    drive.compensated()
+    assert drive.instance.step == "reserve_stock"  # its release is out
+    drive.reply(reply_of(SUCCESS["book_delivery_slot"], ORDER, 6), "book_delivery_slot", attempt=1)
+    assert drive.last.commands == () and drive.status("book_delivery_slot") == "SUCCEEDED"
+    assert drive.instance.data.slot_id == UUID(int=7)
+    assert "compensated again with the saved values" in drive.last.log[-1].detail
+    drive.compensated("reserve_stock")
+    assert sent(drive.last) == [
+        ("shipping.ReleaseDeliverySlot", "book_delivery_slot", "compensation", 2)
+    ]
+    assert drive.last.commands[0].message.model_dump()["slot_id"] == UUID(int=7)
+    drive.compensated()
+    assert drive.instance.status == "COMPENSATED"
+
+
+def test_a_success_repeated_for_an_earlier_compensated_step_is_a_duplicate() -> None:
+    drive = Drive()
+    drive.succeed("reserve_stock")
+    drive.fail("book_delivery_slot")
+    drive.compensated()
+    assert drive.instance.status == "COMPENSATED"
+    drive.succeed("reserve_stock", attempt=1)
+    assert drive.last.ignored == "duplicate reply"
 
 
 def test_a_late_success_while_parked_is_recorded_and_resume_goes_on() -> None:

@@ -13,7 +13,9 @@ The rules, per step (the pivot is the step with `pivot: true`; the steps after i
   its `retry.retry_on` lists `failure`), RETRY after it (exhausted STUCK);
 - its TIMEOUT: before the pivot passed RETRY with exhausted COMPENSATE when it has a `retry`
   that retries on `timeout` (the default of `retry_on`), else COMPENSATE at once; after the
-  pivot RETRY (exhausted STUCK);
+  pivot RETRY (exhausted STUCK); the pivot's own TIMEOUT: RETRY with exhausted STUCK (no
+  `retry:`: no further attempt; a `retry` whose `retry_on` omits `timeout`: STUCK at once),
+  since its outcome is unknown and it cannot be undone, so it is never compensated around;
 - a local step: DONE -> the next step or COMPLETED; REJECTED -> COMPENSATE before the pivot
   passed, STUCK after it;
 - every compensation: (COMPENSATING, step, each `expect.success`) -> NEXT_COMPENSATION and
@@ -110,8 +112,13 @@ def saga_transitions(saga: Saga) -> list[TransitionRow]:
             else:
                 target, exhausted = COMPENSATE, None
             rows.append(_reply_row(step, reply.message, reply.saves, "failure", target, exhausted))
-        if forward:
+        if forward or (step.pivot and (step.retry is None or "timeout" in retry_on)):
+            # The pivot's outcome is unknown after a timeout (the card may be charged) and it
+            # has no compensation: send it again as its retry says (without `retry:` no
+            # further attempt), then park for an operator; never compensated around.
             rows.append(TransitionRow("RUNNING", step.name, TIMEOUT, "timeout", RETRY, STUCK))
+        elif step.pivot:
+            rows.append(TransitionRow("RUNNING", step.name, TIMEOUT, "timeout", STUCK))
         elif "timeout" in retry_on:
             rows.append(TransitionRow("RUNNING", step.name, TIMEOUT, "timeout", RETRY, COMPENSATE))
         else:

@@ -287,8 +287,14 @@ class SagaMachine:
             self._apply(run, row, message, phase, f"{step}: {kind}")
             return run.decision()
         state = instance.step_state(step)
+        if phase == "step" and self._stuck_at_pivot(instance, step):
+            self._pivot_reply(run, row, message)
+            return run.decision()
         if phase == "step" and row.outcome == "success" and self._late(instance, state):
             self._late_success(run, row, message)
+            return run.decision()
+        if phase == "step" and row.outcome == "success" and self._was_out(instance, state):
+            self._late_after_compensation(run, row, message)
             return run.decision()
         return _ignored("duplicate reply" if self._repeats(state, row, phase) else "stale reply")
 
@@ -407,6 +413,34 @@ class SagaMachine:
             return True
         return instance.status == "STUCK" and state.status == "RUNNING"
 
+    def _stuck_at_pivot(self, instance: SagaInstance, step: str) -> bool:
+        """Parked at the pivot while its command's outcome is unknown (no reply yet)."""
+        return (
+            instance.status == "STUCK"
+            and instance.step == step
+            and self.definition.step(step).pivot
+            and instance.step_state(step).status in ("RUNNING", "UNKNOWN")
+        )
+
+    def _was_out(self, instance: SagaInstance, state: StepState) -> bool:
+        """A compensated step that was the one out when compensation began: the latest step
+        entered (steps are entered in order and compensation never goes forward again). Its
+        outcome was unknown (or it failed and a late success came): a success reply for it
+        may carry values its compensation was sent without."""
+        if state.status != "COMPENSATED":
+            return False
+        entered = [s.name for s in instance.steps if s.attempts > 0]
+        return bool(entered) and entered[-1] == state.name
+
+    def pivot_unknown_reason(self, step: str) -> str:
+        """Why a saga is parked at its pivot: the command may have taken effect (a card
+        charged) and the pivot has no compensation, so only an operator can tell."""
+        command = self.definition.step(step).command
+        return (
+            f"the outcome of pivot step {step} is unknown: check {command}, then resume "
+            "(ask again), skip-step (it succeeded) or abort (compensate)"
+        )
+
     @staticmethod
     def _repeats(state: StepState, row: Transition, phase: Phase) -> bool:
         """The step already has the outcome this reply reports."""
@@ -432,6 +466,10 @@ class SagaMachine:
             assert row.exhausted is not None  # validated
             target = row.exhausted
             why = f"{why}; attempts exhausted"
+        pivot = self.definition.step(row.step).pivot
+        if target == STUCK and phase == "step" and row.outcome == "timeout" and pivot:
+            run.note(why, row.step)
+            why = self.pivot_unknown_reason(row.step)
         self._record_outcome(run, row, phase)
         self._go(run, target, why)
 
@@ -593,18 +631,73 @@ class SagaMachine:
     # -- deadline, late success, operator ----------------------------------------------------
 
     def _deadline(self, run: _Run) -> None:
-        """Before the pivot: compensate (a command still out counts as UNKNOWN); after it:
-        park, since nothing may be undone any more; otherwise only logged."""
+        """Before the pivot: compensate (a command still out counts as UNKNOWN), unless the
+        command out is the pivot's: its outcome is unknown and cannot be undone, so park;
+        after the pivot: park, since nothing may be undone any more; otherwise only logged."""
         instance = run.instance
+        step = instance.step
         if instance.status != "RUNNING":
             run.note(f"deadline passed while {instance.status}: no change")
         elif instance.pivot_passed:
             self._park(run, "deadline passed after the pivot")
+        elif (
+            step is not None
+            and self.definition.step(step).pivot
+            and run.state(step).status in ("RUNNING", "UNKNOWN")
+        ):
+            run.set_step(step, status="UNKNOWN")
+            run.note(f"deadline passed while pivot {step} was out", step)
+            self._park(run, self.pivot_unknown_reason(step))
         else:
-            step = instance.step
             if step is not None and run.state(step).status == "RUNNING":
                 run.set_step(step, status="UNKNOWN")
             self._start_compensation(run, "deadline passed")
+
+    def _pivot_reply(self, run: _Run, row: Transition, message: Message) -> None:
+        """A reply of the pivot while the saga is parked on its unknown outcome (never
+        forgotten): a success goes on forward (the steps after the pivot must complete), a
+        failure means nothing was done: compensate."""
+        step = row.step
+        if row.save is not None:
+            run.set(data=row.save(run.instance.data, message))
+        was = run.state(step).status
+        why = f"{step}: {message.TYPE} (late, while parked)"
+        if row.outcome == "success":
+            run.set_step(step, status="SUCCEEDED")
+            run.set(pivot_passed=True, reason=None)
+            run.note(f"late success of pivot {step} (was {was}): going on", step)
+            self._go(run, row.target, why)
+        else:
+            run.set_step(step, status="FAILED")
+            run.note(f"late failure of pivot {step} (was {was}): compensating", step)
+            self._start_compensation(run, why)
+
+    def _late_after_compensation(self, run: _Run, row: Transition, message: Message) -> None:
+        """A success for the step whose outcome was unknown, after it was compensated: its
+        save is applied; when the compensation built from the new data differs from the one
+        sent, it is sent again (now, or after the compensation in progress)."""
+        step = row.step
+        compensation = self.definition.step(step).compensation
+        assert compensation is not None  # it was compensated
+        before = run.instance.data
+        if row.save is not None:
+            run.set(data=row.save(before, message))
+        sent = compensation.build(before).model_dump()
+        wanted = compensation.build(run.instance.data).model_dump()
+        status = run.instance.status
+        if sent == wanted:
+            run.note(f"late success of {step} after its compensation: compensation unchanged", step)
+            return
+        again = "late success: compensated again with the saved values"
+        if status == "COMPENSATED":
+            run.note(again, step)
+            self._compensate(run, step, run.state(step).compensation_attempts + 1)
+        elif status in ("COMPENSATING", "STUCK"):
+            # Another compensation is out (or parked): this one follows it.
+            run.set_step(step, status="SUCCEEDED")
+            run.note(f"{again} (after the current compensation)", step)
+        else:
+            run.note(f"late success of {step}: its compensation differs, not sent ({status})", step)
 
     def _late_success(self, run: _Run, row: Transition, message: Message) -> None:
         """A success for a step that had failed, timed out, or was out when the saga was
