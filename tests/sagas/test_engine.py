@@ -515,7 +515,7 @@ def test_a_late_success_after_compensated_while_another_compensation_is_out() ->
     drive.compensated()
     assert drive.instance.step == "reserve_stock"  # its release is out
     drive.reply(reply_of(SUCCESS["book_delivery_slot"], ORDER, 6), "book_delivery_slot", attempt=1)
-    assert drive.last.commands == () and drive.status("book_delivery_slot") == "SUCCEEDED"
+    assert not drive.last.commands and drive.status("book_delivery_slot") == "SUCCEEDED"
     assert drive.instance.data.slot_id == UUID(int=7)
     assert "compensated again with the saved values" in drive.last.log[-1].detail
     drive.compensated("reserve_stock")
