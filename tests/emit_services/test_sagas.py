@@ -97,12 +97,15 @@ def test_place_order_saga_table_rows() -> None:
     assert by_key[("RUNNING", "reserve_stock", TIMEOUT)] == TransitionRow(
         "RUNNING", "reserve_stock", TIMEOUT, "timeout", RETRY, COMPENSATE
     )
-    # The pivot: success goes on, failure compensates, a timeout without `retry` compensates.
+    # The pivot: success goes on, failure compensates; a timeout leaves its outcome unknown and
+    # it cannot be undone: RETRY as its retry says (none here: no further attempt), then park.
     assert by_key[("RUNNING", "charge_card", "payments.CardCharged")].target == "confirm_order"
     assert by_key[("RUNNING", "charge_card", "payments.CardDeclined")].target == COMPENSATE
     assert by_key[("RUNNING", "charge_card", TIMEOUT)] == TransitionRow(
-        "RUNNING", "charge_card", TIMEOUT, "timeout", COMPENSATE
+        "RUNNING", "charge_card", TIMEOUT, "timeout", RETRY, STUCK
     )
+    assert not any(r.step == "charge_card" and COMPENSATE in (r.target, r.exhausted)
+                   for r in rows if r.on == TIMEOUT)  # fmt: skip
     # After the pivot (forward): the local step completes, or parks when rejected.
     assert by_key[("RUNNING", "confirm_order", DONE)] == TransitionRow(
         "RUNNING", "confirm_order", DONE, "success", COMPLETED
@@ -145,6 +148,25 @@ def test_forward_send_step_retries_until_done() -> None:
     assert (short.target, short.exhausted) == (RETRY, COMPENSATE)
     # retry_on names no timeout: a timeout compensates at once.
     assert by_key[("RUNNING", "reserve_stock", TIMEOUT)].target == COMPENSATE
+
+
+def test_the_pivot_timeout_follows_its_retry_and_never_compensates() -> None:
+    saga = _saga(_example(), "PlaceOrderSaga")
+    book_retry = saga.steps[1].retry
+    assert book_retry is not None and saga.steps[2].pivot
+
+    def pivot_timeout(retry_on: tuple[str, ...]) -> tuple[str, str | None]:
+        pivot = replace(saga.steps[2], retry=replace(book_retry, retry_on=retry_on))
+        steps = (*saga.steps[:2], pivot, *saga.steps[3:])
+        row = {(r.step, r.on): r for r in saga_transitions(replace(saga, steps=steps))}[
+            ("charge_card", TIMEOUT)
+        ]
+        return row.target, row.exhausted
+
+    assert pivot_timeout(("timeout",)) == (RETRY, STUCK)
+    assert pivot_timeout(("failure", "timeout")) == (RETRY, STUCK)
+    # A retry of failures only: a timeout is not sent again, it parks at once.
+    assert pivot_timeout(("failure",)) == (STUCK, None)
 
 
 def test_compensation_then_fail() -> None:
