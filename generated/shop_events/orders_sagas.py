@@ -281,7 +281,7 @@ PLACE_ORDER_SAGA_TRANSITIONS: tuple[Transition, ...] = (
         COMPENSATE,
         save=save_place_order_saga_charge_card_card_declined,
     ),
-    Transition("RUNNING", "charge_card", TIMEOUT, "timeout", COMPENSATE),
+    Transition("RUNNING", "charge_card", TIMEOUT, "timeout", RETRY, exhausted=STUCK),
     # step confirm_order
     Transition("RUNNING", "confirm_order", DONE, "success", COMPLETED),
     Transition("RUNNING", "confirm_order", REJECTED, "failure", STUCK),
