@@ -182,7 +182,7 @@ CHECKOUT_SAGA_TRANSITIONS: tuple[Transition, ...] = (
     Transition("RUNNING", "hold-stock", TIMEOUT, "timeout", COMPENSATE),
     # step charge
     Transition("RUNNING", "charge", "stock.Billed", "success", "close"),
-    Transition("RUNNING", "charge", TIMEOUT, "timeout", COMPENSATE),
+    Transition("RUNNING", "charge", TIMEOUT, "timeout", RETRY, exhausted=STUCK),
     # step close
     Transition("RUNNING", "close", DONE, "success", COMPLETED),
     Transition("RUNNING", "close", REJECTED, "failure", STUCK),
