@@ -46,6 +46,7 @@ class Outputs:
         correlation_id: str | None,
         causation_id: UUID | None,
         headers: Mapping[str, str | bytes] | None,
+        event_id: UUID | None = None,
     ) -> Output:
         from eventgen.runtime.serde import codec_for, encode_key
 
@@ -59,7 +60,7 @@ class Outputs:
                 f"context {self.spec.context}"
             ) from None
         envelope: Envelope[Message] = message.envelope(
-            correlation_id=correlation_id, causation_id=causation_id
+            event_id=event_id, correlation_id=correlation_id, causation_id=causation_id
         )
         value, envelope_headers = codec_for(route, self.config).encode(envelope, route)
         extra = [
@@ -163,17 +164,25 @@ class Context(Generic[M]):
         correlation_id: str | None = None,
         causation_id: UUID | None = None,
         headers: Mapping[str, str | bytes] | None = None,
+        event_id: UUID | None = None,
     ) -> Envelope[Message]:
         """Queue `message` for the consumer's publisher; sent once the handler has returned.
 
         At-least-once: produced and acknowledged before the record's offset is committed.
         Exactly-once: produced in the Kafka transaction that commits the offset.
+
+        `event_id` is the output's envelope event id (a fresh uuid4 by default). Give a
+        deterministic one (e.g. a uuid5 of this record's event id) when a handler that runs
+        again for the same record must publish the same message, so the receiver's inbox can
+        drop the repeat: at-least-once acknowledges the output before the inbox commit, so a
+        crash in between runs the handler a second time.
         """
         output = self._outputs.encode(
             message,
             correlation_id=correlation_id or self.correlation_id or str(self.event_id),
             causation_id=causation_id or self.event_id,
             headers=headers,
+            event_id=event_id,
         )
         self.published.append(output)
         return output.envelope

@@ -14,8 +14,14 @@ def ship(event: OrderConfirmed, ctx: Context[Any]) -> ShipOrder | None:
 
 The reaction registers an app handler for the `on` message on the consumer app; that handler
 calls the user's function and publishes the returned command with
-`ctx.publish(command, correlation_id=str(event.<correlation>))` (so the command, and the
-participant's replies to it, carry the flow's correlation id). Running the app
+`ctx.publish(command, correlation_id=str(event.<correlation>), event_id=reaction_event_id(...))`
+(so the command, and the participant's replies to it, carry the flow's correlation id).
+
+The command's event id is deterministic: `uuid5(REACTION_NAMESPACE,
+f"{choreography}/{on event id}/{do TYPE}")`. At-least-once acknowledges the produce before the
+consumer's inbox commit, so a crash in between runs the reaction again for the same `on`
+record; the command it publishes then carries the same event id, and the participant's inbox
+handles it once. Running the app
 (`python -m eventgen.runtime run <service>_app:<consumer>`) runs the reaction with it.
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid5
 
 from eventgen.runtime.app.consumer import ConsumerApp
 from eventgen.runtime.app.context import Context
@@ -33,6 +40,15 @@ E = TypeVar("E", bound=Message)
 C = TypeVar("C", bound=Message)
 
 ReactionHandler = Callable[[E, Context[Any]], C | None]
+
+REACTION_NAMESPACE = UUID("5b0d2c6e-3f7a-4c1e-9a58-2d8e61f0b7a4")
+
+
+def reaction_event_id(choreography: str, on_event_id: UUID, do_type: str) -> UUID:
+    """The event id of the command a reaction publishes for the `on` record `on_event_id`:
+    the same for every run of the reaction on that record, so the participant's inbox drops a
+    repeat."""
+    return uuid5(REACTION_NAMESPACE, f"{choreography}/{on_event_id}/{do_type}")
 
 
 class Reaction(Generic[E, C]):
@@ -84,4 +100,8 @@ class Reaction(Generic[E, C]):
                 f"reaction {self.choreography}: {name} returned {type(command).__name__}, "
                 f"expected {self.do.__name__} or None"
             )
-        ctx.publish(command, correlation_id=str(getattr(event, self.correlation)))
+        ctx.publish(
+            command,
+            correlation_id=str(getattr(event, self.correlation)),
+            event_id=reaction_event_id(self.choreography, ctx.event_id, self.do.TYPE),
+        )
