@@ -18,7 +18,7 @@ from eventgen.runtime.db import Store
 from eventgen.runtime.errors import ConcurrencyError
 from eventgen.runtime.saga.spec import SagaTables
 from eventgen.runtime.saga.state import LogEntry, Timer
-from eventgen.runtime.saga.store import SagaStore
+from eventgen.runtime.saga.store import MAX_EXCLUDED, SagaStore
 
 Kind = Literal["sqlite", "postgres"]
 DIALECTS = [
@@ -286,17 +286,83 @@ def test_list_filters(harness: Harness) -> None:
         sagas.insert(conn, row("b", status="STUCK", updated_at=T0 + timedelta(minutes=5)))
         sagas.insert(conn, row("c", status="STUCK", updated_at=T0 + timedelta(minutes=10)))
         sagas.insert(conn, row("d", saga="OtherSaga", status="STUCK"))
+        # Started long ago, changed just now: old but not idle.
+        early = T0 - timedelta(hours=1)
+        sagas.insert(
+            conn, row("e", status="STUCK", started_at=early, updated_at=T0 + timedelta(hours=1))
+        )
     with harness.store.transaction() as conn:
         ids = [r["saga_id"] for r in sagas.list(conn)]
-        assert sorted(ids) == ["a", "b", "c", "d"]
-        assert [r["saga_id"] for r in sagas.list(conn, saga="PlaceOrderSaga")] == ["a", "b", "c"]
-        assert [r["saga_id"] for r in sagas.list(conn, "PlaceOrderSaga", "STUCK")] == ["b", "c"]
+        assert sorted(ids) == ["a", "b", "c", "d", "e"]
+        mine = sagas.list(conn, saga="PlaceOrderSaga")
+        assert [r["saga_id"] for r in mine] == ["a", "b", "c", "e"]
+        assert [r["saga_id"] for r in sagas.list(conn, "PlaceOrderSaga", "STUCK")] == [
+            "b", "c", "e",
+        ]  # fmt: skip
         # Oldest update first, then by saga type: d (OtherSaga) and a share T0.
         two = sagas.list(conn, status=["RUNNING", "STUCK"], limit=2)
         assert [r["saga_id"] for r in two] == ["d", "a"]
-        older = sagas.list(conn, "PlaceOrderSaga", older_than=T0 + timedelta(minutes=6))
-        assert [r["saga_id"] for r in older] == ["a", "b"]
+        # older_than: the saga's age (started_at); updated_before: idle that long (updated_at).
+        older = sagas.list(conn, "PlaceOrderSaga", older_than=T0)
+        assert [r["saga_id"] for r in older] == ["e"]
+        idle = sagas.list(conn, "PlaceOrderSaga", updated_before=T0 + timedelta(minutes=6))
+        assert [r["saga_id"] for r in idle] == ["a", "b"]
+        both = sagas.list(
+            conn, older_than=T0 + timedelta(seconds=1), updated_before=T0 + timedelta(minutes=6)
+        )
+        assert [r["saga_id"] for r in both] == ["d", "a", "b"]
         assert sagas.list(conn, status=[]) == []
+
+
+def test_due_timers_and_next_due_leave_excluded_instances_out(harness: Harness) -> None:
+    """The worker's skipped instances are left out in the query itself: one with several due
+    timers does not fill a small batch."""
+    sagas = harness.sagas
+    with harness.store.transaction() as conn:
+        for saga_id in ("bad-1", "bad-2", "good"):
+            sagas.insert(conn, row(saga_id))
+        sagas.insert(conn, row("bad-1", saga="OtherSaga"))
+        for saga_id, offset in (("bad-1", 0), ("bad-2", 1)):
+            first = T0 + timedelta(seconds=offset)
+            sagas.replace_timers(
+                conn,
+                "PlaceOrderSaga",
+                saga_id,
+                [Timer("timeout", "s", 1, first), Timer("deadline", None, 0, first)],
+            )
+        sagas.replace_timers(
+            conn, "OtherSaga", "bad-1", [Timer("timeout", "s", 1, T0 + timedelta(seconds=2))]
+        )
+        sagas.replace_timers(
+            conn, "PlaceOrderSaga", "good", [Timer("retry", "s", 2, T0 + timedelta(seconds=3))]
+        )
+    now = T0 + timedelta(seconds=10)
+    skipped = {("PlaceOrderSaga", "bad-1"), ("PlaceOrderSaga", "bad-2")}
+    with harness.store.transaction() as conn:
+        assert [i for _, i, _ in sagas.due_timers(conn, now, 1)] == ["bad-1"]
+        head = sagas.due_timers(conn, now, 1, exclude=skipped)
+        assert [(s, i, t.kind) for s, i, t in head] == [("OtherSaga", "bad-1", "timeout")]
+        mine = sagas.due_timers(conn, now, 1, saga="PlaceOrderSaga", exclude=skipped)
+        assert [(s, i, t.kind) for s, i, t in mine] == [("PlaceOrderSaga", "good", "retry")]
+        every = sagas.due_timers(conn, now, 10, exclude=[("PlaceOrderSaga", "bad-1")])
+        assert [i for _, i, _ in every] == ["bad-2", "bad-2", "bad-1", "good"]
+        assert sagas.next_due(conn, saga="PlaceOrderSaga") == T0
+        assert sagas.next_due(conn, saga="PlaceOrderSaga", exclude=skipped) == T0 + timedelta(
+            seconds=3
+        )
+        assert sagas.next_due(conn, exclude=skipped) == T0 + timedelta(seconds=2)
+        assert sagas.next_due(conn, after=T0, exclude=skipped) == T0 + timedelta(seconds=2)
+        too_many = {("PlaceOrderSaga", f"x-{n}") for n in range(MAX_EXCLUDED + 1)}
+        with pytest.raises(ValueError, match="at most"):
+            sagas.due_timers(conn, now, 1, exclude=too_many)
+        with pytest.raises(ValueError, match="at most"):
+            sagas.next_due(conn, exclude=too_many)
+        # The bound itself works (two parameters per pair).
+        bound = skipped | {("PlaceOrderSaga", f"x-{n}") for n in range(MAX_EXCLUDED - 2)}
+        assert len(bound) == MAX_EXCLUDED
+        assert [i for _, i, _ in sagas.due_timers(conn, now, 10, exclude=bound)] == [
+            "bad-1", "good",
+        ]  # fmt: skip
 
 
 def test_due_timers_of_one_saga_type(harness: Harness) -> None:

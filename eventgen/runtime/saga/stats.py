@@ -63,7 +63,11 @@ class SagaStats:
     that changed nothing, by reason ("stale reply", "duplicate reply", "unknown reply",
     "stale timer", ...); timers_fired: timers that fired (changed an instance or not);
     transactions: committed saga transactions (handlers, timers, operator commands);
-    conflicts: ConcurrencyErrors (the record or timer was tried again); completed,
+    conflicts: ConcurrencyErrors (the record or timer was tried again); timer_errors: timer
+    transactions that failed otherwise and were rolled back (the instance is skipped for the
+    rest of that poll, and until the worker restarts when its data does not load or it failed
+    at three polls in a row); skipped: instances the timer side skips until the restart;
+    completed,
     compensated, stuck, failed: instances that reached that status. `consumer` holds the
     consumer loop's own counters (consumed, duplicates, dead_lettered, ...) after the run.
     """
@@ -75,6 +79,8 @@ class SagaStats:
     operator: int = 0
     transactions: int = 0
     conflicts: int = 0
+    timer_errors: int = 0
+    skipped: int = 0
     completed: int = 0
     compensated: int = 0
     stuck: int = 0
@@ -98,6 +104,12 @@ class SagaStats:
     def conflict(self) -> None:
         with self._lock:
             self.conflicts += 1
+
+    def timer_error(self, *, skipped: bool) -> None:
+        """A timer transaction failed (rolled back); `skipped`: its instance is now skipped."""
+        with self._lock:
+            self.timer_errors += 1
+            self.skipped += int(skipped)
 
     def line(self) -> str:
         with self._lock:

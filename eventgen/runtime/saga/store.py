@@ -17,7 +17,7 @@ LOCKED`, so two workers never fire one timer and a worker never waits on another
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,9 @@ LOG_COLUMNS = (
     "seq", "at", "cause", "from_status", "to_status", "step", "detail", "actor", "reason",
 )  # fmt: skip
 DEFAULT_LIST_LIMIT = 100
+# At most this many (saga, saga_id) pairs in one `exclude` of due_timers / next_due (two
+# parameters each): the worker passes the instances it skips; more is its business.
+MAX_EXCLUDED = 200
 
 
 def stream_id(saga: str, saga_id: str) -> str:
@@ -135,9 +138,12 @@ class SagaStore:
         status: str | Sequence[str] | None = None,
         older_than: datetime | None = None,
         limit: int = DEFAULT_LIST_LIMIT,
+        *,
+        updated_before: datetime | None = None,
     ) -> builtins.list[dict[str, Any]]:
         """Instances, oldest update first: of one saga type, in a status (or any of several),
-        last updated before `older_than`; at most `limit`."""
+        started before `older_than` (the saga's age), last updated before `updated_before`
+        (idle that long); at most `limit`."""
         pg = dialect_of(conn) == "postgres"
         mark = _mark(pg)
         where: builtins.list[str] = []
@@ -152,8 +158,11 @@ class SagaStore:
             where.append(f"status IN ({', '.join(mark for _ in wanted)})")
             params.extend(wanted)
         if older_than is not None:
-            where.append(f"updated_at < {mark}")
+            where.append(f"started_at < {mark}")
             params.append(_moment(older_than, pg))
+        if updated_before is not None:
+            where.append(f"updated_at < {mark}")
+            params.append(_moment(updated_before, pg))
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         params.append(int(limit))
         rows = conn.execute(
@@ -261,7 +270,13 @@ class SagaStore:
         return [_timer(found) for found in rows]
 
     def due_timers(
-        self, conn: Any, now: datetime, limit: int, *, saga: str | None = None
+        self,
+        conn: Any,
+        now: datetime,
+        limit: int,
+        *,
+        saga: str | None = None,
+        exclude: Collection[tuple[str, str]] = (),
     ) -> builtins.list[tuple[str, str, Timer]]:
         """Timers due at `now` (earliest first, at most `limit`) as (saga, saga_id, timer).
 
@@ -270,14 +285,18 @@ class SagaStore:
         handler holding an instance is never waited on); the caller fires them in this
         transaction. SQLite has one writer at a time: call it in a `BEGIN IMMEDIATE`.
         `saga`: only that saga type's timers (the tables of a context hold all its sagas).
+        `exclude`: (saga, saga_id) pairs whose timers are left out (instances the caller
+        skips), at most MAX_EXCLUDED (ValueError beyond).
         """
         pg = dialect_of(conn) == "postgres"
         mark = _mark(pg)
+        prefix = "t." if pg else ""
         params: builtins.list[Any] = [_moment(now, pg)]
         only = ""
         if saga is not None:
-            only = f" AND {'t.' if pg else ''}saga = {mark}"
+            only = f" AND {prefix}saga = {mark}"
             params.append(saga)
+        only += "".join(f" AND {term}" for term in _excluding(exclude, prefix, mark, params))
         params.append(int(limit))
         if pg:
             sql = (
@@ -296,10 +315,16 @@ class SagaStore:
         return [(str(found[0]), str(found[1]), _timer(found[2:])) for found in rows]
 
     def next_due(
-        self, conn: Any, *, saga: str | None = None, after: datetime | None = None
+        self,
+        conn: Any,
+        *,
+        saga: str | None = None,
+        after: datetime | None = None,
+        exclude: Collection[tuple[str, str]] = (),
     ) -> datetime | None:
-        """The earliest due_at of the timers (of one saga type, due after `after`), or None
-        (a read, no lock)."""
+        """The earliest due_at of the timers (of one saga type, due after `after`, not of
+        the `exclude`d (saga, saga_id) pairs: at most MAX_EXCLUDED), or None (a read, no
+        lock)."""
         pg = dialect_of(conn) == "postgres"
         mark = _mark(pg)
         where: builtins.list[str] = []
@@ -310,9 +335,24 @@ class SagaStore:
         if after is not None:
             where.append(f"due_at > {mark}")
             params.append(_moment(after, pg))
+        where.extend(_excluding(exclude, "", mark, params))
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         found = conn.execute(f"SELECT MIN(due_at) FROM {self._timers}{clause}", params).fetchone()
         return None if found is None or found[0] is None else _read_moment(found[0])
+
+
+def _excluding(
+    exclude: Collection[tuple[str, str]], prefix: str, mark: str, params: builtins.list[Any]
+) -> builtins.list[str]:
+    """`NOT (saga = ? AND saga_id = ?)` for each pair (its values appended to `params`)."""
+    pairs = sorted(set(exclude))
+    if len(pairs) > MAX_EXCLUDED:
+        raise ValueError(f"{len(pairs)} excluded instances: at most {MAX_EXCLUDED}")
+    terms = []
+    for saga, saga_id in pairs:
+        terms.append(f"NOT ({prefix}saga = {mark} AND {prefix}saga_id = {mark})")
+        params.extend((saga, saga_id))
+    return terms
 
 
 # ---------------------------------------------------------------------- values

@@ -16,7 +16,9 @@ inside a savepoint (a rejection rolls back to it and the machine hears `on_local
 - Timer side: a thread with its own connection polls every `timer_poll_s` (200 ms) and fires
   at most `timer_batch` due timers per poll, each in its own transaction (PostgreSQL:
   `FOR UPDATE SKIP LOCKED` on the timer and its instance, so two workers never fire one
-  timer). An instance whose stored data no longer loads is logged and skipped.
+  timer). A timer whose transaction fails is rolled back, logged with its instance and
+  counted; the other instances' timers still fire. An instance whose stored data no longer
+  loads, or whose timer failed at three polls in a row, is skipped until the restart.
 - Counting: `SagaStats.transactions` is incremented where a saga transaction commits (the
   consumer loop's store is wrapped so its commit is seen; the timer thread and `operate`
   commit themselves); the other counters are staged per transaction and added on commit.
@@ -30,7 +32,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 from uuid import UUID
 
 from eventgen.runtime.app.consumer import ConsumerApp
@@ -47,9 +49,9 @@ from eventgen.runtime.saga.codec import dump_instance, load_instance
 from eventgen.runtime.saga.engine import SagaMachine
 from eventgen.runtime.saga.errors import SagaDataError
 from eventgen.runtime.saga.spec import SagaDefinition
-from eventgen.runtime.saga.state import Decision, LocalCommand, SagaInstance, Timer
+from eventgen.runtime.saga.state import Decision, LocalCommand, SagaInstance, Timer, TimerKind
 from eventgen.runtime.saga.stats import SagaStats, Tally
-from eventgen.runtime.saga.store import SagaStore, stream_id
+from eventgen.runtime.saga.store import MAX_EXCLUDED, SagaStore, stream_id
 from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.transport import KafkaTransport, Transport
 
@@ -61,7 +63,9 @@ log = logging.getLogger("eventgen.runtime.saga")
 TIMER_POLL_S = 0.2  # the timer thread's poll interval
 TIMER_BATCH = 100  # timers fired at most per poll (each in its own transaction)
 TIMER_JOIN_S = 30.0  # how long `run` waits for the timer thread at the end
+TIMER_FAILURES = 3  # a timer failing at this many polls in a row: its instance is skipped
 LOCAL_SAVEPOINT = "eventgen_saga_local"
+TIMER_KINDS = get_args(TimerKind)
 
 
 def utc_now() -> datetime:
@@ -107,7 +111,10 @@ class SagaApp:
         self._idle_exit_s: float | None = None
         self._next_due: datetime | None = None
         self._last_fired = 0.0  # time.monotonic() of the last timer fired
-        self._bad: set[tuple[str, str]] = set()  # instances whose data no longer loads
+        # The timer side: instances skipped until the restart (data that no longer loads, or
+        # a timer that kept failing) and the failed polls in a row of the others.
+        self._bad: set[tuple[str, str]] = set()
+        self._failures: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"SagaApp({self.definition.name}, group={self.consumer_spec.group})"
@@ -153,6 +160,7 @@ class SagaApp:
         self.stats = SagaStats()
         self._idle_exit_s = idle_exit_s
         self._last_fired = 0.0
+        self._bad, self._failures = set(), {}
         timer_store = self.open_store(config)
         try:
             with timer_store.transaction(immediate=True) as conn:
@@ -439,62 +447,91 @@ class SagaApp:
     def _refresh_next_due(self, store: Store) -> None:
         """The earliest due timer of this saga type (read outside a transaction: the store's
         connection is in autocommit mode between transactions). Timers of instances this
-        process skips (their data does not load) do not count: an idle exit does not wait
-        for them."""
+        process skips do not count: an idle exit does not wait for them."""
         name = self.definition.name
-        due = self.store.next_due(store.connection, saga=name)
-        if due is not None and self._bad and due <= utc_now():
-            due = self.store.next_due(store.connection, saga=name, after=utc_now())
+        exclude, overflow = self._exclusion(self._bad)
+        conn = store.connection
+        due = self.store.next_due(conn, saga=name, exclude=exclude)
+        if due is not None and overflow and due <= utc_now():
+            # More skipped instances than one query excludes: past-due timers are not known
+            # to be anyone else's; the next future one decides the idle exit.
+            due = self.store.next_due(conn, saga=name, after=utc_now(), exclude=exclude)
         self._next_due = due
+
+    def _exclusion(
+        self, skipped: set[tuple[str, str]]
+    ) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
+        """The skipped instances the store's query leaves out (at most MAX_EXCLUDED) and the
+        rest (filtered here)."""
+        ordered = sorted(skipped)
+        return ordered[:MAX_EXCLUDED], set(ordered[MAX_EXCLUDED:])
 
     def fire_due(
         self, store: Store, *, now: datetime | None = None, done: threading.Event | None = None
     ) -> int:
         """Fire the timers due at `now` (default: the clock at each one), at most
-        `timer_batch`, each in its own transaction on `store`; how many fired. A timer of an
-        instance whose stored data no longer loads is logged once and left alone (this
-        process skips that instance until it restarts: migrate the data, then restart)."""
+        `timer_batch`, each in its own transaction on `store`; how many fired.
+
+        A timer whose transaction fails (a ConcurrencyError aside: tried again) is rolled
+        back, logged with its instance and counted (`timer_errors`); the instance is left out
+        for the rest of this call, so the others' timers still fire. An instance whose stored
+        data no longer loads (SagaDataError), or whose timer failed at TIMER_FAILURES calls in
+        a row, is skipped by this process until it restarts (`skipped`; migrate the data or
+        fix the cause, then restart). A failure before a timer was chosen (the store itself)
+        propagates: the timer thread logs it and polls again."""
         fired = 0
+        failed: set[tuple[str, str]] = set()  # instances whose timer failed in this call
         for _ in range(self.timer_batch):
             if done is not None and done.is_set():
                 break
             tally = Tally()
+            chosen: list[tuple[str, str, Timer]] = []
             try:
                 with store.transaction(immediate=True) as conn:
-                    outcome = self._fire_one(conn, now or utc_now(), tally)
+                    outcome = self._fire_one(conn, now or utc_now(), tally, failed, chosen)
             except ConcurrencyError:
                 self.stats.conflict()
                 continue
+            except Exception as exc:
+                if not chosen:
+                    raise
+                self._timer_failed(chosen[0], exc, failed)
+                continue
             if outcome == "none":
                 break
-            if outcome == "skipped":
-                continue
             fired += 1
+            self._failures.pop(chosen[0][:2], None)
             self._last_fired = time.monotonic()
             self.stats.committed(tally)
         return fired
 
-    def _fire_one(self, conn: Any, now: datetime, tally: Tally) -> str:
-        """One due timer in `conn`'s transaction: "fired", "skipped" (its instance's data
-        does not load) or "none" (nothing due)."""
+    def _fire_one(
+        self,
+        conn: Any,
+        now: datetime,
+        tally: Tally,
+        failed: set[tuple[str, str]],
+        chosen: list[tuple[str, str, Timer]],
+    ) -> str:
+        """One due timer in `conn`'s transaction, not of a skipped or `failed` instance (it is
+        put in `chosen` before anything is done with it): "fired" or "none" (nothing due)."""
         name = self.definition.name
-        due = self.store.due_timers(conn, now, len(self._bad) + 1, saga=name)
-        chosen = next(((s, i, t) for s, i, t in due if (s, i) not in self._bad), None)
-        if chosen is None:
+        exclude, overflow = self._exclusion(self._bad | failed)
+        # Each instance holds at most one timer per kind: the overflow's fill that many rows.
+        limit = 1 + len(TIMER_KINDS) * len(overflow)
+        due = self.store.due_timers(conn, now, limit, saga=name, exclude=exclude)
+        found_due = next(((s, i, t) for s, i, t in due if (s, i) not in overflow), None)
+        if found_due is None:
             return "none"
-        saga, saga_id, timer = chosen
+        chosen.append(found_due)
+        saga, saga_id, timer = found_due
         found = self.store.load(conn, saga, saga_id, for_update=True)
         if found is None:
             self.store.delete_timer(conn, saga, saga_id, timer.kind)
             tally.timers_fired += 1
             tally.ignored["orphan timer"] += 1
             return "fired"
-        try:
-            instance = load_instance(self.definition, found)
-        except SagaDataError as exc:
-            self._bad.add((saga, saga_id))
-            log.error("saga %s %s: timer %s not fired: %s", saga, saga_id, timer.kind, exc)
-            return "skipped"
+        instance = load_instance(self.definition, found)
         tally.timers_fired += 1
         decision = self.machine.on_timer(instance, timer, now=now)
         if decision.instance is None:
@@ -504,6 +541,32 @@ class SagaApp:
         decision = _without(decision, timer)
         self.apply(conn, instance, decision, now=now, tally=tally)
         return "fired"
+
+    def _timer_failed(
+        self, chosen: tuple[str, str, Timer], exc: Exception, failed: set[tuple[str, str]]
+    ) -> None:
+        """A timer's transaction failed (rolled back): leave its instance out for the rest of
+        the poll; skip it for good when its data does not load or it keeps failing."""
+        saga, saga_id, timer = chosen
+        key = (saga, saga_id)
+        failed.add(key)
+        count = self._failures.get(key, 0) + 1
+        self._failures[key] = count
+        give_up = isinstance(exc, SagaDataError) or count >= TIMER_FAILURES
+        what = f"timer {timer.kind} ({timer.phase} {timer.step or '-'}, attempt {timer.attempt})"
+        if give_up:
+            self._bad.add(key)
+            self._failures.pop(key, None)
+            log.error(
+                "saga %s %s: %s not fired: %s; this worker skips the instance until it restarts",
+                saga, saga_id, what, _describe(exc), exc_info=None if isinstance(exc, SagaDataError) else exc,
+            )  # fmt: skip
+        else:
+            log.warning(
+                "saga %s %s: %s failed (%d of %d): %s; rolled back, tried again at the next poll",
+                saga, saga_id, what, count, TIMER_FAILURES, _describe(exc), exc_info=exc,
+            )  # fmt: skip
+        self.stats.timer_error(skipped=give_up)
 
 
 # ---------------------------------------------------------------------- the consumer inside
@@ -615,6 +678,11 @@ def _without(decision: Decision, fired: Timer) -> Decision:
         ignored=decision.ignored,
         extra=decision.extra,
     )
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _with_version(instance: SagaInstance, version: int) -> SagaInstance:
