@@ -8,7 +8,8 @@
 - Per choreography owned by this context: its `FlowSpec` (`<NAME>_FLOW`), the tracker's
   `ConsumerSpec` (`<NAME>_TRACKER_CONSUMER`: group `layout.flow_tracker_group`, every topic of
   the choreography's messages, its inbox in the context's outbox store, else SQLite) and the
-  ready `FlowTracker` (`<name>_tracker`) for `python -m eventgen.runtime run`.
+  ready `FlowTracker` (`<name>_tracker`) for `python -m eventgen.runtime run` (only the
+  choreography's `started_by` opens a flow: eventgen.runtime.saga.flows).
 
 `choreography_entries(project)` is the manifest's `choreographies` section.
 """
@@ -259,8 +260,10 @@ class _Module:
             ")\n"
             + py_docstring(
                 f"The {ch.name} flow tracker: `python -m eventgen.runtime run "
-                f"{layout.reactions_module(self.project, self.ctx.name)}:{attr}`; a flow still "
-                f"RUNNING {ch.deadline_ms} ms after its start is flagged OVERDUE. List flows "
+                f"{layout.reactions_module(self.project, self.ctx.name)}:{attr}`; a flow starts "
+                f"with its {naming.message_type(ch.started_by)} (messages of the choreography "
+                "seen before it are kept in a PENDING row, not listed, never an outcome); one "
+                f"still RUNNING {ch.deadline_ms} ms after its start is flagged OVERDUE. List flows "
                 f"with `python -m eventgen.runtime flows list "
                 f"{layout.reactions_module(self.project, self.ctx.name)}:{attr}`."
             )

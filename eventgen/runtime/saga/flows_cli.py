@@ -2,7 +2,9 @@
 
 MODULE:ATTR names a generated flow tracker (`shop_events.shipping_reactions:
 order_fulfilment_tracker`); the flows are read from its table in its store (configured like
-the tracker: `EVENTGEN_SQLITE_PATH`, `EVENTGEN_POSTGRES_DSN`, or the flags).
+the tracker: `EVENTGEN_SQLITE_PATH`, `EVENTGEN_POSTGRES_DSN`, or the flags). Without
+`--status` every started flow is listed (RUNNING, SUCCEEDED, FAILED, OVERDUE); `--status
+PENDING` lists the rows kept for messages of flows whose start event has not been seen.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ def parser(prog: str) -> argparse.ArgumentParser:
     actions = top.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="list the flows of a tracker (MODULE:ATTR)")
     listing.add_argument("target", metavar="MODULE:ATTR")
-    listing.add_argument("--status", choices=FLOW_STATUSES)
+    listing.add_argument(
+        "--status",
+        choices=FLOW_STATUSES,
+        help="only flows of this status (PENDING: messages of flows not started yet, "
+        "which are left out by default)",
+    )
     listing.add_argument("--format", choices=("text", "json"), default="text")
     listing.add_argument("--limit", type=int, default=1000)
     listing.add_argument("--sqlite-path", default=None)
