@@ -322,13 +322,16 @@ def _operator_entry(site: Site, order: uuid.UUID, action: str) -> dict[str, Any]
 def test_list_and_show_with_filters_and_json(site: Site) -> None:
     old = uuid.uuid4()
     site.start(old, now=utc_now() - timedelta(hours=3))
+    busy = uuid.uuid4()  # started as long ago, but its stock was reserved just now
+    site.start(busy, now=utc_now() - timedelta(hours=3, seconds=-1))
+    assert site.reply(busy, "inventory.StockReserved").step == "book_delivery_slot"
     running = site.running()
     stuck = site.stuck_in_compensation()
 
     listed = site.saga("list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     items = json.loads(listed.stdout)
-    assert {item["id"] for item in items} == {str(old), str(running), str(stuck)}
+    assert {item["id"] for item in items} == {str(old), str(busy), str(running), str(stuck)}
     assert items[0]["id"] == str(old)  # oldest update first
     for item in items:
         assert list(item)[:5] == ["id", "saga", "status", "step", "reason"]
@@ -340,8 +343,17 @@ def test_list_and_show_with_filters_and_json(site: Site) -> None:
 
     only = json.loads(site.saga("list", "--status", "stuck", "--format", "json").stdout)
     assert [item["id"] for item in only] == [str(stuck)]
+    # --older-than: the saga's age (started_at); --idle-for: unchanged that long (updated_at).
     aged = json.loads(site.saga("list", "--older-than", "2h", "--format", "json").stdout)
-    assert [item["id"] for item in aged] == [str(old)]
+    assert [item["id"] for item in aged] == [str(old), str(busy)]  # oldest update first
+    assert all(item["started_at"] < item["updated_at"] for item in aged[1:])
+    idle = json.loads(site.saga("list", "--idle-for", "2h", "--format", "json").stdout)
+    assert [item["id"] for item in idle] == [str(old)]
+    both = site.saga("list", "--older-than", "1h", "--idle-for", "1m", "--status", "RUNNING")
+    assert both.returncode == 0, both.stderr
+    assert [line.split()[0] for line in both.stdout.splitlines()[1:-1]] == [str(old)]
+    young = json.loads(site.saga("list", "--older-than", "1d", "--format", "json").stdout)
+    assert young == []
     limited = json.loads(site.saga("list", "--limit", "1", "--format", "json").stdout)
     assert [item["id"] for item in limited] == [str(old)]
 
@@ -349,9 +361,9 @@ def test_list_and_show_with_filters_and_json(site: Site) -> None:
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["ID", "STATUS", "STEP", "UPDATED", "REASON"]
-    assert {line.split()[0] for line in lines[1:-1]} == {str(old), str(running)}
+    assert {line.split()[0] for line in lines[1:-1]} == {str(old), str(busy), str(running)}
     assert lines[1].index("RUNNING") == lines[0].index("STATUS")  # aligned columns
-    assert lines[-1] == "2 instance(s)"
+    assert lines[-1] == "3 instance(s)"
 
     shown = site.saga("show", str(stuck), "--format", "json")
     assert shown.returncode == 0, shown.stderr
@@ -367,6 +379,8 @@ def test_list_and_show_with_filters_and_json(site: Site) -> None:
     assert "reserve_stock" in text.stdout and "SEQ" in text.stdout
 
     bad = site.saga("list", "--older-than", "soon")
+    assert bad.returncode == 2 and "expected a duration" in bad.stderr
+    bad = site.saga("list", "--idle-for", "1 week")
     assert bad.returncode == 2 and "expected a duration" in bad.stderr
 
 

@@ -37,7 +37,7 @@ from eventgen.runtime.saga.spec import (
     Transition,
 )
 from eventgen.runtime.saga.stats import SagaStats, Tally
-from eventgen.runtime.saga.worker import SagaApp, utc_now
+from eventgen.runtime.saga.worker import NoInstance, SagaApp, utc_now
 from tests.es import fixtures_aggregate as counters
 from tests.sagas import worker_kit as kit
 
@@ -206,12 +206,18 @@ def test_operator_commands_apply_in_one_counted_transaction(setup: Setup) -> Non
     start_and_reserve(setup, done)  # COMPLETED
     app.stats = SagaStats()
     aborted = app.act(setup.store, running, "abort", actor="ann", reason="customer called")
-    assert aborted.status == "COMPENSATING"
+    assert (aborted.before.status, aborted.instance.status) == ("RUNNING", "COMPENSATING")
+    assert aborted.instance.version == 1
+    # The decision's commands, as sent: the compensation of reserve, through the outbox.
+    assert [(c.message.TYPE, c.step, c.phase) for c in aborted.commands] == [
+        (kit.Release.TYPE, "reserve", "compensation")
+    ]
+    assert setup.outbox_types()[-1] == kit.Release.TYPE
     assert stored(setup, running)["version"] == 1
     with pytest.raises(OperatorRefused) as refused:
         app.act(setup.store, done, "abort", actor="ann", reason="too late")
     assert refused.value.status == "COMPLETED"
-    with pytest.raises(KeyError):
+    with pytest.raises(NoInstance):
         app.act(setup.store, "nobody", "resume", actor="ann", reason="?")
     assert (app.stats.transactions, app.stats.operator) == (1, 1)  # the refused ones rolled back
     with setup.store.transaction() as conn:

@@ -6,7 +6,9 @@ its definition names the tables, its consumer spec the store (the outbox's: SQLi
 PostgreSQL), configured as `run` is (`--sqlite-path` / `--postgres-dsn`, then
 `EVENTGEN_SQLITE_PATH` / `EVENTGEN_POSTGRES_DSN`).
 
-- `list` [--status S]... [--older-than 10m|2h|3d] [--limit N] [--format text|json]
+- `list` [--status S]... [--older-than 10m|2h|3d] [--idle-for 10m|2h|3d] [--limit N]
+  [--format text|json]: instances, oldest update first; `--older-than`: started longer ago
+  than that (the saga's age), `--idle-for`: unchanged for that long (its last update)
 - `show SAGA_ID` [--format text|json]: the instance, its steps and its log
 - `resume | retry-step | skip-step | abort SAGA_ID --reason WHY [--actor WHO]`: one operator
   command, in one transaction with its effects (the instance, the log row naming actor and
@@ -45,7 +47,7 @@ STATUSES = ("RUNNING", "COMPLETED", "COMPENSATING", "COMPENSATED", "STUCK", "FAI
 DEFAULT_LIMIT = 100
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_NEEDED = ("definition", "store", "machine", "apply", "operate", "open_store")
+_NEEDED = ("definition", "store", "machine", "act", "open_store")
 
 
 class OperatorUsage(Exception):
@@ -140,7 +142,13 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--older-than",
         type=_duration,
         metavar="DURATION",
-        help="last changed longer ago than this (30s, 10m, 2h, 3d)",
+        help="started longer ago than this: the saga's age (30s, 10m, 2h, 3d)",
+    )
+    listing.add_argument(
+        "--idle-for",
+        type=_duration,
+        metavar="DURATION",
+        help="unchanged for at least this long: last updated longer ago (30s, 10m, 2h, 3d)",
     )
     listing.add_argument(
         "--limit", type=_positive_int, default=DEFAULT_LIMIT, metavar="N", help="at most N"
@@ -201,9 +209,11 @@ def _dispatch(app: Any, store: Any, args: argparse.Namespace, prog: str) -> int:
     as_json = args.format == "json"
     try:
         if args.action == "list":
-            older = None if args.older_than is None else _now() - args.older_than
+            now = _now()
+            older = None if args.older_than is None else now - args.older_than
+            idle = None if args.idle_for is None else now - args.idle_for
             items = list_instances(
-                app, store, status=args.status, older_than=older, limit=args.limit
+                app, store, status=args.status, older_than=older, idle_since=idle, limit=args.limit
             )
             print(_dumps(items) if as_json else render_list(items))
             return EXIT_OK
@@ -252,16 +262,25 @@ def list_instances(
     *,
     status: Sequence[str] | None = None,
     older_than: datetime | None = None,
+    idle_since: datetime | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> list[dict[str, Any]]:
-    """The instances (each with its log) of the app's saga type, oldest update first."""
+    """The instances (each with its log) of the app's saga type, oldest update first:
+    started before `older_than`, last updated before `idle_since`."""
     from eventgen.runtime.db import has_tables
 
     name = app.definition.name
     with store.transaction() as conn:
         if not has_tables(conn, app.store.kinds().values()):
             return []
-        rows = app.store.list(conn, saga=name, status=status, older_than=older_than, limit=limit)
+        rows = app.store.list(
+            conn,
+            saga=name,
+            status=status,
+            older_than=older_than,
+            limit=limit,
+            updated_before=idle_since,
+        )
         return [_item(row, app.store.log(conn, name, row["saga_id"])) for row in rows]
 
 
@@ -292,21 +311,17 @@ def act(
     reason: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """One operator command in one transaction (load locked, `on_operator`, `apply`); what it
-    did. NotFound, OperatorRefused (nothing changed) or SagaDataError otherwise."""
-    from eventgen.runtime.saga.codec import load_instance
+    """One operator command in one transaction, through the worker's `act` (load locked,
+    `on_operator`, `apply`); what it did. NotFound, OperatorRefused (nothing changed) or
+    SagaDataError otherwise."""
+    from eventgen.runtime.saga.worker import NoInstance
 
     name = app.definition.name
-    now = now or _now()
-    with app.operate(store) as (conn, tally):
-        app.store.ensure_schema(conn)
-        found = app.store.load(conn, name, saga_id, for_update=True)
-        if found is None:
-            raise NotFound(f"no {name} instance {saga_id!r}")
-        instance = load_instance(app.definition, found)
-        decision = app.machine.on_operator(instance, action, actor=actor, reason=reason, now=now)
-        stored = app.apply(conn, instance, decision, now=now, tally=tally)
-    assert stored is not None
+    try:
+        acted = app.act(store, saga_id, action, actor=actor, reason=reason, now=now or _now())
+    except NoInstance:
+        raise NotFound(f"no {name} instance {saga_id!r}") from None
+    before, stored = acted.before, acted.instance
     commands = [
         {
             "type": command.message.TYPE,
@@ -315,7 +330,7 @@ def act(
             "phase": command.phase,
             "attempt": command.attempt,
         }
-        for command in decision.commands
+        for command in acted.commands
     ]
     return {
         "id": saga_id,
@@ -323,7 +338,7 @@ def act(
         "action": action,
         "actor": actor,
         "reason": reason,
-        "from": instance.status,
+        "from": before.status,
         "to": stored.status,
         "step": stored.step,
         "commands": commands,

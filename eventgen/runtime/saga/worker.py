@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, get_args
 from uuid import UUID
@@ -49,7 +50,14 @@ from eventgen.runtime.saga.codec import dump_instance, load_instance
 from eventgen.runtime.saga.engine import SagaMachine
 from eventgen.runtime.saga.errors import SagaDataError
 from eventgen.runtime.saga.spec import SagaDefinition
-from eventgen.runtime.saga.state import Decision, LocalCommand, SagaInstance, Timer, TimerKind
+from eventgen.runtime.saga.state import (
+    Decision,
+    LocalCommand,
+    OutgoingCommand,
+    SagaInstance,
+    Timer,
+    TimerKind,
+)
 from eventgen.runtime.saga.stats import SagaStats, Tally
 from eventgen.runtime.saga.store import MAX_EXCLUDED, SagaStore, stream_id
 from eventgen.runtime.spec import ConsumerSpec
@@ -70,6 +78,20 @@ TIMER_KINDS = get_args(TimerKind)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class NoInstance(KeyError):
+    """An operator command names an instance that does not exist."""
+
+
+@dataclass(frozen=True)
+class Acted:
+    """What `SagaApp.act` did: the instance before and as stored, the commands it sent (each
+    through the outbox, its request id as event id)."""
+
+    before: SagaInstance
+    instance: SagaInstance
+    commands: tuple[OutgoingCommand, ...]
 
 
 class SagaApp:
@@ -320,9 +342,25 @@ class SagaApp:
         `causation_id` (the input's event id); a local command runs here (savepoint) and the
         machine's answer to it is applied with it. Operator commands call this too.
         """
+        stored, _ = self._apply(
+            conn, instance, decision, causation_id=causation_id, now=now, tally=tally
+        )
+        return stored
+
+    def _apply(
+        self,
+        conn: Any,
+        instance: SagaInstance | None,
+        decision: Decision,
+        *,
+        causation_id: UUID | None = None,
+        now: datetime | None = None,
+        tally: Tally | None = None,
+    ) -> tuple[SagaInstance | None, tuple[OutgoingCommand, ...]]:
+        """`apply`, and every command it sent (the decision's and its local steps')."""
         new = decision.instance
         if new is None:
-            return None
+            return None, ()
         now = now or utc_now()
         commands = list(decision.commands)
         entries = list(decision.log)
@@ -364,7 +402,7 @@ class SagaApp:
             )
         if tally is not None:
             tally.status(None if instance is None else instance.status, new.status)
-        return _with_version(new, stored_version)
+        return _with_version(new, stored_version), tuple(commands)
 
     def _run_local(
         self, conn: Any, local: LocalCommand, saga_id: str, now: datetime
@@ -406,25 +444,26 @@ class SagaApp:
         actor: str,
         reason: str,
         now: datetime | None = None,
-    ) -> SagaInstance:
+    ) -> Acted:
         """An operator command (resume | retry-step | skip-step | abort) on one instance, in
-        one transaction on `store`: load (locked), `on_operator`, `apply`; the instance as
-        stored. Raises KeyError when there is no such instance, OperatorRefused (nothing
-        changed) when its status does not allow the action, SagaDataError when its stored
-        data no longer loads. Counted in `stats` (transactions, operator) when it commits."""
+        one transaction on `store`: load (locked), `on_operator`, `apply`; what it did (the
+        instance before and as stored, the commands sent). Raises NoInstance (a KeyError)
+        when there is no such instance, OperatorRefused (nothing changed) when its status
+        does not allow the action, SagaDataError when its stored data no longer loads.
+        Counted in `stats` (transactions, operator) when it commits."""
         now = now or utc_now()
         with self.operate(store) as (conn, tally):
             self.store.ensure_schema(conn)
             found = self.store.load(conn, self.definition.name, saga_id, for_update=True)
             if found is None:
-                raise KeyError(f"no {self.definition.name} instance {saga_id!r}")
+                raise NoInstance(f"no {self.definition.name} instance {saga_id!r}")
             instance = load_instance(self.definition, found)
             decision = self.machine.on_operator(
                 instance, action, actor=actor, reason=reason, now=now
             )
-            stored = self.apply(conn, instance, decision, now=now, tally=tally)
+            stored, sent = self._apply(conn, instance, decision, now=now, tally=tally)
         assert stored is not None
-        return stored
+        return Acted(before=instance, instance=stored, commands=sent)
 
     # ------------------------------------------------------------------ timer side
 
