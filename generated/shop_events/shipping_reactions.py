@@ -140,6 +140,8 @@ order_fulfilment_tracker = FlowTracker(
     ),
 )
 """The OrderFulfilment flow tracker: `python -m eventgen.runtime run
-shop_events.shipping_reactions:order_fulfilment_tracker`; a flow still RUNNING 1800000 ms
-after its start is flagged OVERDUE. List flows with `python -m eventgen.runtime flows list
+shop_events.shipping_reactions:order_fulfilment_tracker`; a flow starts with its
+orders.OrderConfirmed (messages of the choreography seen before it are kept in a PENDING row,
+not listed, never an outcome); one still RUNNING 1800000 ms after its start is flagged
+OVERDUE. List flows with `python -m eventgen.runtime flows list
 shop_events.shipping_reactions:order_fulfilment_tracker`."""
