@@ -13,7 +13,7 @@ import logging
 import threading
 import typing
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from eventgen.runtime.app.context import Context as _Context
 from eventgen.runtime.app.startup import (
@@ -29,6 +29,7 @@ from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.transport import KafkaTransport, Transport
 
 if TYPE_CHECKING:
+    from eventgen.runtime.app.loop import Loop
     from eventgen.runtime.db import Store
 
 log = logging.getLogger("eventgen.runtime.app")
@@ -41,6 +42,9 @@ class ConsumerApp:
     """One consumer of the spec: its handlers and the loop of its delivery guarantee."""
 
     Context = _Context  # `ctx: app.Context` in handler signatures
+    # The loop class of stream processing (None: eventgen.runtime.app.loop.Loop); a subclass
+    # of ConsumerApp that needs its own loop (the saga worker's) names it here.
+    loop_class: ClassVar[type[Loop] | None] = None
 
     def __init__(self, spec: ConsumerSpec, messages: Sequence[type[Message]]) -> None:
         self.spec = spec
@@ -159,7 +163,8 @@ class ConsumerApp:
             loop = BatchLoop(spec, config, {}, handles, consumer, producer, store)
             loop.batch_handler = self.batch_handler
         else:
-            loop = Loop(spec, config, dict(self.handlers), handles, consumer, producer, store)
+            loop_class = self.loop_class or Loop
+            loop = loop_class(spec, config, dict(self.handlers), handles, consumer, producer, store)
         return loop.run(
             max_messages=max_messages, idle_exit_s=idle_exit_s, stop=stop or threading.Event()
         )

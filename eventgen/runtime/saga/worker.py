@@ -61,7 +61,7 @@ from eventgen.runtime.saga.state import (
 from eventgen.runtime.saga.stats import SagaStats, Tally
 from eventgen.runtime.saga.store import MAX_EXCLUDED, SagaStore, stream_id
 from eventgen.runtime.spec import ConsumerSpec
-from eventgen.runtime.transport import KafkaTransport, Transport
+from eventgen.runtime.transport import Transport
 
 if TYPE_CHECKING:
     from eventgen.runtime.es.aggregate import AggregateRepository
@@ -642,14 +642,18 @@ class _CountingStore(Store):
 
 
 class _SagaLoop(Loop):
-    owner: SagaApp
+    """The consumer loop of a saga: an idle exit also waits for due timers (its store, the
+    counting one, knows the saga worker)."""
 
     def _pending(self) -> bool:
-        return self.owner.timers_pending()
+        store = self.store
+        return isinstance(store, _CountingStore) and store.owner.timers_pending()
 
 
 class _SagaConsumer(ConsumerApp):
     """The saga's ConsumerApp: its store counts commits, its loop waits for due timers."""
+
+    loop_class = _SagaLoop
 
     def __init__(self, owner: SagaApp, spec: ConsumerSpec, messages: list[type[Message]]) -> None:
         super().__init__(spec, messages)
@@ -671,30 +675,18 @@ class _SagaConsumer(ConsumerApp):
         stop: threading.Event | None = None,
     ) -> RunStats:
         """ConsumerApp.run with the saga loop (stream processing only)."""
-        from eventgen.runtime.app.startup import check_topics, consumer_config, producer_config
-
         spec = self.spec
         missing = self.missing()
         if missing:
             raise StartupError(f"consumer {spec.name}: no handler for {', '.join(missing)}")
         if spec.processing != "stream":
             raise StartupError(f"saga consumer {spec.name}: expected processing: stream")
-        config = config or load_config()
-        transport = transport or KafkaTransport()
-        producer = transport.producer(producer_config(spec, config))
-        check_topics(spec, producer, config.connect_timeout_s)
-        store = self._open_store(config)
-        try:
-            consumer = transport.consumer(consumer_config(spec, config))
-        except Exception:
-            if store is not None:
-                store.close()
-            raise
-        handles = frozenset(spec.handles)
-        loop = _SagaLoop(spec, config, dict(self.handlers), handles, consumer, producer, store)
-        loop.owner = self.owner
-        return loop.run(
-            max_messages=max_messages, idle_exit_s=idle_exit_s, stop=stop or threading.Event()
+        return super().run(
+            config,
+            transport=transport,
+            max_messages=max_messages,
+            idle_exit_s=idle_exit_s,
+            stop=stop,
         )
 
 
