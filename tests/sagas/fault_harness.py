@@ -66,6 +66,16 @@ OK, FAIL, NEVER, TWICE, LATE, OUT_OF_ORDER = "ok", "fail", "never", "twice", "la
 FAULTS = (OK, FAIL, NEVER, TWICE, LATE, OUT_OF_ORDER)
 
 
+FORWARD_STEP = """\
+      - name: ship_order
+        send: {{command: shipping.ShipOrder, payload: {{order_id: $data.order_id}}}}
+        expect:
+          success: [shipping.ShipmentDispatched]
+          failure: [shipping.ShipmentFailed]
+        timeout: {timeout}
+"""
+
+
 def unique_base() -> str:
     return f"egsf-{uuid.uuid4().hex[:8]}"
 
@@ -87,8 +97,13 @@ def prepare_specs(
     *,
     step_timeout: str = f"{int(STEP_TIMEOUT_S)}s",
     deadline: str = f"{int(DEADLINE_S)}s",
+    reserve_attempts: int = 2,
+    forward_step: bool = False,
 ) -> Path:
-    """Copy specs/ to `dst` with the edits of the module docstring; `dst`."""
+    """Copy specs/ to `dst` with the edits of the module docstring; `dst`. `reserve_attempts`:
+    reserve_stock's attempts; `forward_step`: a `ship_order` send step (ShipOrder, answered by
+    ShipmentDispatched / ShipmentFailed) after the pivot, so forward (retried until the
+    deadline); the participants never answer ShipOrder."""
     shutil.copytree(SPECS, dst)
     for context in ("orders", "inventory", "shipping", "payments"):
         path = dst / f"{context}.yaml"
@@ -128,7 +143,7 @@ def prepare_specs(
             text = _replace_once(
                 text,
                 "retry: {max_attempts: 5, initial: 1s, retry_on: [timeout]}",
-                "retry: {max_attempts: 2, initial: 500ms, retry_on: [timeout]}",
+                f"retry: {{max_attempts: {reserve_attempts}, initial: 500ms, retry_on: [timeout]}}",
                 path.name,
             )
             text = _replace_once(
@@ -143,6 +158,13 @@ def prepare_specs(
                 "on_compensation_failure: {retry: {max_attempts: 2, initial: 500ms}, then: park}",
                 path.name,
             )
+            if forward_step:
+                text = _replace_once(
+                    text,
+                    "      - name: confirm_order\n",
+                    FORWARD_STEP.format(timeout=step_timeout) + "      - name: confirm_order\n",
+                    path.name,
+                )
         if context == "payments":
             name = topic_name(base, "payments", "payment-commands")
             text = _replace_once(
@@ -589,7 +611,7 @@ class Participants:
                     self._handler(module_name, command, replies[command])
                 )
             for command in ignored:
-                app.on(getattr(module, command))(lambda _message, _ctx: None)
+                app.on(getattr(module, command))(self._unanswered(command))
             group = f"{self.platform.base}-{module_name}"
             config = self.platform.config(self.platform.part_dsn, **{"group.id": group})
             thread = threading.Thread(
@@ -659,6 +681,22 @@ class Participants:
             ctx.publish(reply, correlation_id=correlation)
             if fault == TWICE:
                 ctx.publish(reply, correlation_id=correlation)
+
+        return handle
+
+    def _unanswered(self, command: str) -> Any:
+        """A command the participants receive but never answer (ShipOrder of a forward step):
+        recorded in fault_effects (effect "none"), nothing published."""
+
+        def handle(message: Any, ctx: Any) -> None:
+            order_id = getattr(message, "order_id", None)
+            if order_id is None:
+                return
+            ctx.db.execute(
+                "INSERT INTO fault_effects (event_id, order_id, command, effect, applied, fault)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (ctx.event_id, order_id, command, "none", False, NEVER),
+            )
 
         return handle
 

@@ -46,12 +46,24 @@ class Harness:
 
 @contextmanager
 def open_harness(
-    bootstrap: str, server_dsn: str, work: Path, *, step_timeout_s: int, deadline_s: int
+    bootstrap: str,
+    server_dsn: str,
+    work: Path,
+    *,
+    step_timeout_s: int,
+    deadline_s: int,
+    reserve_attempts: int = 2,
+    forward_step: bool = False,
 ) -> Iterator[Harness]:
     base = unique_base()
     out = work / "out"
     specs = prepare_specs(
-        work / "specs", base, step_timeout=f"{step_timeout_s}s", deadline=f"{deadline_s}s"
+        work / "specs",
+        base,
+        step_timeout=f"{step_timeout_s}s",
+        deadline=f"{deadline_s}s",
+        reserve_attempts=reserve_attempts,
+        forward_step=forward_step,
     )
     build(specs, out)
     with topics(bootstrap, all_topics(base)), databases(server_dsn, "saga", "part") as dsns:
@@ -90,7 +102,19 @@ def applied(effects: list[tuple[Any, ...]], effect: str) -> int:
 
 
 def received(effects: list[tuple[Any, ...]], command: str) -> int:
+    """How many times a participant handled `command` (every row is one handled event)."""
     return sum(1 for row in effects if row[1] == command)
+
+
+def distinct(effects: list[tuple[Any, ...]], command: str) -> int:
+    """How many distinct command event ids (one per attempt) of `command` were handled."""
+    return len({row[0] for row in effects if row[1] == command})
+
+
+def handled_once(effects: list[tuple[Any, ...]]) -> bool:
+    """The participants' inboxes handled each command event id once."""
+    ids = [row[0] for row in effects]
+    return len(ids) == len(set(ids))
 
 
 def explain(h: Harness, order_id: uuid.UUID) -> str:
@@ -104,8 +128,12 @@ def explain(h: Harness, order_id: uuid.UUID) -> str:
     )
 
 
-def kill_run(h: Harness, tmp_path: Path, mode: str, n: int, script: dict[str, str]) -> uuid.UUID:
-    """One order; a worker that kills itself at saga commit `n`; the state it left."""
+def kill_run(
+    h: Harness, tmp_path: Path, mode: str, n: int, script: dict[str, str], *, thread: str = ""
+) -> uuid.UUID:
+    """One order; a worker that kills itself at saga commit `n`; the state it left. With
+    `thread`, the killed commit's thread name must start with it (`saga-timers`: the timer
+    thread's commit)."""
     order_id = uuid.uuid4()
     h.participants.scripts[order_id] = script
     commits = tmp_path / f"commits-{mode}-{n}.txt"
@@ -125,6 +153,10 @@ def kill_run(h: Harness, tmp_path: Path, mode: str, n: int, script: dict[str, st
     done = [line for line in lines if line.split()[1:2] != ["kill-before"]]
     done = [line for line in done if "kill-after" not in line]
     assert len(done) == (n - 1 if mode == "before" else n), lines
+    if thread:
+        nth = [line.split() for line in lines if line.split()[0] == str(n)]
+        names = [part[-1] for part in nth if part[-1] != "kill-after"]
+        assert names and names[0].startswith(thread), (names, lines)
     return order_id
 
 
