@@ -11,19 +11,21 @@ after the pivot, which the participants never answer (forward: retried until the
   compensated.
 - `test_kill_9_around_timer_commit`: book_delivery_slot is never answered; the worker kills
   itself (SIGKILL) right before or after the timer thread's commit of the first timeout (which
-  schedules the retry) and of the second (which starts the compensation). After the restart
-  the saga is COMPENSATED and each command was received once per attempt.
+  schedules the retry), of the retry timer (attempt 2 sent) and of the second timeout (which
+  starts the compensation): the stored state is that of the commits done (attempts, timers);
+  after the restart the saga is COMPENSATED and each command was received once per attempt.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.sagas.fault_harness import NEVER, saga_log, wait_settled
+from tests.sagas.fault_harness import INSTANCES, NEVER, query, saga_log, wait_settled
 from tests.sagas.fault_kit import (
     SLACK_S,
     Harness,
@@ -138,14 +140,35 @@ def test_deadline_parks_a_forward_step_after_the_pivot(
 
 
 # book_delivery_slot never answered: saga commits 1 start, 2 StockReserved, 3 the first
-# timeout (timer thread: schedules the retry), 4 the retry timer (attempt 2 sent), 5 the
-# second timeout (timer thread: starts the compensation, ReleaseDeliverySlot sent), 6
-# DeliverySlotReleased, 7 StockReleased (COMPENSATED).
-TIMER_COMMITS = {3: ("RUNNING", "book_delivery_slot"), 5: ("COMPENSATING", "book_delivery_slot")}
-BEFORE = {3: ("RUNNING", "book_delivery_slot"), 5: ("RUNNING", "book_delivery_slot")}
+# timeout (timer thread: schedules the retry), 4 the retry timer (timer thread: attempt 2
+# sent), 5 the second timeout (timer thread: starts the compensation, ReleaseDeliverySlot
+# sent), 6 DeliverySlotReleased, 7 StockReleased (COMPENSATED).
+# After k commits: (status, step), book_delivery_slot's (attempts, compensation attempts) and
+# its timers (kind, phase) as stored.
+AFTER: dict[int, tuple[tuple[str, str], tuple[int, int], set[tuple[str, str]]]] = {
+    2: (("RUNNING", "book_delivery_slot"), (1, 0), {("timeout", "step")}),
+    3: (("RUNNING", "book_delivery_slot"), (1, 0), {("retry", "step")}),
+    4: (("RUNNING", "book_delivery_slot"), (2, 0), {("timeout", "step")}),
+    5: (("COMPENSATING", "book_delivery_slot"), (2, 1), {("timeout", "compensation")}),
+}
 
 
-@pytest.mark.parametrize("n", sorted(TIMER_COMMITS), ids=["retry-timeout", "compensate-timeout"])
+def stored_step(h: Harness, order_id: uuid.UUID) -> tuple[tuple[int, int], set[tuple[str, str]]]:
+    """book_delivery_slot's attempts and the instance's step timers, as stored."""
+    rows = query(
+        h.platform.saga_dsn, f"SELECT state FROM {INSTANCES} WHERE saga_id = %s", str(order_id)
+    )
+    assert rows, explain(h, order_id)
+    raw = rows[0][0]
+    state = json.loads(raw) if isinstance(raw, str) else raw
+    step = next(s for s in state["steps"] if s["name"] == "book_delivery_slot")
+    timers = {(t["kind"], t["phase"]) for t in state["timers"] if t["kind"] != "deadline"}
+    return (step["attempts"], step["compensation_attempts"]), timers
+
+
+@pytest.mark.parametrize(
+    "n", [3, 4, 5], ids=["timeout-schedules-retry", "retry-fires", "timeout-compensates"]
+)
 @pytest.mark.parametrize("mode", ["before", "after"])
 def test_kill_9_around_timer_commit(
     deadline_harness: Harness, deadline_run: dict[str, uuid.UUID], tmp_path: Path, mode: str,
@@ -153,8 +176,9 @@ def test_kill_9_around_timer_commit(
 ) -> None:  # fmt: skip
     h = deadline_harness
     order_id = kill_run(h, tmp_path, mode, n, {"BookDeliverySlot": NEVER}, thread="saga-timers")
-    expected = BEFORE[n] if mode == "before" else TIMER_COMMITS[n]
-    assert state_of(h, order_id) == expected, explain(h, order_id)
+    status, attempts, timers = AFTER[n - 1 if mode == "before" else n]
+    assert state_of(h, order_id) == status, explain(h, order_id)
+    assert stored_step(h, order_id) == (attempts, timers), explain(h, order_id)
     finish(h, order_id, wanted="COMPENSATED")
     effects = effects_of(h, order_id)
     assert handled_once(effects), explain(h, order_id)
