@@ -48,6 +48,9 @@ DEADLINE_S = 40.0
 # A late reply goes out this long after its command arrived: past the step's 2 s timeout,
 # before a retried step's second attempt times out (2 s + 0.5 s backoff + 2 s).
 LATE_S = 2.8
+# A very late reply: after both attempts timed out (2 s + 0.5 s + 2 s) and the step was
+# compensated; it still answers the first attempt (its causation id).
+VERY_LATE_S = 6.0
 PARTITIONS = 3
 # The topics the saga's messages use: (context, spec topic name).
 TOPICS = (
@@ -63,7 +66,8 @@ TOPICS = (
 
 # Faults a participant can play for one command type of one order.
 OK, FAIL, NEVER, TWICE, LATE, OUT_OF_ORDER = "ok", "fail", "never", "twice", "late", "ooo"
-FAULTS = (OK, FAIL, NEVER, TWICE, LATE, OUT_OF_ORDER)
+VERY_LATE = "very-late"
+FAULTS = (OK, FAIL, NEVER, TWICE, LATE, OUT_OF_ORDER, VERY_LATE)
 
 
 FORWARD_STEP = """\
@@ -673,8 +677,9 @@ class Participants:
             correlation = str(message.order_id)
             if fault == NEVER:
                 return
-            if fault == LATE:
-                self._later(module_name, reply, correlation, ctx.event_id)
+            if fault in (LATE, VERY_LATE):
+                delay = LATE_S if fault == LATE else VERY_LATE_S
+                self._later(module_name, reply, correlation, ctx.event_id, delay)
                 return
             if fault == OUT_OF_ORDER and first is not None:
                 ctx.publish(first(message), correlation_id=correlation)
@@ -700,7 +705,9 @@ class Participants:
 
         return handle
 
-    def _later(self, module_name: str, reply: Any, correlation: str, causation: uuid.UUID) -> None:
+    def _later(
+        self, module_name: str, reply: Any, correlation: str, causation: uuid.UUID, delay: float
+    ) -> None:
         publisher = self.publishers[module_name]
 
         def send() -> None:
@@ -713,7 +720,7 @@ class Participants:
             except Exception as exc:  # noqa: BLE001 - reported by the test
                 self.errors.append(f"late reply: {type(exc).__name__}: {exc}")
 
-        timer = threading.Timer(LATE_S, send)
+        timer = threading.Timer(delay, send)
         timer.daemon = True
         self._timers.append(timer)
         timer.start()

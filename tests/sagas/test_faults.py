@@ -40,6 +40,8 @@ from tests.sagas.fault_harness import (
     SETTLED,
     STEP_TIMEOUT_S,
     TWICE,
+    VERY_LATE,
+    VERY_LATE_S,
     instances,
 )
 from tests.sagas.fault_kit import (
@@ -113,6 +115,11 @@ SCENARIOS = [
     # the first attempt's reply comes after its timeout: accepted while attempt 2 is out
     Scenario("reserve_stock-late", {"ReserveStock": LATE}, "COMPLETED", ALL),
     Scenario("reserve_stock-ooo", {"ReserveStock": OUT_OF_ORDER}, "COMPLETED", ALL),
+    # Both attempts time out, stock is released (reservation unknown), then attempt 1's
+    # success arrives: its save (the reservation id) is applied and the release, whose
+    # command changed, is sent again (a second event id; nothing left to give back).
+    Scenario("reserve_stock-very-late", {"ReserveStock": VERY_LATE}, "COMPENSATED", NONE,
+             frozenset({"stock"}), sent=(("ReleaseStock", 2),)),
     Scenario("book_delivery_slot-fail", {"BookDeliverySlot": FAIL}, "COMPENSATED", NONE,
              frozenset({"stock"})),
     Scenario("book_delivery_slot-never", {"BookDeliverySlot": NEVER}, "COMPENSATED", NONE,
@@ -168,8 +175,10 @@ def fault_run(harness: Harness) -> Iterator[FaultRun]:
             alive=[worker.popen, h.relay.popen],
         )
         elapsed = time.monotonic() - began
-        # Late and duplicate replies still in flight land now; nothing may change after.
-        time.sleep(4.0)
+        # Late and duplicate replies still in flight land now (the very late ones, second
+        # attempts' included, too); nothing may change after.
+        quiet = 2 * VERY_LATE_S + STEP_TIMEOUT_S - elapsed
+        time.sleep(min(max(quiet, 4.0), 20.0))
         assert worker.popen.poll() is None, "worker died:\n" + worker.tail()
         h.check_alive()
     finally:
