@@ -427,7 +427,7 @@ class SagaMachine:
         entered (steps are entered in order and compensation never goes forward again). Its
         outcome was unknown (or it failed and a late success came): a success reply for it
         may carry values its compensation was sent without."""
-        if state.status != "COMPENSATED":
+        if state.status not in ("COMPENSATING", "COMPENSATED"):
             return False
         entered = [s.name for s in instance.steps if s.attempts > 0]
         return bool(entered) and entered[-1] == state.name
@@ -689,7 +689,7 @@ class SagaMachine:
             run.note(f"late success of {step} after its compensation: compensation unchanged", step)
             return
         again = "late success: compensated again with the saved values"
-        if status == "COMPENSATED":
+        if run.state(step).status == "COMPENSATING" or status == "COMPENSATED":
             run.note(again, step)
             self._compensate(run, step, run.state(step).compensation_attempts + 1)
         elif status in ("COMPENSATING", "STUCK"):
