@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-RUNTIME_VERSION = "0.3.0"
+RUNTIME_VERSION = "0.4.0"
 
 _RELEASE = re.compile(r"\s*v?(\d+(?:\.\d+)*)")
 

@@ -23,8 +23,9 @@ from eventgen.schemas import Schemas
 KIND = "python"
 # The oldest eventgen-runtime that offers everything generated code calls (the service modules'
 # ConsumerApp, Publisher, OutboxWriter, PollingRelay and the upcaster hook came with 0.2.0; the
-# event store, aggregate repositories, projectors, query apps and example checks with 0.3.0).
-MINIMUM_RUNTIME = "0.3.0"
+# event store, aggregate repositories, projectors, query apps and example checks with 0.3.0; the
+# saga engine and worker, reactions and flow trackers with 0.4.0).
+MINIMUM_RUNTIME = "0.4.0"
 
 
 def emit(project: Project, schemas: Schemas | None = None) -> Files:

@@ -5,4 +5,4 @@ from eventgen.runtime.version import require_runtime
 
 # Fails at import, with the fix, when the installed eventgen-runtime is older than this
 # package needs (instead of an AttributeError deep inside a consumer loop).
-require_runtime("0.3.0", "0.1.0")
+require_runtime("0.4.0", "0.1.0")
