@@ -122,9 +122,13 @@ def test_manifest_sections(example_build: Path) -> None:
         "sql/orders/order_outbox.sqlite.sql",
         "sql/orders/order_summary.sqlite.sql",
         "sql/orders/orders_events.sqlite.sql",
+        "sql/orders/orders_saga_instances.sqlite.sql",
+        "sql/orders/orders_saga_log.sqlite.sql",
+        "sql/orders/orders_saga_timers.sqlite.sql",
         "sql/orders/orders_snapshots.sqlite.sql",
     ]
-    assert sql[("payments", "sqlite")] == [  # no aggregates, no projections
+    assert "sql/shipping/shipping_flows.sqlite.sql" in sql[("shipping", "sqlite")]
+    assert sql[("payments", "sqlite")] == [  # no aggregates, no projections, no sagas
         "sql/payments/eventgen_inbox.sqlite.sql",
         "sql/payments/eventgen_parked_keys.sqlite.sql",
         "sql/payments/payment_outbox.sqlite.sql",
