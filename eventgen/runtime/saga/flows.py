@@ -53,11 +53,11 @@ from eventgen.runtime.app.consumer import ConsumerApp
 from eventgen.runtime.app.context import Context
 from eventgen.runtime.app.stats import RunStats
 from eventgen.runtime.config import RuntimeConfig, load_config
-from eventgen.runtime.db import Store, dialect_of, has_tables, lock_schema
+from eventgen.runtime.db import Store, dialect_of, ensure_tables, has_tables
 from eventgen.runtime.errors import StartupError, StoreError
 from eventgen.runtime.model import Message
 from eventgen.runtime.spec import ConsumerSpec
-from eventgen.runtime.sql import iso_utc, quote, statements, table_ddl
+from eventgen.runtime.sql import iso_utc, quote
 from eventgen.runtime.transport import Transport
 
 log = logging.getLogger("eventgen.runtime.flows")
@@ -210,11 +210,8 @@ class FlowTracker:
 
     def ensure_schema(self, conn: Any) -> None:
         """The flows table, on the caller's connection (left alone when it exists)."""
-        if has_tables(conn, [self.spec.table]):
-            return
-        lock_schema(conn)
-        for statement in statements(table_ddl(dialect_of(conn), "flows", self.spec.table)):
-            conn.execute(statement)
+        if not has_tables(conn, [self.spec.table]):
+            ensure_tables(conn, {"flows": self.spec.table})
 
     def flows(self, conn: Any, status: str | None = None, *, limit: int = 1000) -> list[Flow]:
         """This choreography's flows, oldest first; `status` filters (RUNNING, SUCCEEDED,

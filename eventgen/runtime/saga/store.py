@@ -21,11 +21,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventgen.runtime.db import dialect_of, has_tables, lock_schema
+from eventgen.runtime.db import dialect_of, ensure_tables, has_tables
 from eventgen.runtime.errors import ConcurrencyError
 from eventgen.runtime.saga.spec import SagaTables
 from eventgen.runtime.saga.state import LogEntry, Timer
-from eventgen.runtime.sql import iso_utc, quote, statements, table_ddl
+from eventgen.runtime.sql import iso_utc, quote
 
 INSTANCE_COLUMNS = (
     "saga", "saga_id", "status", "step", "version", "data_hash", "data", "state", "reason",
@@ -67,13 +67,8 @@ class SagaStore:
     def ensure_schema(self, conn: Any) -> None:
         """Create the three tables if they do not exist, in the caller's transaction."""
         kinds = self.kinds()
-        if has_tables(conn, kinds.values()):
-            return
-        dialect = dialect_of(conn)
-        lock_schema(conn)
-        for kind, table in sorted(kinds.items()):
-            for statement in statements(table_ddl(dialect, kind, table)):  # type: ignore[arg-type]
-                conn.execute(statement)
+        if not has_tables(conn, kinds.values()):
+            ensure_tables(conn, kinds)
 
     # ------------------------------------------------------------------ instances
 
