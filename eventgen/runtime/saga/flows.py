@@ -56,6 +56,7 @@ from eventgen.runtime.config import RuntimeConfig, load_config
 from eventgen.runtime.db import Store, dialect_of, ensure_tables, has_tables
 from eventgen.runtime.errors import StartupError, StoreError
 from eventgen.runtime.model import Message
+from eventgen.runtime.saga.companion import companion
 from eventgen.runtime.spec import ConsumerSpec
 from eventgen.runtime.sql import iso_utc, quote
 from eventgen.runtime.transport import Transport
@@ -493,15 +494,17 @@ class FlowTracker:
             store.close()
             raise StartupError(f"flow tracker {self.spec.choreography}: store: {exc}") from None
         self._sweep_once(store)  # flows that passed their deadline while nobody watched
-        done = threading.Event()
-        thread = threading.Thread(
-            target=self._sweep_loop,
-            args=(store, done),
+
+        def last_sweep() -> None:
+            self._sweep_once(store)  # the flows that passed their deadline meanwhile
+            store.close()
+
+        with companion(
+            lambda done: self._sweep_loop(store, done),
             name=f"flow-sweep-{self.spec.choreography}",
-            daemon=True,
-        )
-        thread.start()
-        try:
+            join_s=SWEEP_JOIN_S,
+            on_stopped=last_sweep,
+        ):
             consumed = self.app.run(
                 config,
                 transport=transport,
@@ -509,14 +512,6 @@ class FlowTracker:
                 idle_exit_s=idle_exit_s,
                 stop=stop,
             )
-        finally:
-            done.set()
-            thread.join(SWEEP_JOIN_S)
-            if thread.is_alive():
-                log.error("flow %s: the sweep thread did not stop", self.spec.choreography)
-            else:
-                self._sweep_once(store)  # the flows that passed their deadline meanwhile
-                store.close()
         self.stats.consumer = consumed
         log.info("flow tracker %s stopped: %s", self.spec.choreography, self.stats.line())
         return self.stats

@@ -47,6 +47,7 @@ from eventgen.runtime.es.spec import CommandMeta
 from eventgen.runtime.model import Message
 from eventgen.runtime.outbox import OutboxWriter
 from eventgen.runtime.saga.codec import dump_instance, load_instance
+from eventgen.runtime.saga.companion import companion
 from eventgen.runtime.saga.engine import SagaMachine
 from eventgen.runtime.saga.errors import SagaDataError
 from eventgen.runtime.saga.spec import SagaDefinition
@@ -193,15 +194,13 @@ class SagaApp:
             if isinstance(exc, StartupError):
                 raise
             raise StartupError(f"saga {self.definition.name}: store: {exc}") from None
-        done = threading.Event()
-        thread = threading.Thread(
-            target=self._timer_loop,
-            args=(timer_store, done, config.log_interval_s),
+        interval = config.log_interval_s
+        with companion(
+            lambda done: self._timer_loop(timer_store, done, interval),
             name=f"saga-timers-{self.definition.name}",
-            daemon=True,
-        )
-        thread.start()
-        try:
+            join_s=TIMER_JOIN_S,
+            on_stopped=timer_store.close,
+        ):
             consumed = self.app.run(
                 config,
                 transport=transport,
@@ -209,13 +208,6 @@ class SagaApp:
                 idle_exit_s=idle_exit_s,
                 stop=stop,
             )
-        finally:
-            done.set()
-            thread.join(TIMER_JOIN_S)
-            if thread.is_alive():
-                log.error("saga %s: the timer thread did not stop", self.definition.name)
-            else:
-                timer_store.close()
         self.stats.consumer = consumed
         log.info("saga %s stopped: %s", self.definition.name, self.stats.line())
         return self.stats
