@@ -86,11 +86,17 @@ def history_stage(project: Project, out: Path, schemas: Schemas) -> dict[str, Ge
     (eventgen.evolution.history.emit); old versions come back unchanged, so the writer never
     rewrites or removes them.
     """
+    from eventgen.emit import catalog, layout
     from eventgen.evolution import history
 
     files = history.emit(project, history.read(out), schemas)
     sources = project_sources(project)  # a subject spans every message on its topic
-    return {p: GeneratedFile(p, data, history.KIND, sources) for p, data in files.items()}
+    found = {p: GeneratedFile(p, data, history.KIND, sources) for p, data in files.items()}
+    page = catalog.history_page(project, files)  # the catalog's view of the same history
+    found[layout.CATALOG_HISTORY] = GeneratedFile(
+        layout.CATALOG_HISTORY, page, catalog.KIND, sources
+    )
+    return found
 
 
 def message_index(project: Project) -> list[dict[str, object]]:

@@ -506,6 +506,9 @@ def claims(project: Project) -> list[Claim]:
     found += _service_claims(project, locs.get("package", here))
     found += _example_test_claims(project)
     found += _docs_claims(project)
+    found += _asyncapi_claims(project)
+    found += _protobuf_claims(project, locs.get("package", here))
+    found += _catalog_claims(project)
     found.append(Claim(topics_file_path("default"), "topics", "", "the default topic file", here))
     for env, loc in project.environment_locs:
         found.append(
@@ -605,6 +608,89 @@ def _docs_claims(project: Project) -> Iterator[Claim]:
         for ch in ctx.choreographies:
             what = f"the diagram of choreography `{ch.name}`"
             yield Claim(choreography_doc_path(ch.name), "docs", ch.qualified, what, ch.loc)
+
+
+# Interop (issue 12). AsyncAPI 3.0: one document per context plus the platform document.
+ASYNCAPI_PLATFORM = "asyncapi.yaml"
+# Protobuf: one proto3 file per context (package `<project package>.<context module>`), and
+# the committed field-number lock, which the build reads back from the output directory.
+PROTO_FOLDER = "protobuf"
+PROTO_LOCK = f"{PROTO_FOLDER}/field-numbers.lock.json"
+# Event catalog: Markdown pages under docs/ beside the saga and choreography diagrams.
+CATALOG_INDEX = "docs/index.md"
+CATALOG_HISTORY = "docs/schema-history.md"  # written by the history stage (it reads the disk)
+
+
+def asyncapi_path(context: str) -> str:
+    return f"asyncapi/{context}.yaml"
+
+
+def proto_path(context: str) -> str:
+    """`protobuf/<context module>.proto`: also its import path (protoc -I <output>/protobuf)."""
+    return f"{PROTO_FOLDER}/{naming.py_module(context)}.proto"
+
+
+def proto_import(context: str) -> str:
+    return f"{naming.py_module(context)}.proto"
+
+
+def proto_package(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.py_module(context)}"
+
+
+def uses_protobuf(project: Project) -> bool:
+    return project.defaults.serialization == "protobuf"
+
+
+def proto_module_path(project: Project, context: str) -> str:
+    """`<package>/_proto/<module>.py`: the context's descriptor for the runtime codec."""
+    return f"{project.package}/{naming.PROTO_PACKAGE}/{naming.py_module(context)}.py"
+
+
+def proto_module(project: Project, context: str) -> str:
+    return f"{project.package}.{naming.PROTO_PACKAGE}.{naming.py_module(context)}"
+
+
+def proto_init_path(project: Project) -> str:
+    return f"{project.package}/{naming.PROTO_PACKAGE}/__init__.py"
+
+
+def catalog_context_path(context: str) -> str:
+    return f"docs/contexts/{context}.md"
+
+
+def _asyncapi_claims(project: Project) -> Iterator[Claim]:
+    here = dict(project.project_locs).get("project", Loc(project_file(project)))
+    yield Claim(ASYNCAPI_PLATFORM, "asyncapi", "", "the platform AsyncAPI document", here)
+    for ctx in project.contexts:
+        what = f"the AsyncAPI document of context `{ctx.name}`"
+        yield Claim(asyncapi_path(ctx.name), "asyncapi", ctx.name, what, ctx.loc)
+
+
+def _protobuf_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
+    here = dict(project.project_locs).get("project", Loc(project_file(project)))
+    yield Claim(PROTO_LOCK, "protobuf", "", "the protobuf field-number lock", here)
+    for ctx in project.contexts:
+        what = f"the .proto file of context `{ctx.name}`"
+        yield Claim(proto_path(ctx.name), "protobuf", ctx.name, what, ctx.loc)
+    if not uses_protobuf(project):
+        return
+    yield Claim(
+        proto_init_path(project), "protobuf_python", "", "the protobuf package", package_loc
+    )
+    for ctx in project.contexts:
+        what = f"the protobuf descriptor module of context `{ctx.name}`"
+        path = proto_module_path(project, ctx.name)
+        yield Claim(path, "protobuf_python", ctx.name, what, ctx.loc)
+
+
+def _catalog_claims(project: Project) -> Iterator[Claim]:
+    here = dict(project.project_locs).get("project", Loc(project_file(project)))
+    yield Claim(CATALOG_INDEX, "catalog", "", "the event catalog index", here)
+    yield Claim(CATALOG_HISTORY, "history", "", "the schema history page", here)
+    for ctx in project.contexts:
+        what = f"the catalog page of context `{ctx.name}`"
+        yield Claim(catalog_context_path(ctx.name), "catalog", ctx.name, what, ctx.loc)
 
 
 # Generated example tests (eventgen/emit/services/example_tests.py): pytest modules beside the

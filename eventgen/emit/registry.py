@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventgen.emit import (
+    asyncapi,
     avro,
+    catalog,
     diagrams,
     jsonschema,
     layout,
+    protobuf,
     python_models,
     resolved,
     services,
@@ -29,6 +32,7 @@ class Emitter:
     emit: Callable[..., Any]  # -> Files, or path -> bytes for a file spanning the project
     per_environment: bool = False  # gets every environment's Project, not one
     shares_schemas: bool = False  # gets the build's eventgen.schemas.Schemas too
+    reads_proto_lock: bool = False  # gets (project, the protobuf lock read from the output)
 
 
 EMITTERS = (
@@ -42,11 +46,18 @@ EMITTERS = (
     Emitter("connect", services.CONNECT_KIND, services.emit_connect),
     Emitter("example_tests", example_tests.KIND, example_tests.emit),
     Emitter("docs", diagrams.KIND, diagrams.emit),
+    Emitter("asyncapi", asyncapi.KIND, asyncapi.emit, shares_schemas=True),
+    Emitter("protobuf", protobuf.KIND, protobuf.emit, reads_proto_lock=True),
+    Emitter("protobuf_python", protobuf.PYTHON_KIND, protobuf.emit_python, reads_proto_lock=True),
+    Emitter("catalog", catalog.KIND, catalog.emit, shares_schemas=True),
 )
 
 
 def emit_all(
-    project: Project, by_env: Mapping[str, Project], schemas: Schemas | None = None
+    project: Project,
+    by_env: Mapping[str, Project],
+    schemas: Schemas | None = None,
+    proto_lock: Any = None,
 ) -> Files:
     """All files of the pure emitters, by path, each with its kind and sources.
 
@@ -63,6 +74,8 @@ def emit_all(
     for emitter in EMITTERS:
         if emitter.per_environment:
             produced = emitter.emit(by_env)
+        elif emitter.reads_proto_lock:
+            produced = emitter.emit(project, proto_lock)
         elif emitter.shares_schemas:
             produced = emitter.emit(project, schemas)
         else:

@@ -29,7 +29,7 @@ class Subject:
 
     name: str
     part: Literal["key", "value"]
-    format: Literal["avro", "json"]
+    format: Literal["avro", "json", "protobuf"]
     compatibility: str
     schema: Any = field(compare=False)
     topic: str  # Kafka topic name
@@ -81,7 +81,7 @@ class _Subjects:
     def __init__(self, project: Project, schemas: Schemas) -> None:
         self.project = project
         self.schemas = schemas
-        self.format: Literal["avro", "json"] = project.defaults.serialization
+        self.format: Literal["avro", "json", "protobuf"] = project.defaults.serialization
         self._names: tuple[tuple[str, str], ...] | None = None
 
     def key_subject(self, name: str, topic: Topic) -> Subject:

@@ -492,7 +492,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Defaults:
-    serialization: Literal["avro", "json"]
+    serialization: Literal["avro", "json", "protobuf"]
     compatibility: str
     json_content_model: Literal["closed", "open"]
     delivery: Literal["at-most-once", "at-least-once", "exactly-once"]

@@ -53,10 +53,13 @@ GENERATED_CODE_NAMES = frozenset(
 # Generated modules and folders, by the role layout.py gives them; spec names that would land
 # on one of them are refused (rules/checks_output.py) instead of overwriting it.
 TOPICS_MODULE = "topics"  # <package>/topics.py: the topic bindings
+PROTO_PACKAGE = "_proto"  # <package>/_proto/: protobuf descriptors (serialization: protobuf)
 SCHEMAS_PACKAGE = "_avro"  # <package>/_avro/: the Avro schemas the runtime parses
 KEYS_FOLDER = "keys"  # avro/keys/: one key schema per topic, named by its Kafka name
 HISTORY_FOLDER = "schemas-history"  # schemas-history/<subject>/<n>.avsc: the append-only history
-OUTPUT_FOLDERS = ("avro", "jsonschema", "topics", HISTORY_FOLDER)  # top level of the output
+OUTPUT_FOLDERS = (
+    "avro", "jsonschema", "topics", HISTORY_FOLDER, "asyncapi", "protobuf", "docs",
+)  # fmt: skip  # top level of the output
 # Context names taken by a generated module (the context's own module would be it) or folder
 # (its schema files would share it with the key schemas, which are named by free Kafka names).
 RESERVED_CONTEXTS = {

@@ -8,6 +8,7 @@ and the pipeline all read RULES; nothing is registered by importing a module.
 
 from __future__ import annotations
 
+from eventgen.interop.asyncapi import codes as asyncapi_import
 from eventgen.rules import (
     checks_aggregates,
     checks_choreography,
@@ -16,6 +17,7 @@ from eventgen.rules import (
     checks_flows,
     checks_names,
     checks_output,
+    checks_protobuf,
     checks_runtime,
     checks_saga_runtime,
     checks_sagas,
@@ -114,5 +116,7 @@ RULES: tuple[Rule, ...] = validate_ruleset(
         *checks_types.RULES,
         *checks_saga_runtime.RULES,
         *checks_choreography.RULES,
+        *checks_protobuf.RULES,
+        *asyncapi_import.RULES,
     )
 )

@@ -16,7 +16,7 @@ from eventgen.runtime.registry import TopicBinding
 
 Delivery = Literal["at-most-once", "at-least-once", "exactly-once"]
 StoreKind = Literal["sqlite", "postgres", "none"]
-Serialization = Literal["avro", "json"]
+Serialization = Literal["avro", "json", "protobuf"]
 OnFailure = Literal["dead-letter", "park-key"]
 Jitter = Literal["none", "full", "equal"]
 

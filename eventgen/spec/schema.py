@@ -399,7 +399,7 @@ CHOREOGRAPHY = _obj(
 )
 DEFAULTS = _obj(
     {
-        "serialization": {"enum": ["avro", "json"]},
+        "serialization": {"enum": ["avro", "json", "protobuf"]},
         "compatibility": {"enum": MODES},
         "json_content_model": {"enum": ["closed", "open"]},
         "delivery": {"enum": DELIVERY},

@@ -1,0 +1,1 @@
+"""Interop with other tools' formats (AsyncAPI import); emitters live in eventgen.emit."""
