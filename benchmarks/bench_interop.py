@@ -46,7 +46,10 @@ def run_build(source: Path, specs: Path, out: Path) -> float:
     env = dict(os.environ, PYTHONPATH=str(source), PYTHONDONTWRITEBYTECODE="1")
     argv = [sys.executable, "-m", "eventgen", "build", str(specs), "-o", str(out), "--no-cache"]
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    # cwd outside both trees: `-m` puts the cwd first on sys.path, before PYTHONPATH.
+    proc = subprocess.run(
+        argv, env=env, cwd=out.parent, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"build from {source} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
