@@ -90,4 +90,6 @@ def test_files_carry_kind_and_sources_from_the_ir() -> None:
         "sql",
         "docs",
         "connect",
+        "asyncapi",
+        "protobuf",
     }
