@@ -25,7 +25,12 @@ from eventgen.emit.protobuf.lock import (
     Numbers,
     PackageNumbers,
 )
-from eventgen.emit.protobuf.mapping import ContextShape, context_shape, enum_value_name
+from eventgen.emit.protobuf.mapping import (
+    ContextShape,
+    context_shape,
+    doc_lines,
+    enum_value_name,
+)
 from eventgen.emit.protobuf.model import ProtoEnum, ProtoFile, ProtoMessage
 from eventgen.ir.model import Project
 
@@ -135,12 +140,11 @@ def proto_files(project: Project, lock: Lock | None) -> dict[str, ProtoFile]:
             imports=shape.imports,
             messages=tuple(_number_message(m, pkg) for m in shape.messages),
             enums=tuple(_number_enum(e, pkg) for e in shape.enums),
+            doc=doc_lines(ctx.doc),
         )
     return files
 
 
 def files_and_lock(project: Project, lock: Lock | None) -> tuple[dict[str, ProtoFile], Lock]:
     """`proto_files` and `next_lock` in one pass (the emitter needs both)."""
-    by_context = shapes(project)
-    numbered = _next_lock(by_context, lock)
-    return proto_files(project, lock), numbered
+    return proto_files(project, lock), next_lock(project, lock)
