@@ -24,7 +24,10 @@ _CODE_SAFE = re.compile(r"[^`|\\<>&\s]([^`|\\\n\r\t]*[^`|\\\s])?")
 
 def text(value: str) -> str:
     """Inline Markdown showing `value` literally, on one line (whitespace runs -> one space)."""
-    flat = " ".join(value.split())
+    return _escape(" ".join(value.split()))
+
+
+def _escape(flat: str) -> str:
     return "".join(_ENTITIES.get(ch) or ("\\" + ch if ch in _INLINE else ch) for ch in flat)
 
 
@@ -51,11 +54,11 @@ def doc(value: str) -> str:
     flat = " ".join(value.split())
     out, last = [], 0
     for match in _DOC_CODE.finditer(flat):
-        out.append(text(flat[last : match.start()]))
+        out.append(_escape(flat[last : match.start()]))
         inner = match.group(1)
-        out.append(f"`{inner}`" if inner.strip() == inner else text(match.group(0)))
+        out.append(f"`{inner}`" if inner.strip() == inner else _escape(match.group(0)))
         last = match.end()
-    out.append(text(flat[last:]))
+    out.append(_escape(flat[last:]))
     return "".join(out)
 
 

@@ -1,0 +1,1 @@
+from tests.emit_services.helpers import example_build  # noqa: F401
