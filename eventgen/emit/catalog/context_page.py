@@ -68,16 +68,18 @@ def topic_row(topic: Topic, here: str) -> list[str]:
     ]
 
 
-def topic_users(project: Project, topic: Topic) -> list[str]:
+def topic_users(
+    topic: Topic, produced: list[flows.Produce], consumed: list[flows.Consume]
+) -> list[str]:
     """Who produces to and who consumes from `topic`, as list items."""
     out = []
-    for p in flows.produces(project):
+    for p in produced:
         if p.topic != topic.qualified:
             continue
         who = "outside the spec" if p.producer == flows.OUTSIDE else f"context {p.producer}"
         names = ", ".join(md.code(m) for m in p.messages)
         out.append(f"- produced by {md.text(who)}: {names}")
-    for c in flows.consumes(project):
+    for c in consumed:
         if c.topic != topic.qualified:
             continue
         k = c.consumer
@@ -95,11 +97,12 @@ def topics_section(project: Project, ctx: Context) -> list[str]:
         return out + ["No topics.", ""]
     out += md.table(TOPIC_HEADER, [topic_row(t, ctx.name) for t in ctx.topics])
     out.append("")
+    produced, consumed = flows.produces(project), flows.consumes(project)  # once per page
     for topic in ctx.topics:
         out += [f"### {md.text('Topic ' + topic.local_name)}", ""]
         if topic.doc:
             out += [md.prose(topic.doc), ""]
-        out += [*topic_users(project, topic), ""]
+        out += [*topic_users(topic, produced, consumed), ""]
     return out
 
 

@@ -83,7 +83,9 @@ def shape_of(path: str, schema: Any) -> Shape:
     shape: Shape = {}
     if path.endswith(".avsc"):
         root = _avro(schema, "", shape)
-        if root not in shape:  # a primitive or union at the top: the subject's type itself
+        # A primitive at the top is the subject's type itself; a union of records (several
+        # messages on one topic) is told by its branch types being added or removed.
+        if root not in shape and not isinstance(schema, list):
             shape[ROOT] = {"type": root}
     else:
         _json_schema(schema, shape)
