@@ -7,9 +7,9 @@ import struct
 from collections.abc import Iterator
 from fractions import Fraction
 
+from eventgen.compat.protobuf import check_fields as cf
 from eventgen.compat.protobuf import features as ft
 from eventgen.compat.protobuf import parse as p
-from eventgen.compat.protobuf.check_fields import field_pairs, message_pairs
 from eventgen.compat.protobuf.issue import ProtoIssue
 from eventgen.compat.protobuf.parse import Located, Schema
 
@@ -94,22 +94,54 @@ def _is_zero(value: tuple[bool, object]) -> bool:
     return value[1] in ("", Fraction(0))
 
 
+def _option_start(new: Schema, file: str, span: p.Span) -> p.Span:
+    """Widen protoc's span of a default VALUE to the whole `default = value` option.
+
+    protoc locates only the value; buf (protocompile) reports the option from its name.
+    """
+    lines = new.sources.get(file, [])
+    if span[0] - 1 >= len(lines):
+        return span
+    line = lines[span[0] - 1]
+    at = line.rfind("default", 0, span[1] - 1)
+    if at < 0 or line[at + len("default") : span[1] - 1].strip() != "=":
+        return span
+    return (span[0], at + 1, span[2], span[3])
+
+
+def _same_float_width(was: object, now: object, before: object, after: object) -> bool:
+    """buf compares a float default with a double one at float precision."""
+    kinds = {before.type, after.type}  # type: ignore[attr-defined]
+    return kinds == {ft.F.TYPE_FLOAT, ft.F.TYPE_DOUBLE}
+
+
+def _as_float32(value: tuple[bool, object]) -> tuple[bool, object]:
+    number = value[1]
+    if isinstance(number, Fraction):
+        return (False, Fraction(struct.unpack("<f", struct.pack("<f", float(number)))[0]))
+    return value
+
+
 def default_changes(old: Schema, new: Schema) -> Iterator[ProtoIssue]:
     """FIELD_SAME_DEFAULT: a proto2/editions explicit default may not change."""
-    for was_msg, now_msg in message_pairs(old, new):
-        for before, _, after, path in field_pairs(was_msg, now_msg):
-            if before.label == ft.F.LABEL_REPEATED or after.label == ft.F.LABEL_REPEATED:
-                continue
-            if before.type in _NO_DEFAULT or after.type in _NO_DEFAULT:
-                continue
-            was, now = _default(old, before), _default(new, after)
-            if (_is_zero(was) and _is_zero(now)) or was == now:
-                continue
-            yield ProtoIssue(
-                "FIELD_SAME_DEFAULT",
-                now_msg.file,
-                new.span(now_msg.file, path + (p.FIELD_DEFAULT,), path),
-                f'Field "{after.number}" on message "{now_msg.proto.name}" changed default value '
-                f"from {before.default_value or '(none)'} to {after.default_value or '(none)'}.",
-                f"{now_msg.full_name}.{after.name}",
-            )
+    for pair in cf.all_field_pairs(old, new):
+        before, after, path, owner = pair.before, pair.after, pair.path, pair.new_owner
+        if ft.F.LABEL_REPEATED in (before.label, after.label):
+            continue
+        if before.type in _NO_DEFAULT or after.type in _NO_DEFAULT:
+            continue
+        was, now = _default(old, before), _default(new, after)
+        if _same_float_width(was, now, before, after):
+            was, now = _as_float32(was), _as_float32(now)
+        if (_is_zero(was) and _is_zero(now)) or was == now:
+            continue
+        span = new.span(owner.file, path + (p.FIELD_DEFAULT,))
+        span = _option_start(new, owner.file, span) if span else new.span(owner.file, path)
+        yield ProtoIssue(
+            "FIELD_SAME_DEFAULT",
+            owner.file,
+            span,
+            f'Field "{after.number}" with name "{after.name}" changed default value from '
+            f"{before.default_value or '(none)'} to {after.default_value or '(none)'}.",
+            f"{owner.full_name}.{after.name}",
+        )

@@ -55,6 +55,8 @@ class Schema:
         default_factory=dict
     )
     spans: dict[tuple[str, tuple[int, ...]], Span] = field(default_factory=dict)
+    # Source lines per file, for spans protoc draws narrower than buf (option values).
+    sources: dict[str, list[str]] = field(default_factory=dict)
 
     def span(self, file: str, *paths: tuple[int, ...]) -> Span | None:
         """The first of `paths` that has a source location (buf's backup locations)."""
@@ -182,4 +184,6 @@ def parse_proto(source: str | Mapping[str, str]) -> Schema:
         raise SchemaParseError("a protobuf schema is .proto text or a mapping of path -> text")
     if not sources:
         raise SchemaParseError("no .proto files given")
-    return index(compile_files(sources), set(sources))
+    schema = index(compile_files(sources), set(sources))
+    schema.sources = {path: text.splitlines() for path, text in sources.items()}
+    return schema
