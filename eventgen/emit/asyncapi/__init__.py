@@ -1,10 +1,15 @@
 """AsyncAPI 3.0 documents: one per context and one for the platform (issue 12).
 
-Stub: the emitter is being written; it claims its paths in eventgen/emit/layout.py.
+Built as dicts (document.py, channels.py, messages.py) and dumped as deterministic YAML
+(yamldump.py); the extension keys the importer reads back are named in names.py.
 """
 
 from __future__ import annotations
 
+from eventgen.emit import layout
+from eventgen.emit.asyncapi.document import context_document, platform_document
+from eventgen.emit.asyncapi.yamldump import dump
+from eventgen.emit.files import context_sources, project_sources
 from eventgen.ir.model import Project
 from eventgen.schemas import Schemas
 
@@ -12,6 +17,12 @@ KIND = "asyncapi"
 
 
 def emit(project: Project, schemas: Schemas) -> dict[str, bytes]:
-    from eventgen.emit import layout
-
-    return {c.path: b"" for c in layout.claims(project) if c.emitter == "asyncapi"}
+    files: dict[str, bytes] = {}
+    header = layout.header(project_sources(project))
+    files[layout.ASYNCAPI_PLATFORM] = dump(platform_document(project, schemas), header)
+    for ctx in project.contexts:
+        header = layout.header(context_sources(project, ctx))
+        files[layout.asyncapi_path(ctx.name)] = dump(
+            context_document(project, schemas, ctx), header
+        )
+    return files
