@@ -7,6 +7,7 @@ from eventgen.emit.catalog import flows
 from eventgen.emit.catalog import markdown as md
 from eventgen.emit.catalog.messages import item_kind, message_section, type_section
 from eventgen.emit.diagrams import _ms
+from eventgen.ir import naming
 from eventgen.ir.model import Context, Project, Topic
 
 TOPIC_HEADER = (
@@ -91,6 +92,18 @@ def topic_users(
     return out or ["- no producer or consumer in the spec"]
 
 
+def _history_links(project: Project, topic: Topic) -> list[str]:
+    """Links to the topic's subjects on the history page (the history stage writes a version
+    for every subject: a key subject when the topic has a key type, a value subject when
+    messages are on it)."""
+    parts = ["key"] if topic.key_type is not None else []
+    if any(m.topic == topic.qualified for m in project.all_messages()):
+        parts.append("value")
+    subjects = [naming.subject(topic.kafka_name, part) for part in parts]
+    targets = [md.link(s, "../schema-history.md#" + md.anchor(s)) for s in subjects]
+    return ["- schema history: " + ", ".join(targets)] if targets else []
+
+
 def topics_section(project: Project, ctx: Context) -> list[str]:
     out = ["## Topics", ""]
     if not ctx.topics:
@@ -102,7 +115,7 @@ def topics_section(project: Project, ctx: Context) -> list[str]:
         out += [f"### {md.text('Topic ' + topic.local_name)}", ""]
         if topic.doc:
             out += [md.prose(topic.doc), ""]
-        out += [*topic_users(topic, produced, consumed), ""]
+        out += [*topic_users(topic, produced, consumed), *_history_links(project, topic), ""]
     return out
 
 

@@ -26,7 +26,16 @@ from eventgen.ir.model import (
     thaw,
 )
 
-FIELD_HEADER = ("field", "type", "required", "nullable", "default", "constraints", "doc")
+FIELD_HEADER = (
+    "field",
+    "type",
+    "required",
+    "nullable",
+    "default",
+    "constraints",
+    "deprecated",
+    "doc",
+)
 
 
 def heading(kind: str, name: str) -> str:
@@ -104,8 +113,6 @@ def field_rows(
             shown += " (" + ", ".join(links) + ")"
         required = not f.type.nullable and not f.has_default
         doc = md.doc(f.doc) if f.doc else ""
-        if f.deprecated:
-            doc = "**deprecated**" + (". " + doc if doc else "")
         rows.append(
             [
                 md.code(f.name),
@@ -114,6 +121,7 @@ def field_rows(
                 "yes" if f.type.nullable else "no",
                 md.code(_json(thaw(f.default))) if f.has_default else "-",
                 constraints_text(f.constraints),
+                "**yes**" if f.deprecated else "no",
                 doc or "-",
             ]
         )
