@@ -6,6 +6,8 @@ from typing import Any
 
 from eventgen.compat.avro import AvroIssue
 from eventgen.compat.jsonschema.types import Diff, pointer
+from eventgen.compat.protobuf.issue import ProtoIssue
+from eventgen.compat.protobuf.rules import rule_id as protobuf_rule_id
 from eventgen.compat.result import Finding
 from eventgen.compat.rules import avro_rule_id, json_rule_id
 
@@ -89,4 +91,20 @@ def json_finding(
         version_index=version_index,
         direction=direction,
         code=code,
+    )
+
+
+def protobuf_finding(issue: ProtoIssue, direction: str, version_index: int) -> Finding:
+    """A Finding for one buf WIRE_JSON breaking change; the path is `file:line:col`."""
+    version = f"version {version_index + 1} (history index {version_index})"
+    return Finding(
+        rule=protobuf_rule_id(issue.code),
+        path=issue.where,
+        old=None,
+        new=None,
+        message=f"from {version} to the new schema: {issue.message}",
+        version_index=version_index,
+        direction=direction,
+        code=issue.code,
+        details=issue.element,
     )

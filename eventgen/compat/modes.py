@@ -13,6 +13,7 @@ from eventgen.compat.findings import avro_finding, json_finding
 from eventgen.compat.jsonschema.diff import Differ
 from eventgen.compat.jsonschema.model import load_json_schema
 from eventgen.compat.jsonschema.types import COMPATIBLE_LENIENT, COMPATIBLE_STRICT
+from eventgen.compat.protobuf.modes import check_protobuf_mode
 from eventgen.compat.result import CompatResult, Finding, SchemaParseError
 
 MODES = (
@@ -25,7 +26,7 @@ MODES = (
     "FULL_TRANSITIVE",
 )
 POLICIES = ("STRICT", "LENIENT")
-FORMATS = ("avro", "json")
+FORMATS = ("avro", "json", "protobuf")
 
 
 @dataclass(frozen=True, init=False)
@@ -63,6 +64,8 @@ def _norm(value: str, allowed: tuple[str, ...], what: str, upper: bool) -> str:
     v = value.upper() if upper else value.lower()
     if v == "jsonschema" or v == "json_schema":
         v = "json"
+    if v == "proto":
+        v = "protobuf"
     if v not in allowed:
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
     return v
@@ -129,6 +132,9 @@ def check(
     mode_ = _norm(mode, MODES, "mode", upper=True)
     policy_ = _norm(policy, POLICIES, "policy", upper=True)
     versions = _history(fmt, previous, history)
+    if fmt == "protobuf":
+        # .proto text (or {path: text}); policy only concerns JSON Schema.
+        return check_protobuf_mode(versions, new, mode_)
     pair = _Pair(fmt, policy_)
     new_raw = new if fmt == "avro" else _decoded(new)
     new_parsed = (new_raw, pair.parse(new_raw, None))

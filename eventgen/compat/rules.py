@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eventgen.compat.jsonschema.types import BREAKING_TYPES, COMPATIBLE_LENIENT
+from eventgen.compat.protobuf.rules import WIRE_JSON
+from eventgen.compat.protobuf.rules import rule_id as protobuf_rule_id
 
 
 @dataclass(frozen=True)
@@ -125,12 +127,18 @@ def avro_rule_id(code: str) -> str:
 
 _AVRO_IDS = {code: rid for rid, code, _ in _AVRO}
 
-RULES: tuple[Rule, ...] = tuple(
-    Rule(rid, purpose, ("avro",), code) for rid, code, purpose in _AVRO
-) + tuple(
-    Rule(json_rule_id(code), _json_purpose(code), ("json",), code, code in COMPATIBLE_LENIENT)
-    for code in BREAKING_TYPES
+RULES: tuple[Rule, ...] = (
+    tuple(Rule(rid, purpose, ("avro",), code) for rid, code, purpose in _AVRO)
+    + tuple(
+        Rule(json_rule_id(code), _json_purpose(code), ("json",), code, code in COMPATIBLE_LENIENT)
+        for code in BREAKING_TYPES
+    )
+    + tuple(
+        # buf's WIRE_JSON breaking rules; `code` is buf's rule id.
+        Rule(protobuf_rule_id(code), purpose, ("protobuf",), code)
+        for code, purpose, _ in WIRE_JSON
+    )
 )
-"""Every rule a finding can cite, Avro first; listable by `eventgen rules`."""
+"""Every rule a finding can cite, Avro first, protobuf last; listable by `eventgen rules`."""
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -714,7 +714,8 @@ def test_rules_registry_is_unique_and_described() -> None:
 def test_every_rule_has_a_fixture_with_exact_findings() -> None:
     """Enumerates the registry: a rule no fixture produces is a rule nothing tests."""
     produced = {rule for case in CASES for rule, _, _ in case[6]}
-    missing = [r.id for r in RULES if r.id not in produced]
+    # Protobuf rules have their fixtures in test_protobuf_rules.py (one example pair each).
+    missing = [r.id for r in RULES if r.id not in produced and r.formats != ("protobuf",)]
     assert missing == [], f"rules without a fixture pair: {missing}"
     unknown = sorted(produced - {r.id for r in RULES})
     assert unknown == [], f"fixtures cite rules the registry lacks: {unknown}"
