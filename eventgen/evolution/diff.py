@@ -13,6 +13,7 @@ from eventgen.evolution.diff_schemas import diff_subjects
 from eventgen.evolution.errors import InputError, LoadError
 from eventgen.evolution.findings import Finding, normalize
 from eventgen.evolution.generated import from_generated, is_generated_tree
+from eventgen.evolution.protobuf_subjects import LOCK_FILE, lock_from_bytes
 from eventgen.evolution.snapshot import Snapshot, from_project
 from eventgen.evolution.subjects import Strategy
 from eventgen.ir.model import Project
@@ -53,7 +54,17 @@ def require_project(specs: Path, env: str | None) -> Project:
 def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
     """The new side: the specs directory as it is on disk."""
     project = require_project(specs, env)
-    return from_project(project, disk_prefix(specs), "working tree", strategy)
+    lock = _disk_lock(project, specs / project.output)
+    return from_project(project, disk_prefix(specs), "working tree", strategy, lock)
+
+
+def _disk_lock(project: Project, out: Path) -> object:
+    """The protobuf field-number lock under `out` (None when not protobuf or not built)."""
+    if project.defaults.serialization != "protobuf":
+        return None
+    path = out / LOCK_FILE
+    data = path.read_bytes() if path.is_file() else None
+    return lock_from_bytes(data, str(path))
 
 
 def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snapshot:
@@ -80,8 +91,13 @@ def load_old(specs: Path, ref: str, env: str | None, strategy: Strategy) -> Snap
                 prefix,
                 "a ref whose specs do not load cannot be compared; pick another ref",
             )
-    snap = from_project(project, prefix, ref, strategy)
     out = PurePosixPath(posixpath.normpath(str(ref_info.specs_rel / project.output)))
+    lock = None
+    if project.defaults.serialization == "protobuf" and not str(out).startswith(".."):
+        found_lock = gitref.read_tree(ref_info, out / PurePosixPath(LOCK_FILE).parent)
+        data = found_lock.get(PurePosixPath(LOCK_FILE).name)
+        lock = lock_from_bytes(data, f"{ref}:{out}/{LOCK_FILE}")
+    snap = from_project(project, prefix, ref, strategy, lock)
     if not str(out).startswith(".."):
         label = f"{ref}:{out}/{history.ROOT}"
 
@@ -103,8 +119,8 @@ def _from_directory(path: Path, ref: str, env: str | None, strategy: Strategy) -
             prefix,
             "a directory whose specs do not load cannot be compared",
         )
-    snap = from_project(project, prefix, ref, strategy)
     out = path / project.output
+    snap = from_project(project, prefix, ref, strategy, _disk_lock(project, out))
     snap.history_loader = lambda: history.parse(history.read(out), source=f"{out}/{history.ROOT}")
     return snap
 

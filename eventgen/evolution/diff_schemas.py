@@ -9,10 +9,11 @@ from eventgen.compat.result import CompatResult
 from eventgen.evolution.errors import InputError
 from eventgen.evolution.findings import Finding, finding
 from eventgen.evolution.locate import locate, walk
+from eventgen.evolution.protobuf_subjects import own_text, with_imports
 from eventgen.evolution.snapshot import Snapshot
 from eventgen.evolution.subjects import Subject, canonical
 
-COMPAT_FORMAT = {"avro": "avro", "json": "json"}
+COMPAT_FORMAT = {"avro": "avro", "json": "json", "protobuf": "protobuf"}
 
 
 def compat_check(fmt: str, previous: list[Any], new: Any, mode: str) -> CompatResult:
@@ -34,6 +35,11 @@ def previous_versions(old: Subject, old_snap: Snapshot, mode: str) -> list[Any]:
     if not mode.endswith("_TRANSITIVE"):
         return [old.schema]
     versions = list(old_snap.history().get(old.name, []))
+    if old.format == "protobuf":
+        # History files hold the context's own .proto text; the subject all its files.
+        if not versions or versions[-1] != own_text(old.schema, old.main):
+            versions.append(old.schema)
+        return versions
     if not versions or canonical(versions[-1]) != canonical(old.schema):
         versions.append(old.schema)  # the old side was not built since its last change
     return versions
@@ -134,6 +140,10 @@ def _value_change(
     previous = previous_versions(old, old_snap, mode)
     if _branches_compatible(old, new, old_snap, new_snap, mode):
         result = None  # the union is compatible: its changed branches are
+    elif new.format == "protobuf":
+        # buf's WIRE_JSON rules; old history texts compile with the new side's imports.
+        previous = [with_imports(v, new.schema, new.main) for v in previous]
+        result = compat_check(new.format, previous, new.schema, mode)
     else:
         result = compat_check(new.format, previous, new.schema, mode)
     if result is None or result.compatible:
@@ -148,6 +158,8 @@ def _value_change(
             )
         ]
     found = []
+    if new.format == "protobuf":
+        return [_protobuf_finding(f, old, new, mode, len(previous)) for f in result.findings]
     for f in result.findings:
         explained = _explain_branch(f, old, new, old_snap, new_snap, mode)
         if explained:
@@ -169,6 +181,21 @@ def _value_change(
             )
         )
     return found
+
+
+def _protobuf_finding(f: Any, old: Subject, new: Subject, mode: str, versions: int) -> Finding:
+    """A protobuf rule's finding, at the subject's spec position; the .proto place in details."""
+    against = f" (against version {f.version_index + 1} of {versions})" if versions > 1 else ""
+    return finding(
+        "D0101",
+        new.loc,
+        f"{new.name} is not {mode} compatible{against}: {f.message}",
+        hint="keep field numbers, names, types and cardinality; removed fields and enum "
+        "values must stay reserved (the field-number lock does this: never edit it by hand)",
+        subject=new.name,
+        old_loc=old.loc,
+        details=(f"{f.rule} at {f.path} ({f.direction})",),
+    )
 
 
 def _branches_compatible(

@@ -1,9 +1,12 @@
-"""The committed, append-only schema history: `schemas-history/<subject>/<n>.avsc|.json`.
+"""The committed, append-only schema history: `schemas-history/<subject>/<n>.avsc|.json|.proto`.
 
 Each subject's directory holds every schema version it ever had under TopicNameStrategy,
 numbered from 1 like registry versions. A build appends a version when the current schema
 differs (canonical JSON) from the latest one and never rewrites old files, so the history is
 what transitive compatibility modes check against and what `eventgen registry push` replays.
+
+Under `serialization: protobuf` a value subject's version is the `.proto` text of its
+topic's context (`<n>.proto`, plain text, compared byte for byte); keys stay Avro (`.avsc`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from eventgen.schemas import Schemas
 
 ROOT = "schemas-history"
 KIND = "schema-history"  # the manifest kind of its files
-EXTENSIONS = {"avro": "avsc", "json": "json"}
-_FILE = re.compile(r"([1-9][0-9]*)\.(avsc|json)")
+EXTENSIONS = {"avro": "avsc", "json": "json", "protobuf": "proto"}
+_FILE = re.compile(r"([1-9][0-9]*)\.(avsc|json|proto)")
 
 History = dict[str, list[Any]]  # subject -> parsed schemas, version 1 first
 
@@ -40,17 +43,27 @@ def read(out: Path) -> dict[str, bytes]:
 
 
 def emit(
-    project: Project, previous: dict[str, bytes], schemas: Schemas | None = None
+    project: Project,
+    previous: dict[str, bytes],
+    schemas: Schemas | None = None,
+    proto_lock: Any = None,
 ) -> dict[str, bytes]:
     """The previous history unchanged plus a new version for each subject that changed.
 
-    `schemas` is the build's builder: the subjects reuse the records the emitters built.
+    `schemas` is the build's builder: the subjects reuse the records the emitters built;
+    `proto_lock` is the field-number lock the build read (protobuf only).
     """
     history = parse(previous, source="the schema history")
     files = dict(previous)
-    ext = EXTENSIONS[project.defaults.serialization]
-    for name, subject in subjects(project, schemas=schemas).items():
+    for name, subject in subjects(project, schemas=schemas, proto_lock=proto_lock).items():
         versions = history.get(name, [])
+        ext = EXTENSIONS[subject.format]
+        if subject.format == "protobuf":
+            text = str(subject.schema[subject.main])
+            if versions and versions[-1] == text:
+                continue
+            files[f"{ROOT}/{name}/{len(versions) + 1}.{ext}"] = text.encode("utf-8")
+            continue
         if versions and canonical(versions[-1]) == canonical(subject.schema):
             continue
         files[f"{ROOT}/{name}/{len(versions) + 1}.{ext}"] = dumps(subject.schema)
@@ -65,16 +78,18 @@ def parse(files: dict[str, bytes], *, source: str) -> History:
         if len(parts) != 3 or parts[0] != ROOT:
             raise InputError(
                 f"{source}: unexpected file {path}",
-                f"{ROOT}/ holds only <subject>/<n>.avsc or <subject>/<n>.json files",
+                f"{ROOT}/ holds only <subject>/<n>.avsc, <n>.json or <n>.proto files",
             )
         match = _FILE.fullmatch(parts[2])
         if match is None:
             raise InputError(
-                f"{source}: {path} is not named <n>.avsc or <n>.json (n = 1, 2, ...)",
+                f"{source}: {path} is not named <n>.avsc, <n>.json or <n>.proto (n = 1, 2, ...)",
                 "remove or rename the file; history files are written by `eventgen build`",
             )
         try:
-            schema = json.loads(files[path].decode("utf-8"))
+            text = files[path].decode("utf-8")
+            # .proto versions are text (checked by protoc when compared), the others JSON.
+            schema = text if match.group(2) == "proto" else json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(
                 f"{source}: {path} is not valid JSON ({exc})",

@@ -88,9 +88,16 @@ class Snapshot:
 
 
 def from_project(
-    project: Project, prefix: str, label: str, strategy: Strategy = "topic"
+    project: Project,
+    prefix: str,
+    label: str,
+    strategy: Strategy = "topic",
+    proto_lock: Any = None,
 ) -> Snapshot:
-    """A snapshot of a loaded project; `prefix` turns spec-relative files into display paths."""
+    """A snapshot of a loaded project; `prefix` turns spec-relative files into display paths.
+
+    `proto_lock` is that side's committed field-number lock (serialization: protobuf).
+    """
 
     def at(loc: Loc) -> Loc:
         return Loc(prefix + loc.file, loc.line, loc.col) if loc.file != "<none>" else loc
@@ -150,7 +157,8 @@ def from_project(
         topics=topics,
         consumers=consumers,
         subjects={
-            name: _relocated(s, at) for name, s in subjects(project, strategy, schemas).items()
+            name: _relocated(s, at)
+            for name, s in subjects(project, strategy, schemas, proto_lock).items()
         },
         context_locs={c.name: Loc(prefix + c.files[0]) for c in project.contexts if c.files},
         project_loc=Loc(prefix + project_file),

@@ -37,6 +37,9 @@ class Subject:
     # Named schema (Avro full name or JSON `$defs` key) -> qualified spec name, for positions.
     names: tuple[tuple[str, str], ...] = ()
     loc: Loc = field(default=Loc("<none>"), compare=False)
+    # Protobuf value subjects: the import path of the context file in `schema` (a mapping of
+    # import path -> .proto text); empty for Avro and JSON Schema subjects.
+    main: str = ""
 
 
 def canonical(schema: Any) -> str:
@@ -45,14 +48,18 @@ def canonical(schema: Any) -> str:
 
 
 def subjects(
-    project: Project, strategy: Strategy = "topic", schemas: Schemas | None = None
+    project: Project,
+    strategy: Strategy = "topic",
+    schemas: Schemas | None = None,
+    proto_lock: Any = None,
 ) -> dict[str, Subject]:
     """Every subject of the project by name, for the project's serialization format.
 
     `schemas` is the build's (or snapshot's) builder, whose records are shared; by default
-    one is made for this call.
+    one is made for this call. `proto_lock` numbers protobuf fields (serialization protobuf
+    only; None = no lock yet). Keys stay Avro under protobuf.
     """
-    builder = _Subjects(project, schemas or Schemas(project))
+    builder = _Subjects(project, schemas or Schemas(project), proto_lock)
     on_topic: dict[str, list[Message]] = {}
     for message in project.all_messages():
         if message.topic is not None:
@@ -78,23 +85,27 @@ def subjects(
 class _Subjects:
     """Subject schemas from the build's schema builder (eventgen.schemas)."""
 
-    def __init__(self, project: Project, schemas: Schemas) -> None:
+    def __init__(self, project: Project, schemas: Schemas, proto_lock: Any = None) -> None:
         self.project = project
         self.schemas = schemas
         self.format: Literal["avro", "json", "protobuf"] = project.defaults.serialization
         self._names: tuple[tuple[str, str], ...] | None = None
+        self._lock = proto_lock
+        self._proto: dict[str, tuple[str, str, tuple[str, ...]]] | None = None
 
     def key_subject(self, name: str, topic: Topic) -> Subject:
         assert topic.key_type is not None
-        if self.format == "avro":
+        key_format: Literal["avro", "json", "protobuf"] = self.format
+        if self.format in ("avro", "protobuf"):
             schema = self.schemas.avro_key_document(topic)
             names = self._avro_names()
+            key_format = "avro"  # keys stay bare Avro under protobuf (runtime encode_key)
         else:
             schema, names = self.schemas.json_key(topic)
         return Subject(
             name,
             "key",
-            self.format,
+            key_format,
             topic.compatibility,
             schema,
             topic.kafka_name,
@@ -106,7 +117,16 @@ class _Subjects:
     def value_subject(self, name: str, topic: Topic, messages: list[Message]) -> Subject:
         qualified = [m.qualified for m in messages]
         schema: Any
-        if self.format == "avro":
+        main = ""
+        if self.format == "protobuf":
+            from eventgen.evolution.protobuf_subjects import proto_texts, subject_schema
+
+            if self._proto is None:
+                self._proto = proto_texts(self.project, self._lock)
+            schema = subject_schema(self._proto, topic.context)
+            main = self._proto[topic.context][0]
+            names = self._avro_names()
+        elif self.format == "avro":
             branches = self.schemas.avro_union(messages)
             schema = branches[0] if len(branches) == 1 else branches
             names = self._avro_names()
@@ -125,6 +145,7 @@ class _Subjects:
             tuple(qualified),
             names,
             loc,
+            main,
         )
 
     def _avro_names(self) -> tuple[tuple[str, str], ...]:
