@@ -97,3 +97,13 @@ def test_well_known_types_resolve() -> None:
         + 'import "google/protobuf/timestamp.proto";\n\nmessage E {\n  google.protobuf.Timestamp at = 1;\n}\n'
     )
     assert check("protobuf", ts, ts).compatible
+
+
+def test_docs_show_every_tested_example() -> None:
+    from eventgen.compat.protobuf.docs import markdown
+
+    text = markdown()
+    for example in EXAMPLES:
+        assert f"### `{rule_id(example.code)}`" in text
+        assert "```proto\n" + example.before + "```" in text
+        assert "```proto\n" + example.after + "```" in text
