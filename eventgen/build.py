@@ -7,13 +7,21 @@ import os
 import signal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from eventgen import __version__
 from eventgen.canonical import dumps
-from eventgen.diagnostics import Diagnostic, Loc, Severity, error, has_errors, render
+from eventgen.diagnostics import (
+    Diagnostic,
+    Loc,
+    Severity,
+    error,
+    has_errors,
+    normalize,
+    render,
+)
 from eventgen.emit.files import GeneratedFile, project_sources
 from eventgen.fingerprint import inputs_fingerprint
 from eventgen.ir.model import Project
@@ -79,7 +87,9 @@ def manifest(
     )
 
 
-def history_stage(project: Project, out: Path, schemas: Schemas) -> dict[str, GeneratedFile]:
+def history_stage(
+    project: Project, out: Path, schemas: Schemas, proto_lock: Any = None
+) -> dict[str, GeneratedFile]:
     """The schema history, after the pure emitters: the one output that reads the disk.
 
     It gets the history files already in `out` and returns all of them plus any new version
@@ -89,7 +99,7 @@ def history_stage(project: Project, out: Path, schemas: Schemas) -> dict[str, Ge
     from eventgen.emit import catalog, layout
     from eventgen.evolution import history
 
-    files = history.emit(project, history.read(out), schemas)
+    files = history.emit(project, history.read(out), schemas, proto_lock)
     sources = project_sources(project)  # a subject spans every message on its topic
     found = {p: GeneratedFile(p, data, history.KIND, sources) for p, data in files.items()}
     page = catalog.history_page(project, files)  # the catalog's view of the same history
@@ -213,13 +223,20 @@ def _run_build(
     ):
         return _report_unchanged(recorded, declared, fmt, specs)
     project, by_env, found = load_project_envs(specs, env)
+    out = output if output is not None else (specs / project.output) if project else None
+    proto_lock = None
+    if project is not None and out is not None and not has_errors(found):
+        from eventgen.emit.protobuf.lock_file import read_lock
+
+        # The committed field numbers: a lock broken by hand stops the build like a spec error.
+        proto_lock, lock_found = read_lock(specs, out)
+        found = normalize([*found, *lock_found])
     text = render(found, fmt, specs=specs)  # the manifest keeps spec-relative files
     if text:
         click.echo(text, nl=False, err=fmt == "text")
-    if project is None or has_errors(found):
+    if project is None or out is None or has_errors(found):
         click.echo("build stopped: nothing was written", err=True)
         return 1
-    out = output if output is not None else (specs / project.output)
     # Emitters (templates, runtime helpers) load only when something is generated, so the
     # no-change fast path above stays cheap.
     from eventgen.emit.registry import emit_all
@@ -227,8 +244,8 @@ def _run_build(
 
     # One schema builder for the build: the emitters and the history share its records.
     schemas = Schemas(project)
-    generated = emit_all(project, by_env, schemas)
-    generated.update(history_stage(project, out, schemas))
+    generated = emit_all(project, by_env, schemas, proto_lock)
+    generated.update(history_stage(project, out, schemas, proto_lock))
     del schemas  # its records are in the files now; the writer needs the memory more
     files = {path: f.data for path, f in generated.items()}
     files[MANIFEST] = manifest(project, generated, inputs, found)

@@ -94,8 +94,14 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
     # Every environment, as `build` resolves them: an overlay that breaks only a topic of
     # another environment must fail validate too, or validate and build would disagree.
     project, _by_env, found = load_project_envs(specs, env)
+    if project is not None and not has_errors(found):
+        from eventgen.diagnostics import normalize
+        from eventgen.emit.protobuf.lock_file import read_lock
+
+        # The committed field-number lock, read as `build` reads it (same findings).
+        found = normalize([*found, *read_lock(specs, specs / project.output)[1]])
     _report(found, fmt, specs)
-    if project is not None and fmt == "text":
+    if project is not None and fmt == "text" and not has_errors(found):
         click.echo(
             f"ok: {len(project.spec_files)} spec files, {len(project.contexts)} contexts, "
             f"{len(project.all_messages())} messages, {len(project.all_topics())} topics",

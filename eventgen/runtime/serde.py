@@ -377,6 +377,13 @@ def codec_for(route: Route, config: RuntimeConfig) -> ValueCodec:
 
 
 def _make(route: Route, url: str | None, config: RuntimeConfig) -> ValueCodec:
+    if route.serialization == "protobuf":
+        # The generator writes the .proto files and their lock; the runtime codec is not in
+        # this runtime version, and falling back to Avro would put the wrong bytes on Kafka.
+        raise NotImplementedError(
+            f"topic {route.topic.name}: serialization protobuf has no runtime codec in "
+            "eventgen-runtime yet; use avro or json for services"
+        )
     if route.serialization == "json":
         return JsonHeaderCodec()
     if url is None:
