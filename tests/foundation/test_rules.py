@@ -11,6 +11,7 @@ from eventgen import pipeline
 from eventgen.compat import check as compat_check
 from eventgen.diagnostics import MAX_MESSAGE, Diagnostic, Loc, Severity, error, warning
 from eventgen.evolution.findings import finding
+from eventgen.interop.asyncapi import codes as asyncapi_import
 from eventgen.ir import naming
 from eventgen.render import github_line, render_diagnostics, render_diff, text_lines
 from eventgen.rules import (
@@ -22,6 +23,7 @@ from eventgen.rules import (
     checks_flows,
     checks_names,
     checks_output,
+    checks_protobuf,
     checks_runtime,
     checks_saga_runtime,
     checks_sagas,
@@ -70,6 +72,8 @@ def test_ruleset_is_one_ordered_tuple_of_unique_codes() -> None:
         + checks_types.RULES
         + checks_saga_runtime.RULES
         + checks_choreography.RULES
+        + checks_protobuf.RULES
+        + asyncapi_import.RULES
     )
     assert catalog.RULES[len(catalog.RULES) - len(tail) :] == tail
 
