@@ -97,3 +97,39 @@ def test_two_exports_are_equal_bytes(exported: dict[str, bytes]) -> None:
     project, _ = load_project(ROOT / "specs")
     assert project is not None
     assert asyncapi.emit(project, Schemas(project)) == exported
+
+
+HOSTILE = ROOT / "tests" / "catalog" / "hostile" / "specs"
+
+
+def test_hostile_docs_and_names_survive_the_yaml_and_the_parser(tmp_path: Path) -> None:
+    """Docs with quotes, backslashes, pipes, `\"\"\"`, HTML and Unicode come back verbatim."""
+    project, found = load_project(HOSTILE)
+    assert project is not None, found
+    docs = asyncapi.emit(project, Schemas(project))
+    texts = []
+    for path, data in sorted(docs.items()):
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        texts.append(yaml.safe_load(data.decode("utf-8")))
+    code, out = _check(*sorted(tmp_path.rglob("*.yaml")))
+    assert code == 0, out
+    wanted = [t.doc for t in project.all_topics() if t.doc] + [
+        m.doc for m in project.all_messages() if m.doc
+    ]
+    assert wanted, "the fixture must carry docs"
+    seen = _strings(texts)
+    for doc in wanted:
+        assert doc.strip() in seen, doc
+
+
+def _strings(value: Any) -> set[str]:
+    """Every string value in parsed YAML, stripped (descriptions may drop a final newline)."""
+    if isinstance(value, str):
+        return {value.strip()}
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
