@@ -36,7 +36,8 @@ def check_proto_names(project: Project) -> list[Diagnostic]:
         for item in (*ctx.types, *ctx.messages):
             owner.setdefault(item.name, f"`{item.qualified}`")
         for enum in (t for t in ctx.types if isinstance(t, EnumType)):
-            for symbol in (None, *enum.symbols):
+            # A symbol written twice is E0505 already; only distinct symbols can meet here.
+            for symbol in (None, *dict.fromkeys(enum.symbols)):
                 value = enum_value_name(enum.name, symbol)
                 what = f"enum value `{value}` of `{enum.qualified}`"
                 if value in owner:
