@@ -84,9 +84,16 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("specs", type=SPECS)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory whose field-number lock is checked (default: `output:`).",
+)
 @click.option("--env", "env", default=None, help="Environment to overlay (see `environments:`).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def validate(specs: Path, env: str | None, fmt: str) -> None:
+def validate(specs: Path, output: Path | None, env: str | None, fmt: str) -> None:
     """Check SPECS and report every finding, sorted, with file:line:col."""
     from eventgen.diagnostics import has_errors
     from eventgen.pipeline import load_project_envs
@@ -98,8 +105,10 @@ def validate(specs: Path, env: str | None, fmt: str) -> None:
         from eventgen.diagnostics import normalize
         from eventgen.emit.protobuf.lock_file import read_lock
 
-        # The committed field-number lock, read as `build` reads it (same findings).
-        found = normalize([*found, *read_lock(specs, specs / project.output)[1]])
+        # The committed field-number lock, read as `build` reads it (same findings); `-o`
+        # names the same output directory `build -o` would write.
+        out = output if output is not None else specs / project.output
+        found = normalize([*found, *read_lock(specs, out)[1]])
     _report(found, fmt, specs)
     if project is not None and fmt == "text" and not has_errors(found):
         click.echo(

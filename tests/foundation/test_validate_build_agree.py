@@ -38,7 +38,9 @@ def test_validate_and_build_agree(
     out = tmp_path / "out"
     if (case / "pre-existing").is_dir():
         shutil.copytree(case / "pre-existing", out, symlinks=True)
-    validate_code, validate_found = _findings(["validate", str(case / "specs")], capsys)
+    validate_code, validate_found = _findings(
+        ["validate", str(case / "specs"), "-o", str(out)], capsys
+    )
     build_code, build_found = _findings(
         ["build", str(case / "specs"), "-o", str(out), "--no-cache"], capsys
     )

@@ -101,10 +101,13 @@ def test_wheel_holds_only_the_runtime_package(runtime_venv: RuntimeVenv) -> None
     assert [re.split(r"[\[<>=;\s]", r)[0] for r in requires] == [
         "confluent-kafka",
         "fastavro",
+        "protobuf",
         "psycopg",
         "pydantic",
     ], requires
     assert any("psycopg[binary]" in r and 'extra == "postgres"' in r for r in requires), requires
+    # Protobuf is for `serialization: protobuf` services only: an extra, never a base need.
+    assert any(r.startswith("protobuf") and 'extra == "protobuf"' in r for r in requires), requires
 
 
 def test_runtime_imports_without_the_generator(runtime_venv: RuntimeVenv) -> None:

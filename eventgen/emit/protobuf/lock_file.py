@@ -48,6 +48,9 @@ def read_lock(specs: Path, out: Path) -> tuple[Lock | None, list[Diagnostic]]:
     shown = lock_location(specs, out)
     try:
         data = SafeReader(out).read(layout.PROTO_LOCK)
+    except NotADirectoryError:
+        # An output path under a file holds no lock; the writer reports that path in one line.
+        return None, []
     except (OSError, RuntimeError, ValueError) as exc:
         return None, [error("E0901", Loc(shown), f"the field-number lock cannot be read: {exc}")]
     if data is None:
