@@ -43,6 +43,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "eventgen.projections_cli:projections",
         "Read models: list the build's projections, rebuild one without downtime.",
     ),
+    "import": (
+        "eventgen.interop.asyncapi.cli:import_",
+        "Write eventgen specs from an AsyncAPI 2.6/3.0 document (`import asyncapi`).",
+    ),
 }
 
 
