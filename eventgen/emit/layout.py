@@ -616,9 +616,9 @@ ASYNCAPI_PLATFORM = "asyncapi.yaml"
 # the committed field-number lock, which the build reads back from the output directory.
 PROTO_FOLDER = "protobuf"
 PROTO_LOCK = f"{PROTO_FOLDER}/field-numbers.lock.json"
-# The descriptor modules the runtime protobuf codec reads (`<package>/_proto/`): off until the
-# codec lands in eventgen-runtime (eventgen.runtime.serde refuses protobuf routes meanwhile).
-PROTO_RUNTIME = False
+# The descriptor modules the runtime protobuf codec reads (`<package>/_proto/`, written under
+# serialization: protobuf; eventgen.runtime.protobuf loads them).
+PROTO_RUNTIME = True
 # Event catalog: Markdown pages under docs/ beside the saga and choreography diagrams.
 CATALOG_INDEX = "docs/index.md"
 CATALOG_HISTORY = "docs/schema-history.md"  # written by the history stage (it reads the disk)

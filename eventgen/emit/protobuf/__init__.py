@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventgen.emit.files import Files
 from eventgen.ir.model import Project
 
 KIND = "protobuf"
@@ -32,7 +33,26 @@ def emit(project: Project, lock: Any = None) -> dict[str, bytes]:
     return out
 
 
-def emit_python(project: Project, lock: Any = None) -> dict[str, bytes]:
+def emit_python(project: Project, lock: Any = None) -> Files:
+    """`<package>/_proto/<ctx>.py` per context (serialization: protobuf only), formatted."""
     from eventgen.emit import layout
+    from eventgen.emit.files import GeneratedFile, context_sources, project_sources
+    from eventgen.emit.format import format_sources
+    from eventgen.emit.protobuf.lock import Lock
+    from eventgen.emit.protobuf.plan import proto_files
+    from eventgen.emit.protobuf.python import init_source, module_source
 
-    return {c.path: b"" for c in layout.claims(project) if c.emitter == "protobuf_python"}
+    if not layout.uses_protobuf(project) or not layout.PROTO_RUNTIME:
+        return {}
+    files = proto_files(project, lock if isinstance(lock, Lock) else None)
+    sources = {layout.proto_init_path(project): init_source(project)}
+    origin = {layout.proto_init_path(project): project_sources(project)}
+    for ctx in project.contexts:
+        path = layout.proto_module_path(project, ctx.name)
+        origin[path] = context_sources(project, ctx)
+        sources[path] = module_source(project, files[ctx.name], origin[path])
+    formatted = format_sources(sources)
+    return {
+        path: GeneratedFile(path, text.encode(), PYTHON_KIND, origin[path])
+        for path, text in formatted.items()
+    }
