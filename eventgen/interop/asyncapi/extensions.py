@@ -117,11 +117,19 @@ def consumer_settings(ext: dict[str, Any], context: str) -> dict[str, Any]:
         for key in ("initial", "max_interval"):
             if _ms(retry.get(f"{key}_ms")) is not None:
                 spec[key] = _ms(retry[f"{key}_ms"])
+        if isinstance(retry.get("retry_on"), list) and retry["retry_on"]:
+            spec["retry_on"] = retry["retry_on"]
         settings["retry"] = spec
     if isinstance(ext.get("dlq"), bool):
         settings["dlq"] = ext["dlq"]
     if isinstance(ext.get("idempotency_store"), str):
-        settings["idempotency"] = {"store": ext["idempotency_store"]}
+        idempotency: dict[str, Any] = {"store": ext["idempotency_store"]}
+        if _ms(ext.get("idempotency_retention_ms")) is not None:
+            idempotency["retention"] = _ms(ext["idempotency_retention_ms"])
+        settings["idempotency"] = idempotency
+    for key in ("on_failure", "handler"):
+        if ext.get(key) is not None:
+            settings[key] = ext[key]
     if _ms(ext.get("timeout_ms")) is not None:
         settings["timeout"] = _ms(ext["timeout_ms"])
     return settings

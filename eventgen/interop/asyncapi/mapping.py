@@ -13,9 +13,11 @@ from typing import Any
 from eventgen.interop.asyncapi import bindings, codes, extensions, names
 from eventgen.interop.asyncapi.avro_payload import AvroMapper
 from eventgen.interop.asyncapi.document import Document
+from eventgen.interop.asyncapi.export_payload import ExportMapper
 from eventgen.interop.asyncapi.jsonschema_payload import JsonSchemaMapper
 from eventgen.interop.asyncapi.refs import Node, Resolver
 from eventgen.interop.asyncapi.types import TypeTable
+from eventgen.ir.naming import avro_namespace
 from eventgen.spec.nodes import PList, PMap
 
 KEY_TYPES = {"string", "uuid", "int", "long", "bytes"}
@@ -63,6 +65,28 @@ class Importer:
         self.channels: dict[str, Channel] = {}  # by the channel node's location (file + pointer)
         self.messages: dict[str, tuple[str, str]] = {}  # message location -> (context, name)
         self.formats: set[str] = set()
+        self.exported = self._export_mapper()
+        self.closed: bool | None = None  # the JSON twins' content model, when exported
+
+    def _export_mapper(self) -> ExportMapper | None:
+        """The mapper of an eventgen export (its info has `x-eventgen-project`), else None."""
+        project = extensions.extension(self.info, extensions.PROJECT).get("name")
+        if not isinstance(project, str):
+            return None
+        components = self.root.get("components")
+        found = components.get("messages") if components is not None else None
+        contexts = {self.default_context}
+        for _, message in found.children() if found is not None else []:
+            if isinstance(message.value, PMap):
+                ctx = extensions.extension(message.value, extensions.MESSAGE).get("context")
+                if isinstance(ctx, str):
+                    contexts.add(ctx)
+        schemas = components.get("schemas") if components is not None else None
+        json_schemas = extensions.plain(schemas.value) if schemas is not None else {}
+        namespaces = {avro_namespace(project, c): c for c in sorted(contexts)}
+        return ExportMapper(
+            lambda name: self.context(name).table, namespaces, dict(json_schemas or {})
+        )
 
     def context(self, name: str) -> Context:
         if name not in self.contexts:
@@ -80,6 +104,7 @@ class Importer:
             operations = self.root.get("operations")
             for key, node in operations.children() if operations is not None else []:
                 self._operation_v3(key, node)
+        self._unrouted()
         found = [f for c in self.contexts.values() for f in c.table.found]
         return Imported(self._project(), self.contexts, [*self.resolver.found, *found])
 
@@ -94,6 +119,8 @@ class Importer:
         defaults: dict[str, Any] = {"serialization": serialization}
         if isinstance(ext.get("compatibility"), str):
             defaults["compatibility"] = ext["compatibility"]
+        if self.closed is not None:
+            defaults["json_content_model"] = "closed" if self.closed else "open"
         return {
             "eventgen": 1,
             "project": project,
@@ -180,13 +207,14 @@ class Importer:
         node = self.resolver.deref(raw)
         return None if node is None else self.messages.get(node.where, (None, None))[1]
 
-    def _message(self, key: str, raw: Node, channel: Channel) -> None:
+    def _message(self, key: str, raw: Node, channel: Channel | None) -> None:
         node = self.resolver.deref(raw)
         if node is None or not isinstance(node.value, PMap) or node.where in self.messages:
             return
         value = node.value
         ext = extensions.extension(value, extensions.MESSAGE)
-        ctx = self.context(str(ext.get("context") or channel.context))
+        default_context = channel.context if channel is not None else self.default_context
+        ctx = self.context(str(ext.get("context") or default_context))
         base = ext.get("name") or value.get("name") or value.get("messageId") or key
         name = names.pascal(str(base)) if base else None
         kind = "commands" if ext.get("kind") == "command" else "events"
@@ -197,7 +225,7 @@ class Importer:
             )
             return
         self.messages[node.where] = (ctx.name, name)
-        fields = self._payload(node, ctx)
+        fields = self._payload(node, ctx, f"{ctx.name}.{name}" if ext else None)
         if fields is None:
             return
         message: dict[str, Any] = {}
@@ -208,14 +236,18 @@ class Importer:
         upcasts = extensions.plain(value.get(extensions.UPCASTS))
         if isinstance(upcasts, list) and upcasts:
             message["upcast"] = upcasts
-        topic = (
-            channel.topic if channel.context == ctx.name else f"{channel.context}.{channel.topic}"
-        )
-        message["topic"] = topic
+        if isinstance(ext.get("topic"), str):
+            message["topic"] = extensions.local(ext["topic"], ctx.name)
+        elif channel is not None:
+            message["topic"] = (
+                channel.topic
+                if channel.context == ctx.name
+                else f"{channel.context}.{channel.topic}"
+            )
         key_list = ext.get("key")
         if isinstance(key_list, list) and key_list:
             message["key"] = key_list[0] if len(key_list) == 1 else key_list
-        else:
+        elif channel is not None:
             key_field = self._key(node, fields, ctx, channel)
             if key_field is None:
                 return
@@ -223,7 +255,21 @@ class Importer:
         message["fields"] = fields
         table[name] = message
 
-    def _payload(self, node: Node, ctx: Context) -> dict[str, Any] | None:
+    def _unrouted(self) -> None:
+        """The messages of an eventgen export that no channel carries (commands run
+        locally, e.g. by a saga). Queries are left out: they return a projection, and
+        projections are not in the export."""
+        components = self.root.get("components")
+        listed = components.get("messages") if components is not None else None
+        for key, raw in listed.children() if listed is not None else []:
+            node = self.resolver.deref(raw)
+            if node is None or not isinstance(node.value, PMap):
+                continue
+            ext = extensions.extension(node.value, extensions.MESSAGE)
+            if ext.get("kind") in ("event", "command") and "topic" not in ext:
+                self._message(key, node, None)
+
+    def _payload(self, node: Node, ctx: Context, qualified: str | None) -> dict[str, Any] | None:
         payload = node.get("payload")
         fmt = node.value.get("schemaFormat")
         if (
@@ -240,7 +286,12 @@ class Importer:
         if fmt.startswith("application/vnd.apache.avro"):
             self.formats.add("avro")
             schema = self.resolver.deref(payload)
-            return None if schema is None else AvroMapper(ctx.table).record_fields(schema)
+            if schema is None:
+                return None
+            if self.exported is not None and qualified is not None:
+                self._content_model(qualified)
+                return self.exported.message_fields(schema, ctx.name, qualified, ctx.table)
+            return AvroMapper(ctx.table).record_fields(schema)
         if fmt.startswith(_JSON_FORMATS):
             self.formats.add("json")
             return JsonSchemaMapper(self.resolver, ctx.table).record_fields(payload)
@@ -252,6 +303,12 @@ class Importer:
             "payloads may be JSON Schema or Avro",
         )
         return None
+
+    def _content_model(self, qualified: str) -> None:
+        assert self.exported is not None
+        twin = self.exported.json_schemas.get(qualified)
+        if isinstance(twin, dict) and isinstance(twin.get("additionalProperties"), bool):
+            self.closed = not twin["additionalProperties"]
 
     def _key(
         self, node: Node, fields: dict[str, Any], ctx: Context, channel: Channel
