@@ -223,7 +223,27 @@ def _enum(mapper: _ContextMapper, enum: EnumType) -> ProtoEnum:
     )
 
 
+# (id(project), context) -> (project, shape). The name check (rules) and the emitters of
+# one build ask for the same shapes; the project is kept so its id cannot be reused, and
+# the memo holds the last few projects only (a long-lived process builds many).
+_SHAPES: dict[tuple[int, str], tuple[Project, ContextShape]] = {}
+_SHAPES_KEPT = 64
+
+
 def context_shape(project: Project, context: str) -> ContextShape:
+    """The context's file shape, computed once per (project object, context)."""
+    key = (id(project), context)
+    hit = _SHAPES.get(key)
+    if hit is not None and hit[0] is project:
+        return hit[1]
+    shape = _context_shape(project, context)
+    if len(_SHAPES) >= _SHAPES_KEPT:
+        _SHAPES.pop(next(iter(_SHAPES)))
+    _SHAPES[key] = (project, shape)
+    return shape
+
+
+def _context_shape(project: Project, context: str) -> ContextShape:
     ctx = project.context(context)
     mapper = _ContextMapper(project, context)
     messages: list[ProtoMessage] = []
