@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventgen.interop.asyncapi import codes
+from eventgen.interop.asyncapi import codes, extensions
 from eventgen.interop.asyncapi.refs import Node, Resolver
 from eventgen.interop.asyncapi.types import TypeTable
 from eventgen.spec.nodes import PList, PMap
@@ -33,7 +33,7 @@ def topic_settings(binding: Node | None, table: TypeTable) -> dict[str, Any]:
     for key, item in config_node.children() if config_node is not None else []:
         raw = item.value
         if key == "retention.ms" and isinstance(raw, int):
-            settings["retention"] = "infinite" if raw < 0 else f"{raw}ms"
+            settings["retention"] = extensions.duration(raw)
         elif key == "retention.bytes" and isinstance(raw, int):
             if raw >= 0:
                 settings["retention_bytes"] = raw

@@ -271,6 +271,10 @@ class Importer:
 
     def _payload(self, node: Node, ctx: Context, qualified: str | None) -> dict[str, Any] | None:
         payload = node.get("payload")
+        if payload is not None and isinstance(payload.value, PMap) and "$ref" in payload.value:
+            payload = self.resolver.deref(payload)  # e.g. a multi-format schema component
+            if payload is None:
+                return None
         fmt = node.value.get("schemaFormat")
         if (
             payload is not None
@@ -327,7 +331,14 @@ class Importer:
         candidates = [n for n in fields if n in ("id", "key") or n.endswith("_id")]
         for name in candidates:
             field_type = fields[name] if isinstance(fields[name], str) else fields[name]["type"]
-            if field_type in KEY_TYPES:
+            if field_type.removesuffix("?") in KEY_TYPES:
+                # The partition key is never null in eventgen: an optional `id` becomes
+                # required (AsyncAPI documents seldom list `required`).
+                field_type = field_type.removesuffix("?")
+                if isinstance(fields[name], str):
+                    fields[name] = field_type
+                else:
+                    fields[name]["type"] = field_type
                 topic = ctx.topics.get(channel.topic) if channel.context == ctx.name else None
                 if topic is not None:
                     topic.setdefault("key", field_type)
