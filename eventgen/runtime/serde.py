@@ -365,7 +365,7 @@ _codecs_lock = threading.Lock()
 
 def codec_for(route: Route, config: RuntimeConfig) -> ValueCodec:
     """The codec of `route` under `config`, one per (format, registry URL, subject strategy)."""
-    url = config.schema_registry_url if route.serialization == "avro" else None
+    url = config.schema_registry_url if route.serialization != "json" else None
     key = (route.serialization, url, config.subject_strategy if url else "")
     codec = _codecs.get(key)
     if codec is None:
@@ -378,12 +378,14 @@ def codec_for(route: Route, config: RuntimeConfig) -> ValueCodec:
 
 def _make(route: Route, url: str | None, config: RuntimeConfig) -> ValueCodec:
     if route.serialization == "protobuf":
-        # The generator writes the .proto files and their lock; the runtime codec is not in
-        # this runtime version, and falling back to Avro would put the wrong bytes on Kafka.
-        raise NotImplementedError(
-            f"topic {route.topic.name}: serialization protobuf has no runtime codec in "
-            "eventgen-runtime yet; use avro or json for services"
-        )
+        # google.protobuf (the runtime's `protobuf` extra) is imported for protobuf routes only.
+        from eventgen.runtime import protobuf_codec
+        from eventgen.runtime.registry_client import RegistryClient
+
+        if url is None:
+            return protobuf_codec.ProtobufHeaderCodec()
+        client = RegistryClient(url, timeout_s=min(config.connect_timeout_s, 30.0))
+        return protobuf_codec.RegistryProtobufCodec(client, config.subject_strategy)
     if route.serialization == "json":
         return JsonHeaderCodec()
     if url is None:
