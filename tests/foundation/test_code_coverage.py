@@ -20,6 +20,7 @@ from eventgen.cli import main
 from eventgen.rules.listing import list_rules
 from eventgen.spec.yamlload import MAX_FILE_BYTES
 from tests.golden import CASES
+from tests.interop.import_golden import CASES as IMPORT_CASES
 
 # A finding as rendered: `file:line:col: error E0123: ...` (a code quoted in a hint is no proof).
 _RENDERED = re.compile(r"\b(?:error|warning) ([EW][0-9]{4}):")
@@ -37,9 +38,11 @@ def _registry() -> list[str]:
 
 
 def _produced_by_golden_cases() -> dict[str, list[str]]:
-    """code -> the golden cases whose expected transcript reports it."""
+    """code -> the golden cases whose expected transcript reports it (build cases, and the
+    `eventgen import asyncapi` cases of tests/interop/import_cases)."""
     found: dict[str, list[str]] = {}
-    for expected in sorted(CASES.glob("*/expected.txt")):
+    transcripts = [*CASES.glob("*/expected.txt"), *IMPORT_CASES.glob("*/expected.txt")]
+    for expected in sorted(transcripts):
         for code in sorted(set(_RENDERED.findall(expected.read_text(encoding="utf-8")))):
             found.setdefault(code, []).append(expected.parent.name)
     return found

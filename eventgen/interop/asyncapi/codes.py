@@ -1,4 +1,4 @@
-"""Diagnostic codes of `eventgen import asyncapi` (E0951-E0989), listed by `eventgen rules`.
+"""Diagnostic codes of `eventgen import asyncapi` (E0951-E0967), listed by `eventgen rules`.
 
 They are reported by the importer itself (phase "load": the AsyncAPI document is read, not a
 spec), never by a check over the IR, so no rule has a check function.
@@ -27,7 +27,12 @@ EXISTS = "E0966"
 BINDING = "E0967"
 
 RULES: tuple[Rule, ...] = (
-    declare(READ, "error", "load", "AsyncAPI document cannot be read (missing, not a mapping)"),
+    declare(
+        READ,
+        "error",
+        "load",
+        "AsyncAPI document or `$ref`d file cannot be read (missing, a folder)",
+    ),
     declare(VERSION, "error", "load", "AsyncAPI version other than 2.6.x or 3.0.x"),
     declare(INVALID, "error", "load", "AsyncAPI document invalid against the official schema"),
     declare(REMOTE_REF, "error", "load", "AsyncAPI `$ref` to a remote URL (refused)"),

@@ -76,7 +76,7 @@ def open_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
             error(
                 codes.VERSION,
                 root.value_loc("asyncapi") if "asyncapi" in root else root.loc,
-                f"`asyncapi: {version}` is not supported",
+                f"#/asyncapi: `asyncapi: {version}` is not supported",
                 "the importer reads AsyncAPI 2.6.x and 3.0.x documents",
             )
         ]

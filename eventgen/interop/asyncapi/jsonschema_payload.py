@@ -47,6 +47,13 @@ _UNMAPPABLE = (
     "contains",
     "additionalItems",
     "discriminator",
+    "prefixItems",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "dependentRequired",
+    "minContains",
+    "maxContains",
+    "$dynamicRef",
 )
 
 

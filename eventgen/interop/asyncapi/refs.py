@@ -80,23 +80,28 @@ class Resolver:
             ref = node.value["$ref"]
             here = node.child("$ref")
             if not isinstance(ref, str):
-                self.found.append(error(codes.MISSING_REF, here.loc, "`$ref` must be a string"))
+                self.found.append(
+                    error(codes.MISSING_REF, here.loc, f"{here.pointer}: `$ref` must be a string")
+                )
                 return None
             if node.where in seen or len(seen) > MAX_REF_CHAIN:
                 cycle = " -> ".join([*seen, node.where])
-                self.found.append(error(codes.CIRCULAR, here.loc, f"circular `$ref`: {cycle}"))
+                self.found.append(
+                    error(codes.CIRCULAR, here.loc, f"{here.pointer}: circular `$ref`: {cycle}")
+                )
                 return None
             seen.append(node.where)
-            node = self._target(ref, node.file, here.loc)
+            node = self._target(ref, node.file, here)
         return node
 
-    def _target(self, ref: str, file: Path, loc: Loc) -> Node | None:
+    def _target(self, ref: str, file: Path, here: Node) -> Node | None:
+        loc, at = here.loc, here.pointer
         if _SCHEME.match(ref) or ref.startswith("//"):
             self.found.append(
                 error(
                     codes.REMOTE_REF,
                     loc,
-                    f"remote `$ref` `{ref}` refused",
+                    f"{at}: remote `$ref` `{ref}` refused",
                     "the importer never fetches URLs: copy the schema into the document's"
                     " folder and refer to it by a relative path",
                 )
@@ -111,16 +116,28 @@ class Resolver:
                     error(
                         codes.ESCAPING_REF,
                         loc,
-                        f"`$ref` `{ref}` leaves the document's folder",
-                        f"referenced files must be inside {self.doc.folder}",
+                        f"{at}: `$ref` `{ref}` leaves the document's folder",
+                        "referenced files must be inside the folder of the document",
                     )
+                )
+                return None
+            if target_file.is_dir():
+                self.found.append(
+                    error(codes.READ, loc, f"{at}: `$ref` `{ref}` names a folder, not a file")
+                )
+                return None
+            if not target_file.exists():
+                self.found.append(
+                    error(codes.MISSING_REF, loc, f"{at}: `$ref` `{ref}`: no such file")
                 )
                 return None
         root, found = self.doc.load(target_file)
         self.found.extend(found)
         if root is None:
             if not found:
-                self.found.append(error(codes.MISSING_REF, loc, f"`$ref` `{ref}`: no such file"))
+                self.found.append(
+                    error(codes.MISSING_REF, loc, f"{at}: `$ref` `{ref}`: no such file")
+                )
             return None
         node = Node(root, target_file, (), root.loc)
         for token in _tokens(fragment):
@@ -132,7 +149,7 @@ class Resolver:
             )
             if not ok:
                 self.found.append(
-                    error(codes.MISSING_REF, loc, f"`$ref` `{ref}`: `{token}` not found")
+                    error(codes.MISSING_REF, loc, f"{at}: `$ref` `{ref}`: `{token}` not found")
                 )
                 return None
             node = node.child(key)

@@ -1,0 +1,30 @@
+"""Each import golden case (tests/interop/import_cases) gives its expected transcript again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.interop.import_golden import CASES, run_case
+
+NAMES = sorted(p.parent.name for p in CASES.glob("*/input.*"))
+
+
+def test_there_are_cases() -> None:
+    assert len(NAMES) >= 17
+    assert sorted(p.parent.name for p in CASES.glob("*/expected.txt")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_case(name: str, tmp_path: Path) -> None:
+    case = CASES / name
+    expected = (case / "expected.txt").read_text("utf-8")
+    assert run_case(case, tmp_path) == expected, f"`python -m tests.interop.import_golden {name}`"
+
+
+def test_failing_cases_exit_1_with_a_positioned_finding() -> None:
+    for name in NAMES:
+        text = (CASES / name / "expected.txt").read_text("utf-8")
+        if text.startswith("exit 1"):
+            assert ": error E09" in text or "error E01" in text, name
