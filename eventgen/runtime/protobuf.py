@@ -52,13 +52,17 @@ from eventgen.runtime.scalars import (
 
 M = TypeVar("M", bound=Message)
 TIMESTAMP = "google.protobuf.Timestamp"
+TIMESTAMP_FILE = ProtoTimestamp.DESCRIPTOR.file.serialized_pb
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- descriptors and message classes ---------------------------------------------------------
 
-_pool = descriptor_pool.DescriptorPool()
-_loaded: dict[str, str] = {}  # generated module name -> its proto file name
+# One pool per generated package: two builds may both have an `orders.proto` (file names
+# are the context's), and a pool holds one file per name. Not the default pool either, so
+# protoc-generated classes of the same files can live beside these in one process.
+_pools: dict[str, descriptor_pool.DescriptorPool] = {}  # generated package -> its pool
+_loaded: set[str] = set()  # generated `_proto` module names added to their pool
 _pool_lock = threading.RLock()
 
 
@@ -68,32 +72,33 @@ def proto_module_name(cls: type[Message]) -> str:
     return f"{package.rpartition('.')[0]}._proto.{ctx}"
 
 
+def pool_of(module_name: str) -> descriptor_pool.DescriptorPool:
+    """The pool of the generated package a `<package>._proto.<ctx>` module belongs to."""
+    package = module_name.rpartition("._proto.")[0]
+    with _pool_lock:
+        pool = _pools.get(package)
+        if pool is None:
+            pool = _pools[package] = descriptor_pool.DescriptorPool()
+            pool.Add(descriptor_pb2.FileDescriptorProto.FromString(TIMESTAMP_FILE))
+    return pool
+
+
 def load_module(name: str) -> Any:
-    """Import a generated `_proto` module and add its file (imports first) to the pool."""
+    """Import a generated `_proto` module and add its file (imports first) to its pool."""
     module = importlib.import_module(name)
     with _pool_lock:
         if name in _loaded:
             return module
-        if not _loaded:
-            _add_file(ProtoTimestamp.DESCRIPTOR.file.serialized_pb)
         for dependency in module.DEPENDENCIES:
             load_module(dependency)
-        _add_file(module.DESCRIPTOR)
-        _loaded[name] = module.FILE
+        pool_of(name).Add(descriptor_pb2.FileDescriptorProto.FromString(module.DESCRIPTOR))
+        _loaded.add(name)
     return module
 
 
-def _add_file(serialized: bytes) -> None:
-    proto = descriptor_pb2.FileDescriptorProto.FromString(serialized)
-    try:
-        _pool.FindFileByName(proto.name)
-    except KeyError:
-        _pool.Add(proto)
-
-
-def message_class(full_name: str) -> type[ProtoMessage]:
-    """The proto message class of a full name in the pool (its file loaded already)."""
-    return message_factory.GetMessageClass(_pool.FindMessageTypeByName(full_name))
+def message_class(pool: descriptor_pool.DescriptorPool, full_name: str) -> type[ProtoMessage]:
+    """The proto message class of a full name in `pool` (its file loaded already)."""
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
 
 
 # -- model types, as the converters see them ------------------------------------------------
@@ -412,9 +417,10 @@ def _bind(cls: type[Message]) -> ProtoBinding:
     if name is None:
         raise DecodeError("unknown_type", "no protobuf message for this type", cls.TYPE)
     full_name = f"{module.PACKAGE}.{name}"
-    desc = _pool.FindMessageTypeByName(full_name)
+    pool = pool_of(module.__name__)
+    desc = pool.FindMessageTypeByName(full_name)
     compiler = _Compiler()
-    compiler.names["_ts"] = _timestamp_encoder(message_class(TIMESTAMP))
+    compiler.names["_ts"] = _timestamp_encoder(message_class(pool, TIMESTAMP))
     compiler.names["_dt"] = _dt
     root = compiler.record(cls, desc)
     compiler.run()
