@@ -4,7 +4,7 @@ A case holds `input.yaml` (or `input.json`) and whatever files its `$ref`s reach
 `args.txt` (extra command-line arguments, one a line) and `pre-existing/` (a specs tree put
 into the output directory first, e.g. for "target exists"). `expected.txt` is the transcript
 of the real console script: the exit code line, then stdout and stderr as rendered, with the
-output directory shown as `<out>`. `python -m tests.interop.import_golden [names]` rewrites
+output directory shown as `<out>`, and on success every spec file written (`--- name`). `python -m tests.interop.import_golden [names]` rewrites
 the expected files (all cases, or the named ones); review the diff before committing.
 """
 
@@ -42,6 +42,9 @@ def run_case(case: Path, scratch: Path) -> str:
         check=False,
     )
     text = f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+    if done.returncode == 0:  # the spec files written are part of what the case expects
+        for path in sorted(out.rglob("*.yaml")):
+            text += f"--- {path.relative_to(out).as_posix()}\n{path.read_text('utf-8')}"
     return text.replace(str(out), "<out>")
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.interop.import_golden import CASES, run_case
+from tests.interop.import_golden import CASES, EVENTGEN, run_case
 
 NAMES = sorted(p.parent.name for p in CASES.glob("*/input.*"))
 
@@ -28,3 +29,32 @@ def test_failing_cases_exit_1_with_a_positioned_finding() -> None:
         text = (CASES / name / "expected.txt").read_text("utf-8")
         if text.startswith("exit 1"):
             assert ": error E09" in text or "error E01" in text, name
+
+
+SUCCEEDING = [
+    n for n in NAMES if (CASES / n / "expected.txt").read_text("utf-8").startswith("exit 0")
+]
+
+
+def test_some_cases_succeed() -> None:
+    assert SUCCEEDING == ["force-overwrites", "json-schema-mapping"]
+
+
+@pytest.mark.parametrize("name", SUCCEEDING)
+def test_succeeding_case_builds(name: str, tmp_path: Path) -> None:
+    run_case(CASES / name, tmp_path)
+    built = subprocess.run(
+        [
+            str(EVENTGEN),
+            "build",
+            str(tmp_path / "specs"),
+            "-o",
+            str(tmp_path / "out"),
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "error E" not in built.stdout + built.stderr  # warnings only, if anything

@@ -14,8 +14,18 @@ _CLEANUP = {"delete", "compact"}
 
 
 def kafka(node: Node | None, resolver: Resolver) -> Node | None:
-    bindings = resolver.deref(node.get("bindings")) if node is not None else None
-    return resolver.deref(bindings.get("kafka")) if bindings is not None else None
+    """The Kafka binding of an operation, channel or message: its own, else the first of its
+    traits that has one (2.6 documents often put the consumer group in an operation trait)."""
+    if node is None:
+        return None
+    bindings = resolver.deref(node.get("bindings"))
+    found = resolver.deref(bindings.get("kafka")) if bindings is not None else None
+    traits = node.get("traits")
+    for trait in traits.items() if found is None and traits is not None else []:
+        found = kafka(resolver.deref(trait), resolver)
+        if found is not None:
+            break
+    return found
 
 
 def topic_settings(binding: Node | None, table: TypeTable) -> dict[str, Any]:

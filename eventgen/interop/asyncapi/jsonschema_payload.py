@@ -273,7 +273,7 @@ class JsonSchemaMapper:
     ) -> tuple[str, dict[str, Any], bool] | None:
         values = node.value.get("enum", [])
         nullable = nullable or (isinstance(values, PList) and None in values)
-        base = names.pascal("_".join(str(p) for p in node.path[-3:] if isinstance(p, str)))
+        base = names.pascal(_path_name(node.path))
         name, done = self.table.claim(base or "Enum", node.where)
         if not done:
             symbols = self._symbols(node)
@@ -321,12 +321,22 @@ class JsonSchemaMapper:
                 "a free-form object (no `properties`, no `additionalProperties` schema)",
             )
             return None
-        base = names.pascal("_".join(str(p) for p in node.path[-3:] if isinstance(p, str)))
+        base = names.pascal(_path_name(node.path))
         name, done = self.table.claim(base or "Record", node.where)
         if not done:
             self._define(name, node, True)
         extras.pop("default", None)
         return name, extras, nullable
+
+
+_STRUCTURAL = {"properties", "items", "additionalProperties", "payload", "schema", "anyOf", "oneOf"}
+
+
+def _path_name(path: tuple[str | int, ...]) -> str:
+    """An inline schema's type name: its last two meaningful path words (the record and the
+    property, e.g. `turnOnOffPayload/properties/command` -> TurnOnOffPayloadCommand)."""
+    words = [str(p) for p in path if isinstance(p, str) and p not in _STRUCTURAL]
+    return "_".join(words[-2:])
 
 
 def _types(schema: PMap) -> tuple[list[str], bool]:
