@@ -58,3 +58,28 @@ def test_succeeding_case_builds(name: str, tmp_path: Path) -> None:
     )
     assert built.returncode == 0, built.stdout + built.stderr
     assert "error E" not in built.stdout + built.stderr  # warnings only, if anything
+
+
+def test_remote_ref_is_never_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With every socket refused, the remote-ref case still ends in E0954 (and the official
+    schema's own `$ref`s resolve from the vendored files, not from asyncapi.com)."""
+    import socket
+
+    from eventgen.cli import main
+
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("network used")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.chdir(CASES / "remote-ref")
+    code = main(["import", "asyncapi", "input.json", "-o", str(tmp_path / "specs")])
+    assert code == 1
+    assert "error E0954:" in capsys.readouterr().out
+    assert attempts == []
+    assert not (tmp_path / "specs").exists()
