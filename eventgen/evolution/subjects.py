@@ -40,6 +40,10 @@ class Subject:
     # Protobuf value subjects: the import path of the context file in `schema` (a mapping of
     # import path -> .proto text); empty for Avro and JSON Schema subjects.
     main: str = ""
+    # Protobuf value subjects: each file of `schema` with the project files it imports
+    # directly (the registry references); well-known imports are left out, registries and
+    # protoc bring those themselves.
+    imports: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def canonical(schema: Any) -> str:
@@ -118,6 +122,7 @@ class _Subjects:
         qualified = [m.qualified for m in messages]
         schema: Any
         main = ""
+        imports: tuple[tuple[str, tuple[str, ...]], ...] = ()
         if self.format == "protobuf":
             from eventgen.evolution.protobuf_subjects import proto_texts, subject_schema
 
@@ -125,6 +130,7 @@ class _Subjects:
                 self._proto = proto_texts(self.project, self._lock)
             schema = subject_schema(self._proto, topic.context)
             main = self._proto[topic.context][0]
+            imports = _project_imports(self._proto, schema)
             names = self._avro_names()
         elif self.format == "avro":
             branches = self.schemas.avro_union(messages)
@@ -146,6 +152,7 @@ class _Subjects:
             names,
             loc,
             main,
+            imports,
         )
 
     def _avro_names(self) -> tuple[tuple[str, str], ...]:
@@ -156,3 +163,11 @@ class _Subjects:
             }
             self._names = tuple(sorted(pairs.items()))
         return self._names
+
+
+def _project_imports(
+    texts: dict[str, tuple[str, str, tuple[str, ...]]], schema: dict[str, str]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every file of a protobuf subject's schema with the files of `schema` it imports."""
+    by_path = {path: imports for path, _text, imports in texts.values()}
+    return tuple((path, tuple(i for i in by_path[path] if i in schema)) for path in schema)
