@@ -1,4 +1,4 @@
-"""JSON Schema payloads to spec types (see /tmp/interop-docs/asyncapi-import.md, mapping table).
+"""JSON Schema payloads to spec types (the mapping table: docs/interop.md, "Import").
 
 Nested objects and `$ref`d schemas become named types; whatever has no spec equivalent is
 reported with its JSON pointer and position (codes.UNMAPPABLE_*), never dropped silently.
