@@ -175,8 +175,17 @@ class WriterFile:
 
 def _from_descriptor(package: str, messages: Any) -> WriterFile:
     return WriterFile(
-        package, tuple((m.name, _from_descriptor("", m.nested_type)) for m in messages)
+        package,
+        tuple(
+            (m.name, _from_descriptor("", m.nested_type) if m.nested_type else None)
+            for m in messages
+        ),
     )
+
+
+def _entry_name(field: str) -> str:
+    """protoc's name of a map field's entry message: `line_items` -> `LineItemsEntry`."""
+    return "".join(part[:1].upper() + part[1:] for part in field.split("_")) + "Entry"
 
 
 def parse_writer(text: str) -> WriterFile:
@@ -200,6 +209,10 @@ def parse_writer(text: str) -> WriterFile:
         if token == "package" and not kinds and i + 1 < len(tokens):
             package = tokens[i + 1]
             i += 1
+        elif token == "map" and kinds and kinds[-1] is not None and i + 3 < len(tokens):
+            # `map<K, V> name = n;`: protoc nests an entry message here, in field order.
+            stack[-1].append((_entry_name(tokens[i + 3]), None))
+            i += 3
         elif token == "message" and i + 1 < len(tokens) and tokens[i + 1] not in ("{", "}"):
             pending = tokens[i + 1]
             i += 1

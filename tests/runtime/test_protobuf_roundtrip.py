@@ -3,7 +3,6 @@ and a cross-check with protoc's own classes of the generated `.proto` files, bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -15,21 +14,20 @@ from hypothesis import strategies as st
 from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.model import Message
 from eventgen.runtime.protobuf import binding, decode_protobuf, encode_protobuf
-from tests.protobuf.runtime_fixtures.build import Built, build_fixture, protoc_modules
+from tests.protobuf.runtime_fixtures.build import Built, shared_fixture, shared_protoc
 from tests.protobuf.runtime_fixtures.shapes import models, proto_json
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    made = build_fixture(tmp_path_factory.mktemp("pb-roundtrip"))
-    yield made
+def built() -> Built:
+    return shared_fixture()
 
 
 @pytest.fixture(scope="module")
-def pb2(built: Built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
-    return protoc_modules(built, tmp_path_factory.mktemp("pb-protoc"))
+def pb2() -> dict[str, ModuleType]:
+    return shared_protoc()
 
 
 def message_types(built: Built) -> list[type[Message]]:

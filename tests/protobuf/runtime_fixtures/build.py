@@ -1,22 +1,28 @@
 """The runtime fixture spec (`specs/`, serialization: protobuf) built and imported for tests.
 
-`build_fixture` copies the specs with a unique package name (and topic suffix, so runs on a
-shared broker never meet), runs `eventgen build`, puts the output on sys.path and returns
-the imported modules. `protoc_modules` compiles the generated `.proto` files with the protoc
-of grpcio-tools and imports the `_pb2` modules it writes (into protobuf's default pool; the
-runtime codec uses pools of its own).
+`shared_fixture()` builds it once per process (a Python process can import one package
+`pbrt_events` and one `rt_alpha_pb2`): the specs copied with a unique topic suffix (so runs
+on a shared broker or registry never meet), `eventgen build`, the output put on sys.path,
+the modules imported. `shared_protoc()` compiles the generated `.proto` files with the
+protoc of grpcio-tools and imports the `_pb2` modules it writes (into protobuf's default
+pool; the runtime codec uses pools of its own).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from eventgen.runtime.spec import Route
 from tests.protobuf.proto_protoc import run_protoc
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -33,18 +39,35 @@ class Built:
     base: ModuleType  # models of context rt-base
     app: ModuleType  # rt_alpha_app: publisher and the thing-watcher consumer
 
+    @property
+    def things(self) -> Route:
+        """The route of topic `things` (its Kafka name carries the suffix)."""
+        return getattr(self.app, f"ROUTE_RT_ALPHA_THINGS_{self.suffix.upper()}")  # type: ignore[no-any-return]
 
-def build_fixture(root: Path, *, unique: bool = False) -> Built:
-    suffix = uuid.uuid4().hex[:8] if unique else ""
-    package = f"pbrt_events{'_' + suffix if suffix else ''}"
+
+@functools.cache
+def shared_fixture() -> Built:
+    root = Path(tempfile.mkdtemp(prefix="eventgen-pbrt-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return build_fixture(root)
+
+
+@functools.cache
+def shared_protoc() -> dict[str, ModuleType]:
+    built = shared_fixture()
+    work = built.out.parent / "protoc"
+    work.mkdir()
+    return protoc_modules(built, work)
+
+
+def build_fixture(root: Path) -> Built:
+    suffix = uuid.uuid4().hex[:8]
+    package = "pbrt_events"
     specs = root / "specs"
     specs.mkdir(parents=True)
     for spec in SPECS.glob("*.yaml"):
-        text = spec.read_text().replace("pbrt_events", package)
-        if suffix:
-            text = text.replace("things", f"things-{suffix}").replace(
-                "thing-commands", f"thing-commands-{suffix}"
-            )
+        text = spec.read_text().replace("things", f"things-{suffix}")
+        text = text.replace("thing-commands", f"thing-commands-{suffix}")
         (specs / spec.name).write_text(text)
     out = root / "out"
     done = subprocess.run(
