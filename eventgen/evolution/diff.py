@@ -54,11 +54,11 @@ def require_project(specs: Path, env: str | None) -> Project:
 def load_new(specs: Path, env: str | None, strategy: Strategy) -> Snapshot:
     """The new side: the specs directory as it is on disk."""
     project = require_project(specs, env)
-    lock = _disk_lock(project, specs / project.output)
+    lock = disk_lock(project, specs / project.output)
     return from_project(project, disk_prefix(specs), "working tree", strategy, lock)
 
 
-def _disk_lock(project: Project, out: Path) -> object:
+def disk_lock(project: Project, out: Path) -> object:
     """The protobuf field-number lock under `out` (None when not protobuf or not built)."""
     if project.defaults.serialization != "protobuf":
         return None
@@ -120,7 +120,7 @@ def _from_directory(path: Path, ref: str, env: str | None, strategy: Strategy) -
             "a directory whose specs do not load cannot be compared",
         )
     out = path / project.output
-    snap = from_project(project, prefix, ref, strategy, _disk_lock(project, out))
+    snap = from_project(project, prefix, ref, strategy, disk_lock(project, out))
     snap.history_loader = lambda: history.parse(history.read(out), source=f"{out}/{history.ROOT}")
     return snap
 

@@ -65,12 +65,14 @@ def push(specs: Path, url: str, env: str | None, strategy: str, fmt: str) -> Non
 def _run(action: str, specs: Path, url: str, env: str | None, strategy: str, fmt: str) -> None:
     from eventgen.evolution import history
     from eventgen.evolution import registry as reg
-    from eventgen.evolution.diff import require_project
+    from eventgen.evolution.diff import disk_lock, require_project
     from eventgen.evolution.errors import InputError
     from eventgen.evolution.subjects import subjects
 
     project = require_project(specs, env)
-    found = subjects(project, cast(Strategy, strategy))
+    # The committed field numbers: the registry must get the very `.proto` the build wrote.
+    lock = disk_lock(project, specs / project.output)
+    found = subjects(project, cast(Strategy, strategy), proto_lock=lock)
     client = reg.client(url)
     try:
         if action == "check":

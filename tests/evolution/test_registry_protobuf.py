@@ -20,8 +20,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from eventgen import cli
 from eventgen.evolution.registry import strictest
 
@@ -246,15 +244,7 @@ def test_an_imported_file_keeps_its_importers_promise(registry_url: str, tmp_pat
     assert shop.held() == before
 
 
-LOCK_BUG = (
-    "eventgen/evolution/registry_cli.py builds the subjects without the committed field-number "
-    "lock (`subjects(project, strategy)` gets no proto_lock), so it numbers fields afresh in "
-    "declaration order instead of registering the built .proto; fix: pass "
-    "proto_lock=diff._disk_lock(project, specs / project.output)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=LOCK_BUG)
+# Both register the numbers of the committed lock (as built), not numbers counted afresh.
 def test_a_field_added_in_the_middle_keeps_the_locked_numbers(
     registry_url: str, tmp_path: Path
 ) -> None:
@@ -269,7 +259,6 @@ def test_a_field_added_in_the_middle_keeps_the_locked_numbers(
     assert version(registry_url, EVENTS)["schema"] == shop.proto("orders.proto")
 
 
-@pytest.mark.xfail(strict=True, reason=LOCK_BUG)
 def test_push_registers_the_numbers_of_the_committed_lock(
     registry_url: str, tmp_path: Path
 ) -> None:
