@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from types import SimpleNamespace
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -119,7 +118,6 @@ _MARKERS = ((UuidWire, "uuid"), (TimestampWire, "timestamp"), (DateWire, "date")
             (TimeWire, "time"), (DecimalSpec, "decimal"))  # fmt: skip
 _PLAIN = {UUID: "uuid", datetime: "timestamp", date: "date", time: "time", Decimal: "decimal"}
 _DEFAULT_MARKERS: dict[str, Any] = {"uuid": UuidWire(), "date": DateWire(), "time": TimeWire()}
-_JSON_INFO: Any = SimpleNamespace(mode="json")  # the wire-text rules of the scalars markers
 
 
 def node_of(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> Node:
@@ -311,7 +309,8 @@ class _Compiler:
             # mode takes only instances), so a proto string passes the rules JSON text does.
             if node.marker is None:
                 raise TypeError(f"{fd.full_name}: {kind} without its wire rule")
-            return f"{self.constant('W', _wire_reader(node.marker))}({read})"
+            reader = _wire_reader(node.marker, kind, fd.full_name)
+            return f"{self.constant('W', reader)}({read})"
         if kind == "timestamp":
             return f"_dt({read})"
         if kind == "enum":
@@ -322,11 +321,39 @@ class _Compiler:
         raise TypeError(f"{fd.full_name}: no leaf decoding for {kind}")
 
 
-def _wire_reader(marker: Any) -> Callable[[str], Any]:
-    validate = marker.validate
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "decimal": Decimal, "date": date.fromisoformat, "time": time.fromisoformat,
+}  # fmt: skip
+
+
+def _wire_reader(marker: Any, kind: str, where: str) -> Callable[[str], Any]:
+    """The value of a proto string holding `kind`'s JSON wire text, by the marker's pattern.
+
+    The pattern is the JSON rule (a UUID only as 8-4-4-4-12, a decimal in plain notation);
+    what it lets through parses, and the model's validator then checks the rest (a
+    decimal's precision and scale) as for any Python value. ValueError names the field.
+    """
+    search = marker.regex.search
+    if kind == "uuid":
+        new, set_, unknown = object.__new__, object.__setattr__, SafeUUID.unknown
+
+        def read_uuid(text: str) -> Any:
+            if search(text) is None:
+                raise ValueError(f"{where}: not a UUID: {text[:80]!r}")
+            # 32 hex digits, as the pattern checked: what UUID(hex) ends with, without its
+            # re-parsing of braces and prefixes (the hot path of every keyed message).
+            value = new(UUID)
+            set_(value, "int", int(text.replace("-", ""), 16))
+            set_(value, "is_safe", unknown)
+            return value
+
+        return read_uuid
+    parse = _PARSERS[kind]
 
     def read(text: str) -> Any:
-        return validate(text, _JSON_INFO)
+        if search(text) is None:
+            raise ValueError(f"{where}: not a {kind}: {text[:80]!r}")
+        return parse(text)
 
     return read
 
@@ -377,9 +404,9 @@ def _timestamp_encoder(cls: type[ProtoMessage]) -> Callable[[datetime], ProtoMes
     return ts
 
 
-def _dt(value: Any) -> datetime:
+def _dt(value: Any, epoch: datetime = _EPOCH, delta: type[timedelta] = timedelta) -> datetime:
     # Nanoseconds below a microsecond are dropped: the models hold microseconds.
-    return _EPOCH + timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+    return epoch + delta(0, value.seconds, value.nanos // 1000)
 
 
 # -- per class: the proto class, its converters, the Confluent index --------------------------
