@@ -77,8 +77,8 @@ def main() -> int:
         id=UUID("7a4f6c1e-0c1d-4b8e-9a57-1f0e2d3c4b5a"), customer="Ada Lovelace",
         placed_at=datetime(2026, 5, 6, 7, 8, 9, 123_456, tzinfo=UTC), total=Decimal("1234.50"),
         colour=colours[1], note=None,
-        lines=[a.Line(sku="SKU-1", qty=2, price=b.Money(amount=Decimal("600.00"), currency="EUR")),
-               a.Line(sku="SKU-2", qty=1, price=b.Money(amount=Decimal("34.50"), currency="EUR"))],
+        lines=[a.Line(sku="mugblue", qty=2, price=b.Money(amount=Decimal("600.00"), currency="EUR")),
+               a.Line(sku="teeblack", qty=1, price=b.Money(amount=Decimal("34.50"), currency="EUR"))],
     )  # fmt: skip
     data = encode_protobuf(message)
     pa, pb = pb2["rt_alpha"], pb2["rt_base"]

@@ -144,7 +144,9 @@ def pb2() -> dict[str, ModuleType]:
 
 def order(built: Built, seq: int) -> Message:
     a, b = built.alpha, built.base
-    line = a.Line(sku=f"s{seq}", qty=seq, price=b.Money(amount=Decimal("2.50"), currency="EUR"))
+    line = a.Line(
+        sku="s" * (seq + 1), qty=seq + 1, price=b.Money(amount=Decimal("2.50"), currency="EUR")
+    )
     return a.OrderPlaced(  # type: ignore[no-any-return]
         id=UUID(int=seq + 1),
         customer="ada",

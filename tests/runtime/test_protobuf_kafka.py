@@ -45,7 +45,7 @@ def orders(built: Built) -> list[Message]:
                 placed_at=datetime(2026, 5, 6, 7, 8, seq, 123_456, tzinfo=UTC),
                 total=Decimal(f"{10 + seq}.50"),
                 colour=list(b.Colour)[seq % 5],
-                lines=[a.Line(sku=f"sku-{seq}", qty=seq + 1, price=price)],
+                lines=[a.Line(sku="sku" + "x" * seq, qty=seq + 1, price=price)],
                 note=None if seq % 2 else f"note {seq}",
             )
         )

@@ -144,3 +144,60 @@ def test_wire_text_rules_apply_to_proto_strings(built: Built, pb2: dict[str, Mod
         with pytest.raises(DecodeError) as exc:
             decode_protobuf(cls, data)
         assert exc.value.reason == "invalid_payload"
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "field"),
+    [
+        ("Line", {"sku": "ABC", "qty": 1, "price": {"amount": "1.00"}}, "sku"),  # pattern
+        ("Line", {"sku": "a" * 17, "qty": 1, "price": {"amount": "1.00"}}, "sku"),  # length
+        ("Line", {"sku": "abc", "qty": 0, "price": {"amount": "1.00"}}, "qty"),  # minimum
+        ("Line", {"sku": "abc", "qty": 1, "price": {"amount": "-1.00"}}, "amount"),  # unsigned
+        ("Line", {"sku": "abc", "qty": 1, "price": {"amount": "1.005"}}, "amount"),  # scale
+        ("Line", {"sku": "abc", "qty": 1}, "price"),  # a required message absent
+    ],
+)
+def test_constraints_of_the_model_hold_for_proto_values(
+    built: Built, pb2: dict[str, ModuleType], name: str, values: dict[str, Any], field: str
+) -> None:
+    """A value protoc's class can carry but the model refuses is invalid_payload, naming the
+    field; checked through a message type that holds the record."""
+    cls = built.alpha.OrderPlaced
+    reference = protoc_class(pb2, cls)
+    ok = {"id": "7a4f6c1e-0c1d-4b8e-9a57-1f0e2d3c4b5a", "customer": "c", "total": "1.50",
+          "placed_at": "2020-01-01T00:00:00Z", "colour": "COLOUR_RED"}  # fmt: skip
+    good = {"sku": "abc", "qty": 1, "price": {"amount": "1.00", "currency": "EUR"}}
+    fine = json_format.ParseDict({**ok, "lines": [good]}, reference()).SerializeToString()
+    assert decode_protobuf(cls, fine).lines[0].sku == "abc"
+    data = json_format.ParseDict({**ok, "lines": [values]}, reference()).SerializeToString()
+    with pytest.raises(DecodeError) as exc:
+        decode_protobuf(cls, data)
+    assert exc.value.reason == "invalid_payload"
+    assert field in exc.value.detail, exc.value.detail
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_floats_are_refused(
+    built: Built, pb2: dict[str, ModuleType], value: float
+) -> None:
+    cls = built.alpha.ThingHappened
+    model = built.alpha.ThingHappened(
+        id="7a4f6c1e-0c1d-4b8e-9a57-1f0e2d3c4b5a", everything=_everything(built)
+    )
+    reference = protoc_class(pb2, cls)
+    message = reference.FromString(encode_protobuf(model))
+    message.everything.d = value
+    with pytest.raises(DecodeError) as exc:
+        decode_protobuf(cls, message.SerializeToString())
+    assert exc.value.reason == "invalid_payload"
+    assert "Everything.d" in exc.value.detail
+    assert decode_protobuf(cls, encode_protobuf(model)) == model
+
+
+def _everything(built: Built) -> Any:
+    b = built.base
+    return built.alpha.Everything(
+        s="", i=0, l=0, f=0.0, d=0.0, b=False, by=b"", u="7a4f6c1e-0c1d-4b8e-9a57-1f0e2d3c4b5a",
+        da="2020-01-01", t="00:00:00", ts="2020-01-01T00:00:00Z", de="0.000",
+        colour=next(iter(b.Colour)), money=b.Money(amount="0.00", currency=""),
+    )  # fmt: skip

@@ -74,7 +74,16 @@ def _leaf(marker: Any) -> st.SearchStrategy[Any]:
     if isinstance(marker, DecimalSpec):
         quantum = Decimal(1).scaleb(-marker.scale)
         top = Decimal(10) ** (marker.precision - marker.scale) - quantum
-        return st.decimals(min_value=-top, max_value=top, places=marker.scale)
+        bottom = -top if marker.signed else Decimal(0)
+        return st.decimals(min_value=bottom, max_value=top, places=marker.scale)
+    if isinstance(marker, Str) and marker.pattern is not None:
+        shortest, longest = marker.min_length or 0, marker.max_length or 6
+        return st.from_regex(marker.pattern, fullmatch=True).filter(
+            lambda text: shortest <= len(text) <= longest
+        )
+    if isinstance(marker, Str):
+        least = marker.min_length or 0
+        return st.text(min_size=least, max_size=max(least, min(marker.max_length or 6, 6)))
     simple: dict[type, st.SearchStrategy[Any]] = {
         UuidWire: st.uuids(),
         DateWire: st.dates(),
@@ -82,7 +91,6 @@ def _leaf(marker: Any) -> st.SearchStrategy[Any]:
         TimestampWire: st.datetimes(timezones=st.just(UTC)),
         BytesWire: st.binary(max_size=6),
         BoolWire: st.booleans(),
-        Str: st.text(max_size=6),
     }
     return simple[type(marker)]
 
