@@ -108,6 +108,9 @@ def send_operations(project: Project, ctx: Context) -> dict[str, Any]:
                 "table": ctx.outbox.table,
                 "relay": ctx.outbox.relay,
                 "store": ctx.outbox.store,
+                "batch": ctx.outbox.batch,
+                "poll_interval_ms": ctx.outbox.poll_interval_ms,
+                "retention_ms": ctx.outbox.retention_ms,
             }
         found[names.send_id(message)] = {
             "action": "send",
@@ -176,6 +179,7 @@ def consumer_extension(consumer: Consumer) -> dict[str, Any]:
         "batch_max_wait_ms": consumer.batch_max_wait_ms,
         "idempotency_retention_ms": consumer.idempotency_retention_ms,
         "handler": consumer.handler,
+        "suppress": list(consumer.suppress) or None,
     }
     ext.update({k: v for k, v in optional.items() if v is not None})
     return ext

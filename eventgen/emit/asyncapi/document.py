@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from eventgen.emit.asyncapi import channels, messages, names
+from eventgen.emit.asyncapi import channels, messages, names, returns
 from eventgen.ir.model import Context, Message, Project, Topic
 from eventgen.schemas import Schemas
 
@@ -148,6 +148,9 @@ def _document(
     for m in ordered:
         component_schemas.update(
             parts.get("schemas", m.qualified, messages.json_schemas, schemas, m)
+        )
+        component_schemas.update(
+            parts.get("returns", m.qualified, returns.json_schemas, project, schemas, m)
         )
     for topic in topics:
         if topic.key_type is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventgen.emit.asyncapi import names
-from eventgen.ir.model import Message, Project, Topic, thaw
+from eventgen.emit.asyncapi import names, returns
+from eventgen.emit.asyncapi.components import json_parts
+from eventgen.ir.model import Example, Message, Project, Topic, thaw
 from eventgen.schemas import Schemas
 
 # The six envelope headers of docs/wire-format.md (eventgen/runtime/headers.py), as JSON
@@ -41,41 +42,16 @@ CORRELATION_ID = {
 }
 
 
-Names = tuple[tuple[str, str], ...]  # ($defs key, qualified spec name)
-
-
-def _rewrite_refs(schema: Any, keys: dict[str, str]) -> Any:
-    """`#/$defs/<k>` -> `#/components/schemas/<key>`: the document root is the ref base."""
-    if isinstance(schema, dict):
-        out = {}
-        for k, v in schema.items():
-            if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/"):
-                out[k] = names.pointer("components", "schemas", keys[v[len("#/$defs/") :]])
-            elif k not in ("$schema", "$id", "$defs"):
-                out[k] = _rewrite_refs(v, keys)
-        return out
-    if isinstance(schema, list):
-        return [_rewrite_refs(v, keys) for v in schema]
-    return schema
-
-
-def _json_parts(schema: dict[str, Any], found: Names) -> tuple[Any, dict[str, Any]]:
-    """The root without `$defs`, and each definition under its component key."""
-    keys = {k: names.schema_key(q) for k, q in found if k}
-    defs = {keys[k]: _rewrite_refs(v, keys) for k, v in schema.get("$defs", {}).items()}
-    return _rewrite_refs(schema, keys), defs
-
-
 def json_schemas(schemas: Schemas, message: Message) -> dict[str, Any]:
     """The message's JSON Schema and the named types it uses, as `components.schemas`."""
     schema, found = schemas.json_record(message)
-    root, defs = _json_parts(schema, found)
+    root, defs = json_parts(schema, found)
     return {names.message_key(message): root, **defs}
 
 
 def key_schema(schemas: Schemas, topic: Topic) -> tuple[Any, dict[str, Any]]:
     schema, found = schemas.json_key(topic)
-    return _json_parts(schema, found)
+    return json_parts(schema, found)
 
 
 def message_object(project: Project, schemas: Schemas, message: Message) -> dict[str, Any]:
@@ -93,12 +69,13 @@ def message_object(project: Project, schemas: Schemas, message: Message) -> dict
         if topic.key_type is not None:
             key, _ = key_schema(schemas, topic)
             out["bindings"] = {"kafka": {"key": key, "bindingVersion": names.BINDING_VERSION}}
-    current = [e for e in message.examples if e.version == message.version]
-    older = [e for e in message.examples if e.version != message.version]
+    # Each example is named (or carries `position`) by its place in the spec's list, so an
+    # import restores the order across current and older versions.
+    numbered = list(enumerate(message.examples, 1))
+    current = [(i, e) for i, e in numbered if e.version == message.version]
+    older = [(i, e) for i, e in numbered if e.version != message.version]
     if current:
-        out["examples"] = [
-            {"name": f"example-{i}", "payload": thaw(e.payload)} for i, e in enumerate(current, 1)
-        ]
+        out["examples"] = [_example(i, e) for i, e in current]
     out["tags"] = [{"name": message.context}, {"name": message.kind}]
     out[names.X_MESSAGE] = _message_extension(project, message)
     out[names.X_JSON_SCHEMA] = {
@@ -112,9 +89,28 @@ def message_object(project: Project, schemas: Schemas, message: Message) -> dict
             for u in message.upcasts
         ]
     if older:
-        out[names.X_OLDER_EXAMPLES] = [
-            {"version": e.version, "payload": thaw(e.payload)} for e in older
-        ]
+        out[names.X_OLDER_EXAMPLES] = [_older(i, e) for i, e in older]
+    found = returns.extension(project, schemas, message)
+    if found is not None:
+        out[names.X_RETURNS] = found
+    return out
+
+
+def _example(position: int, example: Example) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": f"example-{position}", "payload": thaw(example.payload)}
+    if example.expect is not None:
+        out[names.X_EXPECT] = thaw(example.expect)
+    return out
+
+
+def _older(position: int, example: Example) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "position": position,
+        "version": example.version,
+        "payload": thaw(example.payload),
+    }
+    if example.expect is not None:
+        out["expect"] = thaw(example.expect)
     return out
 
 
@@ -134,6 +130,7 @@ def _message_extension(project: Project, message: Message) -> dict[str, Any]:
         "replies_success": list(message.replies_success) or None,
         "replies_failure": list(message.replies_failure) or None,
         "returns": message.returns,
+        "suppress": list(message.suppress) or None,
     }
     ext.update({k: v for k, v in optional.items() if v is not None})
     return ext

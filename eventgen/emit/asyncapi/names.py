@@ -20,6 +20,8 @@ X_JSON_SCHEMA = "x-eventgen-json-schema"  # message: $ref to its JSON Schema com
 X_KEY_AVRO = "x-eventgen-key-avro"  # message Kafka binding's sibling: the key as Avro
 X_UPCASTS = "x-eventgen-upcasts"  # message: the upcaster chain of older versions
 X_OLDER_EXAMPLES = "x-eventgen-older-examples"  # message: examples of older versions
+X_EXPECT = "x-eventgen-expect"  # message example: its `expect:` payload
+X_RETURNS = "x-eventgen-returns"  # query message: the type or projection it returns
 X_PRODUCER = "x-eventgen-producer"  # send operation: {context, outbox}
 X_CONSUMER = "x-eventgen-consumer"  # receive operation: delivery, processing, retry, ...
 

@@ -64,6 +64,13 @@ class ExportMapper:
         twin = self.json_schemas.get(qualified, {})
         return self._fields(node, context, twin, table)
 
+    def named_type(self, node: Node, context: str, table: TypeTable) -> None:
+        """Define the Avro record or enum at `node` (and the types it uses) in its context."""
+        if isinstance(node.value, dict) and node.value.get("type") in ("record", "enum"):
+            self._named(node, context, table)
+        else:
+            table.report(codes.PAYLOAD, node.loc, node.pointer, "not an Avro record or enum")
+
     def _fields(
         self, node: Node, context: str, twin: dict[str, Any], table: TypeTable
     ) -> dict[str, Any]:

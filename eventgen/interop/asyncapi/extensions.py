@@ -74,6 +74,8 @@ def message_settings(ext: dict[str, Any], context: str) -> dict[str, Any]:
     for key in ("pattern", "returns"):
         if key in ext:
             settings[key] = local(ext[key], context)
+    if isinstance(ext.get("suppress"), list) and ext["suppress"]:
+        settings["suppress"] = ext["suppress"]
     replies = {
         outcome: [local(n, context) for n in ext[f"replies_{outcome}"]]
         for outcome in ("success", "failure")
@@ -132,4 +134,6 @@ def consumer_settings(ext: dict[str, Any], context: str) -> dict[str, Any]:
             settings[key] = ext[key]
     if _ms(ext.get("timeout_ms")) is not None:
         settings["timeout"] = _ms(ext["timeout_ms"])
+    if isinstance(ext.get("suppress"), list) and ext["suppress"]:
+        settings["suppress"] = ext["suppress"]
     return settings

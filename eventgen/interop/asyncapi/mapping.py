@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventgen.interop.asyncapi import bindings, codes, extensions, names
+from eventgen.interop.asyncapi import bindings, codes, extensions, names, restore
 from eventgen.interop.asyncapi.avro_payload import AvroMapper
 from eventgen.interop.asyncapi.document import Document
 from eventgen.interop.asyncapi.export_payload import ExportMapper
@@ -32,7 +32,10 @@ class Context:
     topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    projections: dict[str, dict[str, Any]] = field(default_factory=dict)
     consumers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outbox: dict[str, Any] | None = None
 
 
 @dataclass
@@ -217,9 +220,9 @@ class Importer:
         ctx = self.context(str(ext.get("context") or default_context))
         base = ext.get("name") or value.get("name") or value.get("messageId") or key
         name = names.pascal(str(base)) if base else None
-        kind = "commands" if ext.get("kind") == "command" else "events"
+        kind = {"command": "commands", "query": "queries"}.get(str(ext.get("kind")), "events")
         table = getattr(ctx, kind)
-        if name is None or name in ctx.events or name in ctx.commands:
+        if name is None or name in ctx.events or name in ctx.commands or name in ctx.queries:
             ctx.table.report(
                 codes.NAME, node.loc, node.pointer, f"message name {base!r} cannot be mapped"
             )
@@ -252,13 +255,23 @@ class Importer:
             if key_field is None:
                 return
             message["key"] = key_field
-        message["fields"] = fields
+        message["params" if kind == "queries" else "fields"] = fields
+        if self.exported is not None:
+            version = ext.get("version")
+            found = restore.examples(value, version if isinstance(version, int) else 1)
+            if found:
+                message["examples"] = found
+            restore.returned(
+                node, self.exported, lambda c: self.context(c).table, self._projections
+            )
         table[name] = message
 
+    def _projections(self, context: str) -> dict[str, dict[str, Any]]:
+        return self.context(context).projections
+
     def _unrouted(self) -> None:
-        """The messages of an eventgen export that no channel carries (commands run
-        locally, e.g. by a saga). Queries are left out: they return a projection, and
-        projections are not in the export."""
+        """The messages of an eventgen export that no channel carries: commands run
+        locally (e.g. by a saga) and queries (with what they return, `x-eventgen-returns`)."""
         components = self.root.get("components")
         listed = components.get("messages") if components is not None else None
         for key, raw in listed.children() if listed is not None else []:
@@ -266,7 +279,7 @@ class Importer:
             if node is None or not isinstance(node.value, PMap):
                 continue
             ext = extensions.extension(node.value, extensions.MESSAGE)
-            if ext.get("kind") in ("event", "command") and "topic" not in ext:
+            if ext.get("kind") in ("event", "command", "query") and "topic" not in ext:
                 self._message(key, node, None)
 
     def _payload(self, node: Node, ctx: Context, qualified: str | None) -> dict[str, Any] | None:
@@ -356,7 +369,15 @@ class Importer:
     # operations ------------------------------------------------------------------------
     def _operation_v3(self, key: str, raw: Node) -> None:
         op = self.resolver.deref(raw)
-        if op is None or not isinstance(op.value, PMap) or op.value.get("action") != "receive":
+        if op is None or not isinstance(op.value, PMap):
+            return
+        if op.value.get("action") == "send":
+            producer = extensions.extension(op.value, restore.PRODUCER)
+            outbox = restore.outbox(producer)
+            if outbox is not None and isinstance(producer.get("context"), str):
+                self.context(producer["context"]).outbox = outbox
+            return
+        if op.value.get("action") != "receive":
             return
         channel_node = self.resolver.deref(op.get("channel"))
         channel = self.channels.get(channel_node.where) if channel_node is not None else None

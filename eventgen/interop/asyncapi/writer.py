@@ -10,6 +10,7 @@ import yaml
 from eventgen.diagnostics import Diagnostic, Loc, error
 from eventgen.interop.asyncapi import codes
 from eventgen.interop.asyncapi.mapping import Context, Imported
+from eventgen.spec.yamlload import plain_scalar
 
 
 class _Dumper(yaml.SafeDumper):
@@ -18,6 +19,10 @@ class _Dumper(yaml.SafeDumper):
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     style = "|" if "\n" in value else None
+    if style is None and plain_scalar(value) != value:
+        # PyYAML resolves by YAML 1.1, the spec loader by 1.2 core: `0123` is a string to
+        # the one and an int to the other, so such text is quoted.
+        style = "'"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -39,7 +44,10 @@ def context_tree(ctx: Context) -> dict[str, Any]:
         ("topics", ctx.topics),
         ("events", ctx.events),
         ("commands", ctx.commands),
+        ("queries", ctx.queries),
+        ("projections", ctx.projections),
         ("consumers", ctx.consumers),
+        ("outbox", ctx.outbox),
     ):
         if section:
             tree[key] = section
@@ -53,7 +61,7 @@ def planned_files(result: Imported, out: Path, source: str) -> dict[Path, str]:
         files[out / "eventgen.yaml"] = dump(result.project, source)
     for name in sorted(result.contexts):
         ctx = result.contexts[name]
-        if ctx.topics or ctx.events or ctx.commands or ctx.consumers or ctx.table.types:
+        if any((ctx.topics, ctx.events, ctx.commands, ctx.queries, ctx.consumers, ctx.table.types)):
             files[out / f"{name}.yaml"] = dump(context_tree(ctx), source)
     return files
 
