@@ -335,20 +335,65 @@ class Compiler:
         if isinstance(marker, IntRange):
             if (marker.minimum, marker.maximum) == _TYPE_RANGES.get(fd.type):
                 return None  # int32/int64 hold exactly the range
-        elif isinstance(marker, Str):
+            return _int_check(marker, fd.full_name)
+        if isinstance(marker, Str):
             if marker.min_length is None and marker.max_length is None and not marker.pattern:
                 return None  # protobuf strings are valid UTF-8 already
-        elif not isinstance(marker, FloatRange):  # floats: NaN and infinities are refused
-            return None
-        validate, where = marker.validate, fd.full_name
+            return _str_check(marker, fd.full_name)
+        if isinstance(marker, FloatRange):  # NaN and infinities are refused
+            return _float_check(marker, fd.full_name)
+        return None
 
-        def checked(value: Any) -> Any:
-            try:
-                return validate(value, _PYTHON_INFO)
-            except ValueError as exc:
-                raise ValueError(f"{where}: {exc}") from None
 
-        return checked
+def _failing(marker: Any, where: str) -> Callable[[Any], Any]:
+    """The marker's own rule, its message prefixed with the field: for values that fail."""
+    validate = marker.validate
+
+    def fail(value: Any) -> Any:
+        try:
+            return validate(value, _PYTHON_INFO)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    return fail
+
+
+# The fast checks below pass what the marker passes and hand the rest to the marker, whose
+# message then explains the failure (or which accepts after all).
+
+
+def _int_check(marker: IntRange, where: str) -> Callable[[Any], Any]:
+    low, high, fail = marker.minimum, marker.maximum, _failing(marker, where)
+
+    def checked(value: int) -> Any:
+        return value if low <= value <= high else fail(value)
+
+    return checked
+
+
+def _str_check(marker: Str, where: str) -> Callable[[Any], Any]:
+    shortest, longest = marker.min_length or 0, marker.max_length
+    search = marker.regex.search if marker.regex is not None else None
+    fail = _failing(marker, where)
+
+    def checked(value: str) -> Any:
+        size = len(value)
+        if size < shortest or (longest is not None and size > longest):
+            return fail(value)
+        return value if search is None or search(value) is not None else fail(value)
+
+    return checked
+
+
+def _float_check(marker: FloatRange, where: str) -> Callable[[Any], Any]:
+    fail = _failing(marker, where)
+    if marker.minimum is not None or marker.maximum is not None:
+        return fail  # bounds: the marker's comparison, exactly
+
+    def checked(value: float) -> Any:
+        return value if value - value == 0.0 else fail(value)  # NaN and infinities are not
+
+    return checked
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
