@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import ModuleType
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -33,46 +31,11 @@ from eventgen.runtime.protobuf_codec import (
     write_indexes,
 )
 from eventgen.runtime.registry_client import RegistryClient
-from tests.protobuf.runtime_fixtures.build import Built, shared_fixture, shared_protoc
+from tests.protobuf.runtime_fixtures.build import Built, Rec, shared_fixture, shared_protoc
 from tests.protobuf.runtime_fixtures.shapes import models, proto_json
 
 INDEXES = st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=6)
 SCHEMA_IDS = st.integers(0, 2**32 - 1)
-
-
-@dataclass
-class Rec:
-    """A consumed record as the codecs see it (confluent_kafka.Message's accessors)."""
-
-    value_: bytes | None
-    headers_: list[tuple[str, bytes | None]] | None = None
-    topic_: str = "t"
-    offset_: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def topic(self) -> str | None:
-        return self.topic_
-
-    def partition(self) -> int | None:
-        return 0
-
-    def offset(self) -> int | None:
-        return self.offset_
-
-    def key(self) -> bytes | None:
-        return None
-
-    def value(self) -> bytes | None:
-        return self.value_
-
-    def headers(self) -> list[tuple[str, bytes | None]] | None:
-        return self.headers_
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000)
-
-    def error(self) -> Any:
-        return None
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from eventgen.runtime.spec import Route
 from tests.protobuf.proto_protoc import run_protoc
@@ -98,3 +99,37 @@ def protoc_modules(built: Built, work: Path) -> dict[str, ModuleType]:
         return {c: importlib.import_module(f"{c}_pb2") for c in CONTEXTS}
     finally:
         sys.path.remove(str(work))
+
+
+@dataclass
+class Rec:
+    """A consumed record as the codecs see it (confluent_kafka.Message's accessors)."""
+
+    value_: bytes | None
+    headers_: list[tuple[str, bytes | None]] | None = None
+    topic_: str = "t"
+    offset_: int = 0
+
+    def topic(self) -> str | None:
+        return self.topic_
+
+    def partition(self) -> int | None:
+        return 0
+
+    def offset(self) -> int | None:
+        return self.offset_
+
+    def key(self) -> bytes | None:
+        return None
+
+    def value(self) -> bytes | None:
+        return self.value_
+
+    def headers(self) -> list[tuple[str, bytes | None]] | None:
+        return self.headers_
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_700_000_000_000)
+
+    def error(self) -> Any:
+        return None
