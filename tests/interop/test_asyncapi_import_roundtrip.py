@@ -50,21 +50,6 @@ def _contexts(out: Path) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in resolved["project"]["contexts"]}
 
 
-def _known_yamltext_bug(export: Path, rebuilt: subprocess.CompletedProcess[str]) -> None:
-    """xfail on exactly one known exporter bug, nothing else: yamltext.py writes the string
-    `01234567890123` (a ShipmentDispatched example) unquoted, a string to YAML 1.1 but an
-    int to YAML 1.2 (the spec loader, the importer, AsyncAPI's parser). Gone once fixed."""
-    unquoted = "tracking_number: 01234567890123\n" in export.read_text("utf-8")
-    found = json.loads(rebuilt.stdout) if rebuilt.stdout.strip().startswith("[") else None
-    expected = (
-        "example of ShipmentDispatched v3: `1234567890123` at `tracking_number` is not a"
-        " valid string: expected a string"
-    )
-    codes = [(d["code"], d["message"]) for d in found] if found is not None else None
-    if unquoted and codes == [("E0708", expected)]:
-        pytest.xfail("eventgen/emit/asyncapi/yamltext.py quotes by YAML 1.1 only")
-
-
 @pytest.fixture(scope="module")
 def trees(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("roundtrip")
@@ -77,7 +62,6 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     rebuilt = _run(
         "build", str(tmp / "specs2"), "-o", str(tmp / "out2"), "--no-cache", "--format", "json"
     )
-    _known_yamltext_bug(tmp / "out1" / "asyncapi.yaml", rebuilt)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     # Every diagnostic, errors and warnings (W0822 without the consumers' `suppress:`).
     assert json.loads(rebuilt.stdout) == [], rebuilt.stdout

@@ -128,6 +128,18 @@ def test_plain_where_unambiguous_quoted_where_not() -> None:
     ]
 
 
+def test_plain_text_is_a_string_to_yaml_1_1_and_1_2_readers() -> None:
+    from eventgen.spec.yamlload import load_yaml  # the spec loader: the YAML 1.2 core schema
+
+    numbers_in_1_2 = ["01234567890123", "0o17", "+12", "1.5e3", ".5", "NULL", "True", "-.INF"]
+    document = {"k": numbers_in_1_2}
+    text = dump(document, "h")
+    assert text.decode().splitlines()[2:] == [f"- '{s}'" for s in numbers_in_1_2]
+    assert _load(text) == document
+    loaded, found = load_yaml(text, "doc.yaml")
+    assert (loaded, found) == (document, [])
+
+
 def test_the_header_is_a_comment_and_empty_containers_are_flow() -> None:
     text = dump({"a": {}, "b": [], "c": [{}, []]}, "line one\nline two").decode()
     assert text == "# line one\n# line two\na: {}\nb: []\nc:\n- {}\n- []\n"

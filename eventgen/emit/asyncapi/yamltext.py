@@ -7,8 +7,8 @@ every context document's channels, operations, messages and schemas. PyYAML's ev
 block style, two-space indent, keys in insertion order, no anchors, no line folding.
 
 Quoting is conservative and decided per string once (cached): plain only when the text
-cannot mean anything else (PyYAML's own resolver says it reads back as a string, and no
-indicator or special character is present), single quotes for other printable one-line
+cannot mean anything else (both PyYAML's YAML 1.1 resolver and the YAML 1.2 core schema
+read it back as a string, and no indicator or special character is present), single quotes for other printable one-line
 text, a literal block (`|`/`|-`) for readable multi-line text, double quotes with escapes
 for everything else. tests/interop/test_yamltext.py checks `yaml.safe_load(dump(d)) == d`
 for random documents with hostile text.
@@ -26,6 +26,8 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
+
+from eventgen.spec.yamlload import plain_scalar
 
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
@@ -65,6 +67,10 @@ def _plain_ok(text: str) -> bool:
     if text.endswith(":") or text.startswith("...") or any(i in text for i in _ANY_INDICATORS):
         return False
     if not _printable_line(text) or "\xa0" in text:
+        return False
+    # Plain text must be a string to a YAML 1.2 reader too (the spec loader, the importer,
+    # AsyncAPI's JavaScript parser): "01234" is a string to YAML 1.1, an int to YAML 1.2.
+    if not isinstance(plain_scalar(text), str):
         return False
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     return tag == _STR
