@@ -151,7 +151,8 @@ class ProtobufHeaderCodec(_HeaderCodec):
 # -- writer schemas: which message an index path names -------------------------------------
 
 _COMMENT = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL)
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|[{}]")
+_TOKEN = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_.]*|[{}<>;=,]")
+_PUNCTUATION = frozenset("{}<>;=,")
 
 
 @dataclass(frozen=True)
@@ -200,29 +201,25 @@ def parse_writer(text: str) -> WriterFile:
         pass
     tokens = _TOKEN.findall(_COMMENT.sub(" ", text))
     package = ""
-    stack: list[list[tuple[str, Any]]] = [[]]
-    kinds: list[str | None] = []  # per open brace: "message" or None (enum, oneof, option...)
-    pending: str | None = None
+    stack: list[list[tuple[str, Any]]] = [[]]  # the messages of each open message scope
+    scopes: list[bool] = []  # per open brace: a message's (True) or another block's
     i = 0
     while i < len(tokens):
-        token = tokens[i]
-        if token == "package" and not kinds and i + 1 < len(tokens):
-            package = tokens[i + 1]
-            i += 1
-        elif token == "map" and kinds and kinds[-1] is not None and i + 3 < len(tokens):
+        ahead = tokens[i : i + 8]
+        if ahead[:1] == ["package"] and not scopes and len(ahead) > 1:
+            package = ahead[1]
+        elif ahead[:1] == ["message"] and ahead[2:3] == ["{"] and ahead[1] not in _PUNCTUATION:
+            stack[-1].append((ahead[1], None))
+            stack.append([])
+            scopes.append(True)
+            i += 2
+        elif ahead[:2] == ["map", "<"] and scopes and scopes[-1] and ahead[7:8] == ["="]:
             # `map<K, V> name = n;`: protoc nests an entry message here, in field order.
-            stack[-1].append((_entry_name(tokens[i + 3]), None))
-            i += 3
-        elif token == "message" and i + 1 < len(tokens) and tokens[i + 1] not in ("{", "}"):
-            pending = tokens[i + 1]
-            i += 1
-        elif token == "{":
-            kinds.append(pending)
-            if pending is not None:
-                stack.append([])
-                stack[-2].append((pending, None))
-            pending = None
-        elif token == "}" and kinds and kinds.pop() is not None:
+            stack[-1].append((_entry_name(ahead[6]), None))
+            i += 7
+        elif ahead[:1] == ["{"]:
+            scopes.append(False)
+        elif ahead[:1] == ["}"] and scopes and scopes.pop():
             nested = stack.pop()
             name, _ = stack[-1][-1]
             stack[-1][-1] = (name, nested)

@@ -8,6 +8,7 @@ import base64
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from types import ModuleType
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from eventgen.runtime.protobuf_codec import (
     write_indexes,
 )
 from eventgen.runtime.registry_client import RegistryClient
+from tests.protobuf.proto_protoc import run_protoc
 from tests.protobuf.runtime_fixtures.build import Built, Rec, shared_fixture, shared_protoc
 from tests.protobuf.runtime_fixtures.shapes import models, proto_json
 
@@ -90,6 +92,36 @@ def test_writer_schemas_as_text_and_as_descriptors() -> None:
         from_text.full_name((0, 0)) == "pbrt_events.rt_alpha.Containers.AttrsEntry"
     )  # protoc's map entry
     assert from_text.full_name((9,)) is None
+
+
+TRICKY = """// message Fake { }
+syntax = "proto3";
+package a.b; /* message Nope { } */
+message A {
+  string message = 1;
+  oneof choice { string x = 2; }
+  map<string, .a.b.B> line_items = 3;
+  message Inner { map<string, int32> m = 1; enum E { E_X = 0; } }
+  string s = 4 [json_name = "{w}"];
+}
+enum Top { TOP_UNSPECIFIED = 0; }
+message B { message C {} }
+"""
+
+
+def test_writer_text_parse_matches_protoc_on_tricky_text(tmp_path: Path) -> None:
+    """Comments, strings, a field named `message`, oneofs, enums and map entries: the text
+    parser gives protoc's message tree (map entries nested where protoc puts them)."""
+    text = TRICKY
+    (tmp_path / "t.proto").write_text(text)
+    result = run_protoc(tmp_path, ["t.proto"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    serialized = result.files["t.proto"].SerializeToString()
+    expected = parse_writer(base64.b64encode(serialized).decode())
+    assert parse_writer(text) == expected
+    assert expected.full_name((0, 1)) == "a.b.A.Inner"
+    assert expected.full_name((0, 1, 0)) == "a.b.A.Inner.MEntry"
+    assert expected.full_name((1, 0)) == "a.b.B.C"
 
 
 # -- through a real registry ------------------------------------------------------------
