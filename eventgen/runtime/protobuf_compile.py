@@ -155,7 +155,7 @@ class Compiler:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {
-            "_EPOCH": _EPOCH, "_timedelta": timedelta, "_format": format,
+            "_EPOCH": _EPOCH, "_timedelta": timedelta, "_format": format, "_Decimal": Decimal,
             "_new": object.__new__, "_set": object.__setattr__,
             "_fields_set": _SLOTS["__pydantic_fields_set__"].__set__,
             "_extra": _SLOTS["__pydantic_extra__"].__set__,
@@ -310,7 +310,11 @@ class Compiler:
         kind = node.kind
         if kind == "scalar":
             check = self.check(node, fd)
-            return read if check is None else f"{self.constant('Check', check)}({read})"
+            if check is None:
+                return read
+            return self.inline_check(node.marker, read, self.constant("Check", check))
+        if kind == "decimal" and node.marker is not None:
+            return self.inline_decimal(node.marker, read, fd.full_name)
         if kind in ("uuid", "date", "time", "decimal"):
             # The JSON wire text: parsed by the marker's JSON-mode rule (the models' python
             # mode takes only instances), so a proto string passes the rules JSON text does.
@@ -328,6 +332,38 @@ class Compiler:
         if kind == "record":
             return f"_dec{self.record(node.cls, _message_type(fd))}({read})"
         raise TypeError(f"{fd.full_name}: no leaf decoding for {kind}")
+
+    def local(self) -> str:
+        self._count += 1
+        return f"v{self._count}"
+
+    def inline_check(self, marker: Any, read: str, check: str) -> str:
+        """The common case of `check` inline (no call per value); `check` for the rest."""
+        v = self.local()
+        if isinstance(marker, IntRange):
+            low, high = self.constant("Low", marker.minimum), self.constant("High", marker.maximum)
+            return f"({v} if {low} <= ({v} := {read}) <= {high} else {check}({v}))"
+        if isinstance(marker, Str):
+            tests = [f"{marker.min_length or 0} <= len({v} := {read})"]
+            if marker.max_length is not None:
+                tests[0] += f" <= {marker.max_length}"
+            if marker.regex is not None:
+                tests.append(f"{self.constant('Search', marker.regex.search)}({v}) is not None")
+            return f"({v} if {' and '.join(tests)} else {check}({v}))"
+        return f"{check}({read})"
+
+    def inline_decimal(self, marker: DecimalSpec, read: str, where: str) -> str:
+        """`_wire_reader`'s decimal fast case inline; the reader itself for anything else."""
+        t, d = self.local(), self.local()
+        search = self.constant("Search", marker.regex.search)
+        quantum = self.constant("Quantum", marker.quantum)
+        slow = self.constant("W", _wire_reader(marker, "decimal", where))
+        sign = "" if marker.signed else f" and not {d}.is_signed()"
+        fast = (
+            f"{search}({t} := {read}) is not None and ({d} := _Decimal({t})).same_quantum("
+            f"{quantum}) and {d} and {d}.adjusted() < {marker.whole_digits}{sign}"
+        )
+        return f"({d} if {fast} else {slow}({t}))"
 
     def check(self, node: Node, fd: FieldDescriptor) -> Callable[[Any], Any] | None:
         """The check of a scalar the proto type does not make by itself, or None."""
