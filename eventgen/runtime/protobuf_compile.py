@@ -25,13 +25,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pydantic import BaseModel
 
 from eventgen.runtime.model import Record
+from eventgen.runtime.protobuf_values import (
+    enum_reader,
+    float_check,
+    int_check,
+    str_check,
+    wire_reader,
+)
 from eventgen.runtime.scalars import (
     INT32,
     INT64,
@@ -49,7 +56,6 @@ from eventgen.runtime.scalars import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SLOTS: dict[str, Any] = dict(vars(BaseModel))  # its slots' descriptors: setters of instances
-_PYTHON_INFO: Any = types.SimpleNamespace(mode="python")  # what the markers read of the info
 
 
 # -- model types, as the converters see them ------------------------------------------------
@@ -320,7 +326,7 @@ class Compiler:
             # mode takes only instances), so a proto string passes the rules JSON text does.
             if node.marker is None:
                 raise TypeError(f"{fd.full_name}: {kind} without its wire rule")
-            reader = _wire_reader(node.marker, kind, fd.full_name)
+            reader = wire_reader(node.marker, kind, fd.full_name)
             return f"{self.constant('W', reader)}({read})"
         if kind == "timestamp":  # nanoseconds below a microsecond dropped, as the models hold
             t = f"t{self._count}"
@@ -328,7 +334,7 @@ class Compiler:
             return f"(_EPOCH + _timedelta(0, ({t} := {read}).seconds, {t}.nanos // 1000))"
         if kind == "enum":
             members = {n: node.cls(s) for s, n in _enum_numbers(node.cls, fd).items()}
-            return f"{self.constant('Enum', _enum_reader(members, fd.full_name))}({read})"
+            return f"{self.constant('Enum', enum_reader(members, fd.full_name))}({read})"
         if kind == "record":
             return f"_dec{self.record(node.cls, _message_type(fd))}({read})"
         raise TypeError(f"{fd.full_name}: no leaf decoding for {kind}")
@@ -353,11 +359,11 @@ class Compiler:
         return f"{check}({read})"
 
     def inline_decimal(self, marker: DecimalSpec, read: str, where: str) -> str:
-        """`_wire_reader`'s decimal fast case inline; the reader itself for anything else."""
+        """`wire_reader`'s decimal fast case inline; the reader itself for anything else."""
         t, d = self.local(), self.local()
         search = self.constant("Search", marker.regex.search)
         quantum = self.constant("Quantum", marker.quantum)
-        slow = self.constant("W", _wire_reader(marker, "decimal", where))
+        slow = self.constant("W", wire_reader(marker, "decimal", where))
         sign = "" if marker.signed else f" and not {d}.is_signed()"
         fast = (
             f"{search}({t} := {read}) is not None and ({d} := _Decimal({t})).same_quantum("
@@ -371,132 +377,14 @@ class Compiler:
         if isinstance(marker, IntRange):
             if (marker.minimum, marker.maximum) == _TYPE_RANGES.get(fd.type):
                 return None  # int32/int64 hold exactly the range
-            return _int_check(marker, fd.full_name)
+            return int_check(marker, fd.full_name)
         if isinstance(marker, Str):
             if marker.min_length is None and marker.max_length is None and not marker.pattern:
                 return None  # protobuf strings are valid UTF-8 already
-            return _str_check(marker, fd.full_name)
+            return str_check(marker, fd.full_name)
         if isinstance(marker, FloatRange):  # NaN and infinities are refused
-            return _float_check(marker, fd.full_name)
+            return float_check(marker, fd.full_name)
         return None
-
-
-def _failing(marker: Any, where: str) -> Callable[[Any], Any]:
-    """The marker's own rule, its message prefixed with the field: for values that fail."""
-    validate = marker.validate
-
-    def fail(value: Any) -> Any:
-        try:
-            return validate(value, _PYTHON_INFO)
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-
-    return fail
-
-
-# The fast checks below pass what the marker passes and hand the rest to the marker, whose
-# message then explains the failure (or which accepts after all).
-
-
-def _int_check(marker: IntRange, where: str) -> Callable[[Any], Any]:
-    low, high, fail = marker.minimum, marker.maximum, _failing(marker, where)
-
-    def checked(value: int) -> Any:
-        return value if low <= value <= high else fail(value)
-
-    return checked
-
-
-def _str_check(marker: Str, where: str) -> Callable[[Any], Any]:
-    shortest, longest = marker.min_length or 0, marker.max_length
-    search = marker.regex.search if marker.regex is not None else None
-    fail = _failing(marker, where)
-
-    def checked(value: str) -> Any:
-        size = len(value)
-        if size < shortest or (longest is not None and size > longest):
-            return fail(value)
-        return value if search is None or search(value) is not None else fail(value)
-
-    return checked
-
-
-def _float_check(marker: FloatRange, where: str) -> Callable[[Any], Any]:
-    fail = _failing(marker, where)
-    if marker.minimum is not None or marker.maximum is not None:
-        return fail  # bounds: the marker's comparison, exactly
-
-    def checked(value: float) -> Any:
-        return value if value - value == 0.0 else fail(value)  # NaN and infinities are not
-
-    return checked
-
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "date": date.fromisoformat, "time": time.fromisoformat,
-}  # fmt: skip
-
-
-def _wire_reader(marker: Any, kind: str, where: str) -> Callable[[str], Any]:
-    """The value of a proto string holding `kind`'s JSON wire text, by the marker's pattern.
-
-    The pattern is the JSON rule (a UUID only as 8-4-4-4-12, a decimal in plain notation);
-    what it lets through parses, and the model's validator then checks the rest (a
-    decimal's precision and scale) as for any Python value. ValueError names the field.
-    """
-    search = marker.regex.search
-    if kind == "uuid":
-        new, set_, unknown = object.__new__, object.__setattr__, SafeUUID.unknown
-
-        def read_uuid(text: str) -> Any:
-            if search(text) is None:
-                raise ValueError(f"{where}: not a UUID: {text[:80]!r}")
-            # 32 hex digits, as the pattern checked: what UUID(hex) ends with, without its
-            # re-parsing of braces and prefixes (the hot path of every keyed message).
-            value = new(UUID)
-            set_(value, "int", int(text.replace("-", ""), 16))
-            set_(value, "is_safe", unknown)
-            return value
-
-        return read_uuid
-    if kind == "decimal":
-        to_decimal, exact, quantum = Decimal, marker.from_python, marker.quantum
-        whole, signed = marker.whole_digits, marker.signed
-
-        def read_decimal(text: str) -> Any:
-            if search(text) is None:
-                raise ValueError(f"{where}: not a {kind}: {text[:80]!r}")
-            value = to_decimal(text)
-            # The marker's fast case inline (exactly `scale` places, nonzero, in precision);
-            # anything else gets its full Python-mode rule (quantize, -0, the sign).
-            if value.same_quantum(quantum) and value and value.adjusted() < whole and signed:
-                return value
-            try:
-                return exact(value)
-            except ValueError as exc:
-                raise ValueError(f"{where}: {exc}") from None
-
-        return read_decimal
-    parse = _PARSERS[kind]
-
-    def read(text: str) -> Any:
-        if search(text) is None:
-            raise ValueError(f"{where}: not a {kind}: {text[:80]!r}")
-        return parse(text)
-
-    return read
-
-
-def _enum_reader(members: dict[int, Enum], where: str) -> Callable[[int], Enum]:
-    get = members.get
-
-    def read(number: int) -> Enum:
-        member = get(number)
-        if member is None:  # 0 (UNSPECIFIED) or a number this build does not know
-            raise ValueError(f"{where}: enum number {number} is no symbol")
-        return member
-
-    return read
 
 
 def _is_collection(fd: FieldDescriptor) -> bool:
