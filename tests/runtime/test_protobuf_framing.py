@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,13 @@ from eventgen.runtime.protobuf_codec import (
 )
 from eventgen.runtime.registry_client import RegistryClient
 from tests.protobuf.proto_protoc import run_protoc
-from tests.protobuf.runtime_fixtures.build import Built, Rec, shared_fixture, shared_protoc
+from tests.protobuf.runtime_fixtures.build import (
+    EVENTGEN,
+    Built,
+    Rec,
+    shared_fixture,
+    shared_protoc,
+)
 from tests.protobuf.runtime_fixtures.shapes import models, proto_json
 
 INDEXES = st.lists(st.integers(0, 2**31 - 1), min_size=1, max_size=6)
@@ -196,7 +203,14 @@ def test_confluents_serializer_frames_decode_with_ours(
     serializer = ProtobufSerializer(
         reference,
         SchemaRegistryClient({"url": url}),
-        {"use.deprecated.format": False, "auto.register.schemas": True},
+        {
+            "use.deprecated.format": False,
+            "auto.register.schemas": True,
+            # Subjects of its own: it registers base64 descriptors, which Apicurio keeps as
+            # they are, and the build's .proto subjects stay for `eventgen registry push`.
+            "subject.name.strategy": lambda ctx, name: f"{ctx.topic}-confluent-value",
+            "reference.subject.name.strategy": lambda ctx, ref: f"confluent-{ref.name}",
+        },
     )
     ctx = SerializationContext(route.topic.name, MessageField.VALUE)
     value = serializer(json_format.ParseDict(proto_json(model), reference()), ctx)
@@ -228,3 +242,23 @@ def test_unknown_schema_id_and_foreign_message(built: Built, registry_url: str) 
     with pytest.raises(DecodeError) as beyond:
         codec.decode(Rec(frame(schema_id, (40,), b"")), route)
     assert beyond.value.reason == "corrupt_payload"
+
+
+def test_subjects_pushed_by_the_cli_are_the_ones_the_codec_looks_up(
+    built: Built, registry_url: str
+) -> None:
+    """`eventgen registry push` registers the build's .proto subjects; the codec (no
+    auto-registration, as services run) finds each message type's schema id there."""
+    pushed = subprocess.run(
+        [str(EVENTGEN), "registry", "push", "--url", registry_url, str(built.out.parent / "specs")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    codec = RegistryProtobufCodec(RegistryClient(registry_url), "topic")
+    sr = SchemaRegistryClient({"url": registry_url})
+    route = built.things
+    latest = sr.get_latest_version(f"{route.topic.name}-value")
+    for cls in route.topic.messages:
+        assert codec.schema_id(cls, route) == latest.schema_id
+    references = [(r.name, r.subject) for r in latest.schema.references or []]
+    assert references == [("rt_base.proto", "rt_base.proto")]
