@@ -11,10 +11,10 @@ Confluent framing under a Schema Registry.
   the record strategy, the message's full name); imported contexts are schema references
   (subject = their file name, as confluent-kafka's serializer names them).
 
-Versions: a protobuf payload is read by field number with the current message (the lock
-never reuses a number), so any `schema_version` up to the current one decodes; upcasters are
-not run (the old fields they read are reserved, not in the message). A newer version is
-`unsupported_version`. serde imports this module only for protobuf routes.
+Versions: a protobuf payload is read with the current message only. Upcasters are not run
+(the old fields they read are reserved, not in the message), and reading an older payload by
+field number would silently give proto3 defaults where the upcast gives values, so an older
+`schema_version`, like a newer one, is `unsupported_version` (dead-lettered). serde imports this module only for protobuf routes.
 """
 
 from __future__ import annotations
@@ -125,6 +125,15 @@ def _checked_version(cls: type[Message], version: int) -> None:
             "unsupported_version", f"v{version} is newer than this build's v{cls.VERSION}",
             cls.TYPE,
         )  # fmt: skip
+    if version < cls.VERSION:
+        # Read by the current message, an older payload would lose what its upcast does: a
+        # renamed field's value sits under a reserved number, an added field would take its
+        # proto3 default instead of the upcast's value. Dead-lettered, never decoded wrong.
+        raise DecodeError(
+            "unsupported_version",
+            f"v{version} of a protobuf message is not upcast; this build reads v{cls.VERSION}",
+            cls.TYPE,
+        )
 
 
 # -- header codec -------------------------------------------------------------------------
