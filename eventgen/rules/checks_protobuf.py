@@ -5,13 +5,15 @@ eventgen.emit.protobuf.lock_file before anything is emitted, by `validate` and `
 E0901-E0906 are the codes it reports, positioned in the lock. E0911/E0912 are names the
 mapping (eventgen.emit.protobuf.mapping) would write twice into one proto scope: protoc
 refuses such a file, so the spec is refused first, at the item that made the second name.
+W0913 warns of versioned messages under serialization protobuf (older payloads are
+dead-lettered, not upcast; see check_protobuf_versions).
 A `.proto` file collision between two contexts (`order-events` and `order_events` both make
 `order_events.proto`) is the output collision every generated path gets (checks_output).
 """
 
 from __future__ import annotations
 
-from eventgen.diagnostics import Diagnostic, Loc, error
+from eventgen.diagnostics import Diagnostic, Loc, error, warning
 from eventgen.ir.model import Context, EnumType, Project
 from eventgen.rules.registry import Rule, declare
 
@@ -71,6 +73,35 @@ def check_proto_names(project: Project) -> list[Diagnostic]:
     return found
 
 
+def check_protobuf_versions(project: Project) -> list[Diagnostic]:
+    """Versioned messages on protobuf: their older payloads are dead-lettered, not upcast.
+
+    The runtime reads a protobuf payload with the current message only (an older payload read
+    by field number would take proto3 defaults where its upcast gives values), so a consumer
+    dead-letters an older `schema_version` as `unsupported_version`. Said at build time, where
+    the version is written, rather than first seen in a DLQ.
+    """
+    if project.defaults.serialization != "protobuf":
+        return []
+    found: list[Diagnostic] = []
+    for ctx in project.contexts:
+        for m in ctx.messages:
+            if m.version > 1:
+                found.append(
+                    warning(
+                        "W0913",
+                        m.version_loc if m.version_loc.line else m.loc,
+                        f"`{m.qualified}` is at version {m.version} under serialization "
+                        f"protobuf: payloads of older versions are not upcast, consumers "
+                        f"dead-letter them (unsupported_version)",
+                        "on protobuf evolve the message by adding and removing fields (the "
+                        "lock keeps their numbers), or suppress W0913 once no older payload "
+                        "is left on the topics",
+                    )
+                )
+    return found
+
+
 RULES: tuple[Rule, ...] = (
     declare("E0901", "error", "load", "protobuf field-number lock is not readable UTF-8 JSON"),
     declare("E0902", "error", "load", "protobuf field-number lock has the wrong shape"),
@@ -96,5 +127,12 @@ RULES: tuple[Rule, ...] = (
         "rule",
         "two fields of a message need the same protobuf wrapper message name",
         check_proto_names,
+    ),
+    declare(
+        "W0913",
+        "warning",
+        "rule",
+        "versioned message under serialization protobuf (older payloads are not upcast)",
+        check_protobuf_versions,
     ),
 )
