@@ -28,6 +28,7 @@ from eventgen.runtime.registry_client import RegistryClient, SchemaNotFound
 from eventgen.runtime.serde import checked_type, envelope_of, read_record_head, upcast_for
 from eventgen.runtime.spec import Route
 from eventgen.runtime.transport import RecordLike
+from eventgen.runtime.varint import read_long, write_long
 
 MAGIC = b"\x00"
 
@@ -248,31 +249,6 @@ def topic_document(messages: Sequence[type[Message]]) -> Any:
 def schema_text(schema: Any) -> str:
     """The text `eventgen registry push` registers (sorted keys), so lookups find it."""
     return json.dumps(schema, sort_keys=True)
-
-
-def write_long(value: int) -> bytes:
-    """Avro long: zigzag, then base-128 varint."""
-    n = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def read_long(data: bytes, pos: int = 0) -> tuple[int, int]:
-    """Avro long at `pos`: (value, position after it); ValueError on a truncated varint."""
-    shift = n = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated or oversized varint")
-        byte = data[pos]
-        pos += 1
-        n |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return (n >> 1) ^ -(n & 1), pos
 
 
 @dataclass(frozen=True)

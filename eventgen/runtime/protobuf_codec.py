@@ -44,6 +44,7 @@ from eventgen.runtime.serde import (
 )
 from eventgen.runtime.spec import Route
 from eventgen.runtime.transport import RecordLike
+from eventgen.runtime.varint import read_long, write_long
 
 MAGIC = 0
 PROTOBUF = "PROTOBUF"
@@ -53,48 +54,23 @@ _MAX_INDEXES = 64  # nesting deeper than this is no schema anyone wrote: a corru
 # -- the message-index array ------------------------------------------------------------
 
 
-def _varint(value: int, out: bytearray) -> None:
-    n = (value << 1) ^ (value >> 63)  # zigzag
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-
-
 def write_indexes(indexes: tuple[int, ...] | list[int]) -> bytes:
     """Confluent's message-index array; `[0]` (the first message of the file) is `b"\\x00"`."""
     if list(indexes) == [0]:
         return b"\x00"
-    out = bytearray()
-    _varint(len(indexes), out)
-    for index in indexes:
-        _varint(index, out)
-    return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = n = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated or oversized varint")
-        byte = data[pos]
-        pos += 1
-        n |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return (n >> 1) ^ -(n & 1), pos
+    return write_long(len(indexes)) + b"".join(write_long(index) for index in indexes)
 
 
 def read_indexes(data: bytes, pos: int = 0) -> tuple[tuple[int, ...], int]:
     """The message-index array at `pos`: (indexes, position after it); ValueError if bad."""
-    count, pos = _read_varint(data, pos)
+    count, pos = read_long(data, pos)
     if count == 0:
         return (0,), pos
     if not 0 < count <= _MAX_INDEXES:
         raise ValueError(f"message-index count {count}")
     out: list[int] = []
     for _ in range(count):
-        index, pos = _read_varint(data, pos)
+        index, pos = read_long(data, pos)
         if index < 0:
             raise ValueError(f"negative message index {index}")
         out.append(index)

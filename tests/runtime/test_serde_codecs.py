@@ -21,10 +21,8 @@ from eventgen.runtime.config import RuntimeConfig
 from eventgen.runtime.confluent import (
     RegistryAvroCodec,
     fullname,
-    read_long,
     record_document,
     topic_document,
-    write_long,
 )
 from eventgen.runtime.errors import DecodeError
 from eventgen.runtime.headers import HEADER_FIELDS
@@ -38,6 +36,7 @@ from eventgen.runtime.serde import (
     record_event_id,
 )
 from eventgen.runtime.spec import Route
+from eventgen.runtime.varint import read_long, write_long
 from tests.runtime.test_serde_fixtures import (  # noqa: F401 - fixture
     V1_PLACED,
     Rec,
