@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import fastavro
 
+from benchmarks.pairing import paired
 from eventgen import runtime as rt
 from eventgen.ir.model import Constraints, EnumType
 from tests.models import fixtures as fx
@@ -52,30 +50,6 @@ def platform() -> fx.Project:
     ]
     message = fx.message(ctx, "OrderPlaced", fields)
     return fx.project([fx.context(ctx, [status], [message], [])], "bench_events")
-
-
-def rate(func: Callable[[], object], seconds: float) -> float:
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        for _ in range(200):
-            func()
-        count += 200
-    return count / elapsed
-
-
-def paired(
-    ours: Callable[[], object], bare: Callable[[], object], seconds: float, rounds: int
-) -> tuple[float, float, float]:
-    """(best msg/s of ours, best msg/s of bare, median over rounds of bare rate / our rate)."""
-    ratios: list[float] = []
-    best = [0.0, 0.0]
-    for i in range(rounds):
-        pair = (ours, bare) if i % 2 == 0 else (bare, ours)  # alternate who goes first
-        got = {id(f): rate(f, seconds / rounds / 2) for f in pair}
-        a, b = got[id(ours)], got[id(bare)]
-        best = [max(best[0], a), max(best[1], b)]
-        ratios.append(b / a)
-    return best[0], best[1], statistics.median(ratios)
 
 
 def main() -> int:

@@ -24,10 +24,7 @@ sides of a pair alike (the best slice of each side is printed too, as msg/s).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,35 +34,12 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.pairing import paired
 from eventgen.emit.protobuf.mapping import enum_value_name
 from eventgen.runtime.protobuf import decode_protobuf, encode_protobuf
 from tests.protobuf.runtime_fixtures.build import shared_fixture, shared_protoc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def rate(func: Callable[[], object], seconds: float) -> float:
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        for _ in range(200):
-            func()
-        count += 200
-    return count / elapsed
-
-
-def paired(
-    ours: Callable[[], object], bare: Callable[[], object], seconds: float, rounds: int
-) -> tuple[float, float, float]:
-    """(best msg/s of ours, best msg/s of bare, median over rounds of bare rate / our rate)."""
-    ratios: list[float] = []
-    best = [0.0, 0.0]
-    for i in range(rounds):
-        pair = (ours, bare) if i % 2 == 0 else (bare, ours)  # alternate who goes first
-        got = {id(f): rate(f, seconds / rounds / 2) for f in pair}
-        a, b = got[id(ours)], got[id(bare)]
-        best = [max(best[0], a), max(best[1], b)]
-        ratios.append(b / a)
-    return best[0], best[1], statistics.median(ratios)
 
 
 def main() -> int:
