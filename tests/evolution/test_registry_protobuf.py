@@ -22,6 +22,7 @@ from typing import Any
 
 from eventgen import cli
 from eventgen.evolution.registry import strictest
+from tests.registry_http import http, versions
 
 FIXTURE = Path(__file__).resolve().parents[1] / "protobuf" / "fixtures" / "proto_shop"
 EVENTS = "orders.order-events-value"  # BACKWARD
@@ -31,20 +32,6 @@ COMMON = "common.proto"  # the import subject, named by its import path
 SUBJECTS = (COMMON, *KEYS, AUDIT, EVENTS)
 REFERENCE = [{"name": COMMON, "subject": COMMON, "version": 1}]
 NOTE = "      note: string?\n"
-
-
-def http(method: str, url: str) -> tuple[int, Any]:
-    req = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def versions(url: str, subject: str) -> list[int]:
-    status, body = http("GET", f"{url}/subjects/{urllib.parse.quote(subject)}/versions")
-    return list(body) if status == 200 else []
 
 
 def version(url: str, subject: str, number: int | str = "latest") -> dict[str, Any]:

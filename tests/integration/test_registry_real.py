@@ -15,7 +15,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from click.testing import CliRunner
 
@@ -23,6 +22,7 @@ from eventgen.evolution import history
 from eventgen.evolution.diff import require_project
 from eventgen.evolution.registry_cli import registry
 from eventgen.evolution.subjects import canonical, subjects
+from tests.registry_http import http, versions
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 # The whole test, registry start excluded (it takes about 5 s against a local registry).
@@ -38,21 +38,6 @@ INCOMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + "      rejected_by: timestamp\n"
 # The same field optional (a union with null, default null): compatible.
 COMPATIBLE = ("orders.yaml", ANCHOR, ANCHOR + '      rejected_by: "timestamp?"\n')
 CHANGED_SUBJECT = "orders.order-events-value"
-
-
-def http(method: str, url: str) -> tuple[int, Any]:
-    """Status and JSON body of a plain HTTP call (independent of the client under test)."""
-    req = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def versions(url: str, subject: str) -> list[int]:
-    status, body = http("GET", f"{url}/subjects/{urllib.parse.quote(subject)}/versions")
-    return list(body) if status == 200 else []
 
 
 def compatibility(url: str, subject: str) -> str | None:
