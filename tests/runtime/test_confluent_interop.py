@@ -25,7 +25,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from eventgen.evolution.subjects import subjects
 from eventgen.runtime.avro import encode_avro
 from eventgen.runtime.config import RuntimeConfig
-from eventgen.runtime.confluent import RegistryAvroCodec, fullname, schema_text, write_long
+from eventgen.runtime.confluent import RegistryAvroCodec, fullname, schema_text
 from eventgen.runtime.errors import DecodeError, RegistryError
 from eventgen.runtime.model import Message
 from eventgen.runtime.publisher import Publisher
@@ -33,6 +33,7 @@ from eventgen.runtime.registry import TopicBinding
 from eventgen.runtime.registry_client import RegistryClient, SchemaNotFound
 from eventgen.runtime.serde import codec_for, record_event_id
 from eventgen.runtime.spec import PublisherSpec, Route
+from eventgen.runtime.varint import write_long
 from tests.runtime.test_serde_fixtures import (  # noqa: F401 - fixture
     Shop,
     order_archived,
