@@ -616,9 +616,6 @@ ASYNCAPI_PLATFORM = "asyncapi.yaml"
 # the committed field-number lock, which the build reads back from the output directory.
 PROTO_FOLDER = "protobuf"
 PROTO_LOCK = f"{PROTO_FOLDER}/field-numbers.lock.json"
-# The descriptor modules the runtime protobuf codec reads (`<package>/_proto/`, written under
-# serialization: protobuf; eventgen.runtime.protobuf loads them).
-PROTO_RUNTIME = True
 # Event catalog: Markdown pages under docs/ beside the saga and choreography diagrams.
 CATALOG_INDEX = "docs/index.md"
 CATALOG_HISTORY = "docs/schema-history.md"  # written by the history stage (it reads the disk)
@@ -676,7 +673,7 @@ def _protobuf_claims(project: Project, package_loc: Loc) -> Iterator[Claim]:
     for ctx in project.contexts:
         what = f"the .proto file of context `{ctx.name}`"
         yield Claim(proto_path(ctx.name), "protobuf", ctx.name, what, ctx.loc)
-    if not uses_protobuf(project) or not PROTO_RUNTIME:
+    if not uses_protobuf(project):
         return
     yield Claim(
         proto_init_path(project), "protobuf_python", "", "the protobuf package", package_loc

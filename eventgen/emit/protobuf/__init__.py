@@ -36,14 +36,15 @@ def emit(project: Project, lock: Any = None) -> dict[str, bytes]:
 def emit_python(project: Project, lock: Any = None) -> Files:
     """`<package>/_proto/<ctx>.py` per context (serialization: protobuf only), formatted."""
     from eventgen.emit import layout
+
+    if not layout.uses_protobuf(project):
+        return {}  # before the imports: descriptor_pb2 loads only for protobuf builds
     from eventgen.emit.files import GeneratedFile, context_sources, project_sources
     from eventgen.emit.format import format_sources
     from eventgen.emit.protobuf.lock import Lock
     from eventgen.emit.protobuf.plan import proto_files
     from eventgen.emit.protobuf.python import init_source, module_source
 
-    if not layout.uses_protobuf(project) or not layout.PROTO_RUNTIME:
-        return {}
     files = proto_files(project, lock if isinstance(lock, Lock) else None)
     sources = {layout.proto_init_path(project): init_source(project)}
     origin = {layout.proto_init_path(project): project_sources(project)}
